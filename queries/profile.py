@@ -1,0 +1,66 @@
+"""Profiles: what a summary must cover, as data a user can copy and edit.
+
+A profile is a TOML file with a name, a token ceiling, the instructions, and an ordered list of
+facets. Each facet says what it covers, how to look for it (several retrieval phrasings and key
+terms), which 10-K items it prefers, and the one sentence to write when the filing is silent.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ingest.errors import InputError
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+DEFAULT_PROFILE = PROFILE_DIR / "business_model.toml"
+
+
+class Facet(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Short identifier, used as the key in --json output.")
+    title: str = Field(description="Human name of the facet.")
+    covers: str = Field(description="What evidence belongs to this facet; shown to the LLM in the map prompt.")
+    missing: str = Field(description="The sentence written when the filing has no evidence for this facet.")
+    queries: list[str] = Field(min_length=1, description="Retrieval phrasings; each runs its own vector query.")
+    key_terms: list[str] = Field(default_factory=list, description="Lower-case terms (or prefixes) that mark relevant sentences.")
+    items: list[str] = Field(default_factory=list, description="Preferred 10-K items, most likely first, e.g. ['Item 7'].")
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    max_tokens: int = Field(512, gt=0, description="Ceiling for the summary, in tiktoken tokens.")
+    instructions: str = Field(description="The task, as the user would state it; {max_tokens} is filled in.")
+    facets: list[Facet] = Field(min_length=1)
+
+    @field_validator("facets")
+    @classmethod
+    def _unique(cls, facets: list[Facet]) -> list[Facet]:
+        names = [f.name for f in facets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"facet names must be unique, got {names}")
+        return facets
+
+    def task(self, max_tokens: int | None = None) -> str:
+        return self.instructions.format(max_tokens=max_tokens or self.max_tokens)
+
+
+def load_profile(path: str | Path | None = None) -> Profile:
+    """Load a profile file (the business-model profile when ``path`` is None)."""
+    path = Path(path) if path else DEFAULT_PROFILE
+    if not path.is_file():
+        raise InputError(f"Profile {path} does not exist; copy {DEFAULT_PROFILE} and edit it.")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return Profile.model_validate(data)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"Profile {path} is not valid TOML ({exc}); compare it with {DEFAULT_PROFILE}.") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(f"Profile {path} is invalid at {where}: {first['msg']}; compare it with {DEFAULT_PROFILE}.") from exc

@@ -1,0 +1,166 @@
+"""The facade: ingest files into the store, and summarize a document from it.
+
+Data flows one way: ``ingest`` (load, clean, chunk, embed) → ``vectorstore`` (keep) → ``rag``
+(retrieve per facet, map, reduce). The CLI and notebooks both call these functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.embed import Embedder
+from ingest.errors import InputError
+from queries.profile import Profile
+from rag.settings import Settings
+from rag.types import Summary
+from vectorstore.chroma import ChromaStore, DocumentRecord
+
+log = logging.getLogger("rag")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    id: str
+    source: str
+    chunks_added: int
+    status: str  # "added", "unchanged" or "replaced"
+    chunks: int
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "source": self.source, "chunks_added": self.chunks_added, "status": self.status, "chunks": self.chunks}
+
+
+def open_store(settings: Settings, create: bool = True) -> ChromaStore | None:
+    return ChromaStore.open(settings.store, url=settings.chroma_url, create=create)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "doc"
+
+
+def document_id(path: Path, data: bytes) -> str:
+    """Readable and content-derived: the same bytes always get the same id, wherever they live."""
+    return f"{_slug(path.stem)}-{hashlib.sha256(data).hexdigest()[:10]}"
+
+
+def ingest_file(store: ChromaStore, path: str | Path, embedder: Embedder, progress: bool = False) -> IngestResult:
+    """Index one file. Unchanged files add nothing; a changed file replaces its old version."""
+    from ingest.chunking import chunk_document
+    from ingest.loaders import load_document
+    from ingest.sections import detect_sections
+
+    doc = load_document(path)  # validates the input before the store is touched
+    resolved = Path(doc.source)
+    data = resolved.read_bytes()
+    doc_id = document_id(resolved, data)
+    content_sha = hashlib.sha256(data).hexdigest()
+    existing = store.get_document(doc_id)
+    if existing is not None:
+        return IngestResult(doc_id, existing.source, 0, "unchanged", existing.chunks)
+    if not doc.sections:
+        from dataclasses import replace
+
+        doc = replace(doc, sections=detect_sections(doc.text))
+    counter = getattr(embedder, "count_tokens_batch", None) or (lambda texts: [embedder.count_tokens(t) for t in texts])
+    chunks = chunk_document(doc, doc_id, counter)
+    if not chunks:
+        raise InputError(f"{path} has no text to index; check that it is a filing in a supported format.")
+    t0 = time.perf_counter()
+    vectors = embedder.embed([c.text for c in chunks], progress=progress, desc=f"Embedding {resolved.name}")
+    log.info("embedded %d chunks of %s in %.1fs", len(chunks), resolved.name, time.perf_counter() - t0)
+    record = DocumentRecord(doc_id, doc.source, len(chunks), content_sha, dict(doc.metadata))
+    older = [r for r in store.find_documents(source=doc.source) if r.id != doc_id]
+    added = store.add_document(record, chunks, vectors)
+    for old in older:  # the new version is complete; only now remove the old one
+        store.delete_document(old.id)
+    return IngestResult(doc_id, doc.source, added, "replaced" if older else "added", added)
+
+
+def resolve_document(store: ChromaStore | None, ref: str) -> DocumentRecord | None:
+    """A document by id, or by the path it was ingested from (None when it is not indexed)."""
+    if store is None:
+        return None
+    record = store.get_document(ref)
+    if record is not None:
+        return record
+    path = Path(ref).expanduser()
+    if path.is_file():
+        data = path.read_bytes()
+        return store.get_document(document_id(path.resolve(), data))
+    return None
+
+
+def query_vectors(store: ChromaStore, embedder_factory, queries: list[str], model_name: str) -> list[list[float]]:
+    """Query embeddings from the store's cache; only missing ones need the embedding model."""
+    cached = store.cached_embeddings(model_name, queries)
+    missing = [q for q in dict.fromkeys(queries) if q not in cached]
+    if missing:
+        vectors = embedder_factory().embed(missing)
+        store.cache_embeddings(model_name, missing, vectors)
+        cached.update(zip(missing, vectors))
+    return [cached[q] for q in queries]
+
+
+def summarize_document(
+    store: ChromaStore,
+    record: DocumentRecord,
+    profile: Profile,
+    settings: Settings,
+    embedder_factory,
+    max_tokens: int | None = None,
+    model_name: str = "all-MiniLM-L6-v2",
+) -> Summary:
+    """Retrieve evidence per facet, then map and reduce with the configured backend."""
+    from rag.retrieve import retrieve
+    from rag.tokens import count_tokens, truncate_to_tokens
+
+    max_tokens = max_tokens or profile.max_tokens
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    chunks = store.get_chunks(record.id)
+
+    def dense(queries: list[str], k: int):
+        vectors = query_vectors(store, embedder_factory, queries, model_name)
+        hits = store.query(vectors, record.id, k=k)
+        return [[(h.chunk.id, h.score) for h in ranking] for ranking in hits]
+
+    evidence = retrieve(profile, chunks, dense, k=settings.chunks_per_facet)
+    timings["retrieve_s"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    company = record.metadata.get("company")
+    usage: dict[str, int] = {}
+    if settings.llm is None:
+        from rag.extractive import reduce_extractive
+
+        sentences = reduce_extractive(profile, evidence, company, max_tokens)
+        backend = "extractive"
+        encoding = "cl100k_base"
+    else:
+        from rag.mapreduce import llm_summarize
+
+        sentences, usage = llm_summarize(profile, evidence, record, settings.llm, max_tokens)
+        backend = f"llm:{settings.llm.model}"
+        encoding = "cl100k_base"
+    text = " ".join(s.text for s in sentences)
+    text = truncate_to_tokens(text, max_tokens, encoding)  # the ceiling is a hard guarantee
+    kept = tuple(s for s in sentences if s.text in text)
+    timings["summarize_s"] = time.perf_counter() - t1
+    facets = {ev.facet.name: sorted({cid for s in kept if s.facet == ev.facet.name for cid in s.chunk_ids}) for ev in evidence}
+    missing = tuple(f.name for f in profile.facets if not facets.get(f.name))
+    return Summary(
+        text=text,
+        tokens=count_tokens(text, encoding),
+        document=record.id,
+        backend=backend,
+        max_tokens=max_tokens,
+        facets=facets,
+        sentences=kept,
+        missing=missing,
+        timings=timings,
+        llm_usage=usage,
+    )

@@ -1,0 +1,136 @@
+"""Per-facet retrieval: dense queries against one document, fused with lexical matching.
+
+Each facet runs every one of its phrasings as a vector query restricted to the document
+(a metadata filter), and a BM25 ranking of the document's chunks on the facet's key terms.
+The rankings are fused with reciprocal-rank fusion, nudged by the facet's preferred 10-K items,
+and near-duplicate chunks (overlapping neighbours) are dropped so the evidence is diverse.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from ingest.types import Chunk
+from queries.profile import Facet, Profile
+from rag.types import FacetEvidence, ScoredChunk
+
+RRF_K = 60  # standard reciprocal-rank-fusion constant
+_WORD = re.compile(r"[a-z][a-z\-']+|\d[\d,.]*%?")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+class LexicalIndex:
+    """BM25 over a document's chunks (k1=1.2, b=0.75); prefix terms like ``manufactur`` match words."""
+
+    def __init__(self, chunks: Sequence[Chunk]):
+        self.chunks = list(chunks)
+        self.tfs = [Counter(words(c.text)) for c in self.chunks]
+        self.lengths = [sum(tf.values()) for tf in self.tfs]
+        self.avg = (sum(self.lengths) / len(self.lengths)) if self.lengths else 1.0
+        self.vocab = Counter(w for tf in self.tfs for w in tf)
+        self.df = Counter(w for tf in self.tfs for w in tf.keys())
+
+    def _expand(self, term: str) -> list[str]:
+        if " " in term:
+            return [term]
+        return [w for w in self.df if w.startswith(term)] or [term]
+
+    def scores(self, terms: Sequence[str]) -> list[float]:
+        n = len(self.chunks)
+        out = [0.0] * n
+        lowered = [c.text.lower() for c in self.chunks] if any(" " in t for t in terms) else None
+        for term in terms:
+            if " " in term:  # a phrase: count occurrences, idf from chunk frequency
+                hits = [text.count(term) for text in lowered]
+                df = sum(1 for h in hits if h)
+                idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+                for i, h in enumerate(hits):
+                    if h:
+                        out[i] += idf * (h * 2.2) / (h + 1.2 * (0.25 + 0.75 * self.lengths[i] / self.avg))
+                continue
+            for word in self._expand(term):
+                df = self.df.get(word, 0)
+                if not df:
+                    continue
+                idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+                for i, tf in enumerate(self.tfs):
+                    f = tf.get(word)
+                    if f:
+                        out[i] += idf * (f * 2.2) / (f + 1.2 * (0.25 + 0.75 * self.lengths[i] / self.avg))
+        return out
+
+
+def item_prior(item: str | None, facet: Facet) -> float:
+    """A small bonus for the facet's preferred items; risk factors are speculative, so a malus."""
+    if item and item in facet.items:
+        return 0.6 / RRF_K * (1.0 - 0.25 * facet.items.index(item))
+    if item == "Item 1A":
+        return -0.5 / RRF_K
+    return 0.0
+
+
+def fuse(
+    facet: Facet,
+    dense: Sequence[Sequence[tuple[str, float]]],
+    lexical: Sequence[float],
+    chunks_by_id: dict[str, Chunk],
+    k: int,
+) -> FacetEvidence:
+    """Reciprocal-rank fusion of several dense rankings and one lexical ranking, with MMR-style de-duplication."""
+    scores: dict[str, float] = {}
+    for ranking in dense:
+        for rank, (cid, _sim) in enumerate(ranking):
+            scores[cid] = scores.get(cid, 0.0) + 1.0 / (RRF_K + rank)
+    order = sorted(range(len(lexical)), key=lambda i: -lexical[i])
+    ids = list(chunks_by_id)
+    for rank, i in enumerate(order[:50]):
+        if lexical[i] <= 0:
+            break
+        scores[ids[i]] = scores.get(ids[i], 0.0) + 1.5 / (RRF_K + rank)  # key terms weigh as 1.5 queries
+    for cid in scores:
+        scores[cid] += item_prior(chunks_by_id[cid].item, facet)
+    picked: list[ScoredChunk] = []
+    seen_words: list[set[str]] = []
+    for cid in sorted(scores, key=lambda c: -scores[c]):
+        chunk = chunks_by_id[cid]
+        w = set(words(chunk.text))
+        if any(len(w & s) / max(1, min(len(w), len(s))) > 0.8 for s in seen_words):
+            continue  # an overlapping neighbour of a chunk already picked
+        picked.append(ScoredChunk(chunk, scores[cid], len(picked)))
+        seen_words.append(w)
+        if len(picked) >= k:
+            break
+    return FacetEvidence(facet, tuple(picked))
+
+
+def retrieve(
+    profile: Profile,
+    chunks: Sequence[Chunk],
+    dense_search,
+    k: int = 8,
+    fetch: int = 20,
+) -> list[FacetEvidence]:
+    """Evidence for every facet of ``profile``.
+
+    ``dense_search(queries, fetch)`` returns, per query, ``(chunk_id, similarity)`` best first; it is
+    the vector store restricted to this document. ``chunks`` are all the document's chunks.
+    """
+    by_id = {c.id: c for c in chunks}
+    lex = LexicalIndex(chunks)
+    evidence = []
+    all_queries = [q for f in profile.facets for q in f.queries]
+    rankings = dense_search(all_queries, min(fetch, len(chunks))) if chunks else [[] for _ in all_queries]
+    pos = 0
+    for facet in profile.facets:
+        dense = rankings[pos : pos + len(facet.queries)]
+        pos += len(facet.queries)
+        dense = [[(cid, s) for cid, s in r if cid in by_id] for r in dense]
+        lexical = lex.scores(facet.key_terms) if facet.key_terms else [0.0] * len(chunks)
+        evidence.append(fuse(facet, dense, lexical, by_id, k))
+    return evidence
