@@ -17,7 +17,7 @@ from ingest.embed import Embedder
 from ingest.errors import InputError
 from queries.profile import Profile
 from rag.settings import Settings
-from rag.types import Summary
+from rag.types import Sentence, Summary
 from vectorstore.chroma import ChromaStore, DocumentRecord
 
 log = logging.getLogger("rag")
@@ -114,10 +114,11 @@ def summarize_document(
     embedder_factory,
     max_tokens: int | None = None,
     model_name: str = "all-MiniLM-L6-v2",
+    llm=None,
 ) -> Summary:
     """Retrieve evidence per facet, then map and reduce with the configured backend."""
     from rag.retrieve import retrieve
-    from rag.tokens import count_tokens, truncate_to_tokens
+    from rag.tokens import count_tokens, encoding_for_model, truncate_to_tokens
 
     max_tokens = max_tokens or profile.max_tokens
     timings: dict[str, float] = {}
@@ -140,21 +141,28 @@ def summarize_document(
         sentences = reduce_extractive(profile, evidence, company, max_tokens)
         backend = "extractive"
         encoding = "cl100k_base"
+        facet_chunks = {}
     else:
         from rag.mapreduce import llm_summarize
 
-        sentences, usage = llm_summarize(profile, evidence, record, settings.llm, max_tokens)
+        sentences, usage, facet_chunks = llm_summarize(profile, evidence, record, settings.llm, max_tokens, llm=llm)
         backend = f"llm:{settings.llm.model}"
-        encoding = "cl100k_base"
+        encoding = encoding_for_model(settings.llm.model)
     text = " ".join(s.text for s in sentences)
-    text = truncate_to_tokens(text, max_tokens, encoding)  # the ceiling is a hard guarantee
-    kept = tuple(s for s in sentences if s.text in text)
+    # The ceiling is a hard guarantee, in the model's own encoding and in cl100k_base.
+    text = truncate_to_tokens(truncate_to_tokens(text, max_tokens, encoding), max_tokens)
+    if settings.llm is None:
+        kept = tuple(s for s in sentences if s.text in text)
+    else:
+        kept = (Sentence(text, "summary", sentences[0].chunk_ids),)
     timings["summarize_s"] = time.perf_counter() - t1
-    facets = {ev.facet.name: sorted({cid for s in kept if s.facet == ev.facet.name for cid in s.chunk_ids}) for ev in evidence}
-    missing = tuple(f.name for f in profile.facets if not facets.get(f.name))
+    if settings.llm is None:
+        facet_chunks = {f.name: sorted({c for s in kept if s.facet == f.name for c in s.chunk_ids}) for f in profile.facets}
+    facets = {f.name: list(facet_chunks.get(f.name, [])) for f in profile.facets}
+    missing = tuple(f.name for f in profile.facets if f.missing in text)
     return Summary(
         text=text,
-        tokens=count_tokens(text, encoding),
+        tokens=count_tokens(text),
         document=record.id,
         backend=backend,
         max_tokens=max_tokens,

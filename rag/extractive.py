@@ -52,7 +52,7 @@ BOILERPLATE = re.compile(
     r"critical accounting|recently issued|accounting standards|we measure|we evaluate|is defined as)",
     re.I,
 )
-MAX_SENTENCE_TOKENS = 70
+MAX_SENTENCE_TOKENS = 85
 MIN_WORDS = 6
 
 
@@ -76,7 +76,8 @@ def fact_count(text: str) -> float:
     other = max(0, len(NUMBER.findall(text)) - money - pct)
     orgs = len(ORG.findall(text))
     names = len(PROPER.findall(text))
-    return 1.0 * money + 1.0 * pct + 0.35 * min(other, 4) + 0.8 * orgs + 0.4 * min(names, 4)
+    marks = text.count("®") + text.count("™")  # brands
+    return 1.0 * money + 1.0 * pct + 0.35 * min(other, 4) + 0.8 * orgs + 0.4 * min(names, 4) + 0.5 * min(marks, 6)
 
 
 def term_hits(text: str, key_terms: Sequence[str]) -> int:
@@ -106,6 +107,13 @@ def score_sentence(text: str, key_terms: Sequence[str], chunk_rank: int, item: s
 _IRREGULAR = {"are": "is", "were": "was", "have": "has", "do": "does", "re": "is"}
 _ADVERBS = {"also", "currently", "primarily", "generally", "principally", "mainly", "now", "still", "typically", "often", "directly", "only"}
 _VERB = re.compile(r"^[a-z]+$")
+# Modals and irregular past tenses read the same after "it" / the company's name.
+_UNCHANGED = {
+    "can", "will", "may", "must", "should", "would", "could", "might", "had", "did", "paid", "repaid", "sold", "bought",
+    "made", "took", "spent", "held", "grew", "began", "became", "built", "won", "led", "met", "kept", "brought", "drew",
+    "gave", "got", "rose", "fell", "saw", "set", "put", "cut", "chose", "sought", "sent", "lent", "owned", "thought",
+    "found", "went", "began", "ran", "shut", "paid", "bore", "wrote", "became", "let", "said", "told", "struck",
+}
 _NOT_VERBS = {"and", "or", "to", "the", "a", "an", "in", "on", "at", "of", "for", "with", "as", "by", "that", "which", "not", "believe"}
 
 
@@ -115,7 +123,7 @@ def _third_person(verb: str) -> str | None:
         return _IRREGULAR[low]
     if not _VERB.match(low) or low in _NOT_VERBS:
         return None
-    if low.endswith("ed") or low in {"can", "will", "may", "must", "should", "would", "could", "might", "had", "did"}:
+    if low.endswith("ed") or low in _UNCHANGED:
         return low
     if low.endswith(("s", "sh", "ch", "x", "z", "o")):
         return low + "es"

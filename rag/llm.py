@@ -1,0 +1,116 @@
+"""The only module that imports openai: a chat model behind any OpenAI-compatible endpoint.
+
+``LLM.complete`` is the one method a backend implements. Transient failures (timeouts, lost
+connections, 429, 5xx) are retried with exponential backoff; a reply the model cut off at its
+token limit raises :class:`IncompleteOutputError` instead of being used as if it were whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from ingest.errors import LLMError
+from rag.settings import LLMSettings
+
+log = logging.getLogger(__name__)
+
+
+class IncompleteOutputError(LLMError):
+    """The model stopped at its token limit (finish_reason == "length"); the text is partial."""
+
+    def __init__(self, message: str, partial: str = ""):
+        super().__init__(message)
+        self.partial = partial
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    finish_reason: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class Usage:
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    retries: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"calls": self.calls, "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens, "retries": self.retries}
+
+
+@dataclass
+class LLM(ABC):
+    usage: Usage = field(default_factory=Usage)
+
+    @abstractmethod
+    def complete(self, messages: list[dict[str, str]], max_tokens: int) -> Completion:
+        """One chat completion; raises IncompleteOutputError when the reply was cut off."""
+
+
+class OpenAIChat(LLM):
+    def __init__(self, settings: LLMSettings, backoff: float = 1.0):
+        super().__init__()
+        import openai
+
+        self.settings = settings
+        self.backoff = backoff
+        self._openai = openai
+        self.client = openai.OpenAI(
+            api_key=settings.api_key or "not-needed",  # local servers (vLLM, Ollama, llama.cpp) ignore it
+            base_url=settings.base_url,
+            timeout=settings.timeout,
+            max_retries=0,  # retries are ours, so they are counted and logged
+        )
+
+    def complete(self, messages: list[dict[str, str]], max_tokens: int) -> Completion:
+        openai = self._openai
+        transient = (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
+        where = self.settings.base_url or "the OpenAI API"
+        for attempt in range(self.settings.max_retries + 1):
+            try:
+                resp = self.client.chat.completions.create(
+                    model=self.settings.model,
+                    messages=messages,
+                    max_tokens=max_tokens,
+                    temperature=self.settings.temperature,
+                )
+                break
+            except transient as exc:
+                if attempt == self.settings.max_retries:
+                    raise LLMError(f"The model endpoint {where} kept failing ({type(exc).__name__}) after {attempt + 1} tries; check the server or retry later.") from exc
+                delay = self._delay(exc, attempt)
+                self.usage.retries += 1
+                log.warning("%s from %s; retrying in %.1fs", type(exc).__name__, where, delay)
+                time.sleep(delay)
+            except openai.AuthenticationError as exc:
+                raise LLMError(f"The model endpoint {where} rejected the API key; set OPENAI_API_KEY to a valid key.") from exc
+            except openai.NotFoundError as exc:
+                raise LLMError(f"Model {self.settings.model!r} is not served at {where}; pass another with --llm MODEL.") from exc
+            except openai.APIStatusError as exc:
+                raise LLMError(f"The model endpoint {where} refused the request ({exc.status_code}): {exc.message}") from exc
+        choice = resp.choices[0]
+        text = (choice.message.content or "").strip()
+        usage = resp.usage
+        done = Completion(text, choice.finish_reason or "stop", getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0)
+        self.usage.calls += 1
+        self.usage.prompt_tokens += done.prompt_tokens
+        self.usage.completion_tokens += done.completion_tokens
+        if done.finish_reason == "length":
+            raise IncompleteOutputError(f"The model's reply was cut off at {max_tokens} tokens.", partial=text)
+        return done
+
+    def _delay(self, exc: Exception, attempt: int) -> float:
+        headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+        try:
+            retry_after = float(headers.get("retry-after", ""))
+        except ValueError:
+            retry_after = 0.0
+        return min(30.0, max(retry_after, self.backoff * 2**attempt * (0.75 + 0.5 * random.random())))
