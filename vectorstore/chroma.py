@@ -53,16 +53,19 @@ class DocumentRecord:
 class ChromaStore:
     """A vector store of filing chunks. Open with :meth:`open`."""
 
-    def __init__(self, client, location: str):
+    def __init__(self, client, location: str, prefix: str = CHUNKS):
         self._client = client
         self.location = location
-        self._chunks = client.get_or_create_collection(CHUNKS, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
-        self._docs = client.get_or_create_collection(DOCS, embedding_function=None)
-        self._cache = client.get_or_create_collection(QUERY_CACHE, embedding_function=None)
+        # Collection names: "<prefix>", "<prefix>_docs", "<prefix>_query_cache" (several indexes can share a server).
+        self._chunks = client.get_or_create_collection(prefix, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+        self._docs = client.get_or_create_collection(prefix + DOCS.removeprefix(CHUNKS), embedding_function=None)
+        self._cache = client.get_or_create_collection(prefix + QUERY_CACHE.removeprefix(CHUNKS), embedding_function=None)
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None, url: str | None = None, create: bool = True) -> "ChromaStore | None":
+    def open(
+        cls, path: str | os.PathLike | None = None, url: str | None = None, create: bool = True, prefix: str = CHUNKS
+    ) -> "ChromaStore | None":
         """Open the store at ``path`` (or the server at ``url``).
 
         With ``create=False`` a store that does not exist yet is not made: None is returned,
@@ -86,7 +89,7 @@ class ChromaStore:
                 client.heartbeat()
             except Exception as exc:
                 raise StoreError(f"Cannot reach the Chroma server at {url} ({type(exc).__name__}); start it with `chroma run` or fix --chroma-url.") from exc
-            return cls(client, url)
+            return cls(client, url, prefix)
         root = Path(path).expanduser()
         _check_store_dir(root, create)
         if not (root / "chroma.sqlite3").exists() and not create:
@@ -94,7 +97,7 @@ class ChromaStore:
         root.mkdir(parents=True, exist_ok=True)
         try:
             client = chromadb.PersistentClient(path=str(root), settings=settings)
-            return cls(client, str(root))
+            return cls(client, str(root), prefix)
         except Exception as exc:
             raise StoreError(f"Cannot open the Chroma store at {root} ({exc}); pass another directory with --store.") from exc
 

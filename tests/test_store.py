@@ -1,0 +1,130 @@
+"""One contract for the store, run against a directory on disk and against `chroma run`."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.errors import StoreError
+from ingest.types import Chunk
+from rag.api import ingest_file
+from vectorstore.chroma import ChromaStore, DocumentRecord
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory):
+    exe = Path(sys.executable).with_name("chroma")
+    if not exe.exists():
+        exe = shutil.which("chroma")
+    assert exe, "the chroma CLI comes with the chromadb dependency"
+    port = _free_port()
+    data = tmp_path_factory.mktemp("chroma-server")
+    proc = subprocess.Popen([str(exe), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            ChromaStore.open(url=url)
+            break
+        except StoreError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                pytest.fail("chroma run did not start within 60 s")
+            time.sleep(0.3)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(params=["persistent", pytest.param("server", marks=pytest.mark.server)])
+def store(request, tmp_path):
+    if request.param == "persistent":
+        return ChromaStore.open(tmp_path / "store")
+    url = request.getfixturevalue("chroma_server")
+    # the server is shared by the module's tests: each gets collections of its own
+    return ChromaStore.open(url=url, prefix=f"t{abs(hash(request.node.name)) % 10**8}")
+
+
+def _chunks(doc_id: str, n: int) -> list[Chunk]:
+    return [Chunk(id=f"{doc_id}#{i:05d}", doc_id=doc_id, text=f"chunk {i} of {doc_id}", index=i, start=i * 10, end=i * 10 + 9,
+                  item="Item 7" if i else None, metadata={"company": "Acme"}) for i in range(n)]
+
+
+def test_add_query_list_delete(store):
+    vecs = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    store.add_document(DocumentRecord("doc-a", "/a.txt", 3, "sha-a", {"company": "Acme"}), _chunks("doc-a", 3), vecs)
+    store.add_document(DocumentRecord("doc-b", "/b.txt", 2, "sha-b", {}), _chunks("doc-b", 2), vecs[:2])
+    assert [r.id for r in store.list_documents()] == ["doc-b", "doc-a"] or {r.id for r in store.list_documents()} == {"doc-a", "doc-b"}
+    hits = store.query([[0.0, 1.0, 0.0]], "doc-a", k=2)[0]
+    assert hits[0].chunk.id == "doc-a#00001" and hits[0].score == pytest.approx(1.0, abs=1e-4)
+    assert all(h.chunk.doc_id == "doc-a" for h in hits)  # the metadata filter keeps to one document
+    assert hits[0].chunk.item == "Item 7" and hits[0].chunk.metadata["company"] == "Acme"
+    assert [c.index for c in store.get_chunks("doc-a")] == [0, 1, 2]
+    assert store.get_document("doc-a").chunks == 3
+    assert store.delete_document("doc-a") == 3
+    assert store.get_document("doc-a") is None and store.count_chunks("doc-a") == 0
+    assert store.count_chunks("doc-b") == 2
+
+
+def test_a_failed_write_leaves_nothing(store):
+    chunks = _chunks("doc-c", 3)
+    bad = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0]]  # wrong dimension: Chroma refuses the batch
+    with pytest.raises(Exception):
+        store.add_document(DocumentRecord("doc-c", "/c.txt", 3, "sha-c", {}), chunks, bad)
+    assert store.get_document("doc-c") is None and store.count_chunks("doc-c") == 0
+
+
+def test_orphans_of_an_interrupted_ingest_are_swept(store):
+    # chunks written without their record, as a killed process would leave them
+    store._chunks.add(ids=["doc-d#00000"], embeddings=[[1.0, 0.0, 0.0]], documents=["x"],
+                      metadatas=[{"doc_id": "doc-d", "index": 0, "start": 0, "end": 1}])
+    assert store.get_document("doc-d") is None
+    store.add_document(DocumentRecord("doc-d", "/d.txt", 2, "sha-d", {}), _chunks("doc-d", 2), [[1.0, 0.0, 0.0]] * 2)
+    assert store.count_chunks("doc-d") == 2
+
+
+def test_query_embedding_cache(store):
+    store.cache_embeddings("model-x", ["revenue by segment"], [[0.5, 0.5, 0.0]])
+    assert store.cached_embeddings("model-x", ["revenue by segment", "other"]) == {"revenue by segment": [0.5, 0.5, 0.0]}
+    assert store.cached_embeddings("model-y", ["revenue by segment"]) == {}
+
+
+def test_ingest_twice_adds_nothing_and_a_changed_file_replaces(store, tmp_path, fake_embedder):
+    path = tmp_path / "filing.txt"
+    path.write_text("Item 1. Business\nAcme sells anvils to coyotes. " * 40)
+    first = ingest_file(store, path, fake_embedder)
+    assert first.status == "added" and first.chunks_added > 0
+    again = ingest_file(store, path, fake_embedder)
+    assert (again.status, again.chunks_added, again.id) == ("unchanged", 0, first.id)
+    path.write_text("Item 1. Business\nAcme now sells rockets to roadrunners. " * 40)
+    changed = ingest_file(store, path, fake_embedder)
+    assert changed.status == "replaced" and changed.id != first.id
+    assert store.get_document(first.id) is None and store.count_chunks(first.id) == 0
+    assert [r.id for r in store.list_documents()] == [changed.id]
+
+
+def test_not_a_store(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(StoreError, match="not a Chroma store"):
+        ChromaStore.open(tmp_path)
+    file_path = tmp_path / "notes.txt"
+    with pytest.raises(StoreError, match="is a file"):
+        ChromaStore.open(file_path)
+
+
+def test_open_without_create_leaves_disk_alone(tmp_path):
+    assert ChromaStore.open(tmp_path / "new", create=False) is None
+    assert not (tmp_path / "new").exists()
