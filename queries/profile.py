@@ -27,6 +27,8 @@ class Facet(BaseModel):
     missing: str = Field(description="The sentence written when the filing has no evidence for this facet.")
     queries: list[str] = Field(min_length=1, description="Retrieval phrasings; each runs its own vector query.")
     key_terms: list[str] = Field(default_factory=list, description="Lower-case terms (or prefixes) that mark relevant sentences.")
+    core_terms: list[str] = Field(default_factory=list, description="Terms that mark the facet's central facts; such sentences are preferred.")
+    avoid_terms: list[str] = Field(default_factory=list, description="Terms that mark another topic (e.g. costs for revenue); such sentences are marked down.")
     items: list[str] = Field(default_factory=list, description="Preferred 10-K items, most likely first, e.g. ['Item 7'].")
 
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ingest.sentences import sentence_spans
-from queries.profile import Profile
+from queries.profile import Facet, Profile
 from rag.retrieve import words
 from rag.tokens import count_tokens
 from rag.types import FacetEvidence, Sentence
@@ -66,6 +66,7 @@ class Candidate:
     tokens: int
     words: frozenset[str]
     numbers: frozenset[str]
+    facts: frozenset[str]  # money, percentages and names: what makes two sentences say the same thing
 
 
 # -- scoring --------------------------------------------------------------------------------
@@ -80,20 +81,29 @@ def fact_count(text: str) -> float:
     return 1.0 * money + 1.0 * pct + 0.35 * min(other, 4) + 0.8 * orgs + 0.4 * min(names, 4) + 0.5 * min(marks, 6)
 
 
+def fact_keys(text: str) -> frozenset[str]:
+    keys = {re.sub(r"\s", "", m).lower() for m in MONEY.findall(text) + PERCENT.findall(text)}
+    keys |= {m.strip() for m in ORG.findall(text) + PROPER.findall(text)}
+    return frozenset(keys)
+
+
 def term_hits(text: str, key_terms: Sequence[str]) -> int:
     low = text.lower()
     return sum(1 for t in key_terms if (t in low if " " in t else re.search(r"\b" + re.escape(t), low)))
 
 
-def score_sentence(text: str, key_terms: Sequence[str], chunk_rank: int, item: str | None, preferred: Sequence[str]) -> float:
+def score_sentence(text: str, facet: Facet, chunk_rank: int, item: str | None) -> float:
     facts = fact_count(text)
-    terms = term_hits(text, key_terms)
+    terms = term_hits(text, facet.key_terms)
+    preferred = facet.items
     if terms == 0:
         return 0.0  # not about this facet, however many numbers it has
     hedges = len(HEDGE.findall(text))
     retrieval = 1.0 / (1.0 + 0.25 * chunk_rank)
     score = (1.0 + min(facts, 6.0)) * (0.6 + 0.4 * min(terms, 4)) * retrieval
     score *= 0.7**hedges
+    score *= 1.6 ** min(term_hits(text, facet.core_terms), 2)
+    score *= 0.45 ** min(term_hits(text, facet.avoid_terms), 2)
     if BOILERPLATE.search(text):
         score *= 0.3
     if item == "Item 1A":
@@ -146,11 +156,15 @@ def third_person(text: str, company: str) -> str:
         return f"{subject} {m.group(2)}{verb}"
 
     out = _WE.sub(we, text)
-    out = re.sub(r"^Our\b", f"{company}'s" if company != "The company" else "The company's", out)
+    out = re.sub(r"^Our\b", possessive(company), out)
     out = re.sub(r"\bour\b", "its", out)
     out = re.sub(r"\bOur\b", "Its", out)
     out = re.sub(r"\bus\b", "it", out)
     return out
+
+
+def possessive(name: str) -> str:
+    return name + ("'" if name.endswith("s") else "'s")
 
 
 def tidy(text: str) -> str:
@@ -189,9 +203,11 @@ def candidates(evidence: FacetEvidence, company: str, per_chunk: int = 4) -> lis
             raw = chunk.text[a:b]
             if len(raw.split()) < MIN_WORDS or raw.count("$") > 6 or not re.search(r"[a-z]", raw):
                 continue
-            if raw.rstrip()[-1:] not in ".!?)”\"%" and len(raw.split()) < 12:
-                continue  # headings and short table labels are not sentences
-            s = score_sentence(raw, facet.key_terms, scored.rank, chunk.item, facet.items)
+            if not re.search(r"[.!?][\"”’)]?$", raw.rstrip()):
+                continue  # headings and table rows are not sentences
+            if len(NUMBER.findall(raw)) > 0.4 * len(raw.split()):
+                continue  # a row of figures with a period is still a table row
+            s = score_sentence(raw, facet, scored.rank, chunk.item)
             if s <= 0:
                 continue
             text = third_person(tidy(raw), company)
@@ -203,7 +219,7 @@ def candidates(evidence: FacetEvidence, company: str, per_chunk: int = 4) -> lis
             value = s / math.sqrt(max(tokens, 12))
             found.append(
                 Candidate(text, facet.name, chunk.id, chunk.start + a, value, tokens,
-                          frozenset(words(text)), frozenset(NUMBER.findall(text)))
+                          frozenset(words(text)), frozenset(NUMBER.findall(text)), fact_keys(text))
             )
         found.sort(key=lambda c: -c.score)
         out.extend(found[:per_chunk])
@@ -218,6 +234,8 @@ def _redundant(c: Candidate, chosen: Sequence[Candidate]) -> bool:
         if overlap > 0.6:
             return True
         if c.numbers and len(c.numbers) >= 2 and c.numbers <= o.numbers:
+            return True
+        if len(c.facts & o.facts) >= 2:  # the same figure about the same name, worded twice
             return True
     return False
 
