@@ -8,13 +8,14 @@ Text from the filing is wrapped in tags and declared to be data, never instructi
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 
 from ingest.errors import LLMError
 from queries.profile import Profile
 from rag.llm import LLM, IncompleteOutputError, OpenAIChat
 from rag.settings import LLMSettings
-from rag.tokens import count_tokens
+from rag.tokens import count_tokens, encoding_for_model, truncate_to_tokens
 from rag.types import FacetEvidence, Sentence
 from vectorstore.chroma import DocumentRecord
 
@@ -129,7 +130,8 @@ def llm_summarize(
         text, ids = map_facet(llm, profile, ev, settings, max_tokens)
         none = text.strip().upper().startswith("NONE") or not text.strip()
         notes[ev.facet.name] = "NONE" if none else text.strip()
-        used_ids[ev.facet.name] = [] if none else [i for i in ids if i in text] or ids
+        # "doc#1" must not count as cited because "[doc#12]" is: an id ends where no digit follows
+        used_ids[ev.facet.name] = [] if none else [i for i in ids if re.search(re.escape(i) + r"(?!\d)", text)] or ids
     frame = REDUCE_TEMPLATE.format(task=profile.task(max_tokens), notes="", max_tokens=max_tokens, words=int(max_tokens * 0.7),
                                    order="", missing_hint="")
     per_facet = max(200, (settings.context_tokens - count_tokens(frame) - count_tokens(SYSTEM) - max_tokens - 200) // max(1, len(evidence)))
@@ -155,7 +157,19 @@ def llm_summarize(
         except IncompleteOutputError as exc:
             raise LLMError("The model's summary was cut off twice; use a model that follows length instructions or raise --max-tokens.") from exc
     text = " ".join(text.split())  # one continuous paragraph, whatever the model did with newlines
-    for f in profile.facets:
-        if notes.get(f.name) == "NONE" and f.missing not in text:
-            text = f"{text} {f.missing}"
+    absent = [f.missing for f in profile.facets if notes.get(f.name) == "NONE"]
+    for missing in absent:
+        if missing not in text:
+            text = f"{text} {missing}"
+    enc = encoding_for_model(settings.model)
+    if absent and max(count_tokens(text), count_tokens(text, enc)) > max_tokens:
+        # The caller cuts an overlong text from its end; cut the rest first so the "not disclosed" sentences survive.
+        tail = " ".join(absent)
+        body = text
+        for missing in absent:
+            body = body.replace(missing, "")
+        body = " ".join(body.split())
+        room = max_tokens - max(count_tokens(tail), count_tokens(tail, enc)) - 1
+        body = truncate_to_tokens(truncate_to_tokens(body, room, enc), room) if room > 0 else ""
+        text = f"{body} {tail}".strip()
     return [Sentence(text, "summary", tuple(i for ids in used_ids.values() for i in ids))], llm.usage.as_dict(), used_ids
