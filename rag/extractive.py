@@ -163,6 +163,15 @@ def third_person(text: str, company: str) -> str:
     return out
 
 
+def _as_written(name: str, texts: Sequence[str]) -> str:
+    """The casing the filing itself uses for the name ("NIKE", not "Nike"), when it uses one more often."""
+    if name == "The company":
+        return name
+    joined = "\n".join(texts)
+    forms = {m for m in re.findall(re.escape(name), joined, re.I)}
+    return max(forms, key=joined.count) if forms else name
+
+
 def possessive(name: str) -> str:
     return name + ("'" if name.endswith("s") else "'s")
 
@@ -248,7 +257,7 @@ def reduce_extractive(
     min_score: float = 0.25,
 ) -> list[Sentence]:
     """Choose and order sentences so the joined text stays within ``max_tokens`` (cl100k)."""
-    name = short_company_name(company)
+    name = _as_written(short_company_name(company), [sc.chunk.text for ev in evidence for sc in ev.chunks])
     pools = {ev.facet.name: [c for c in candidates(ev, name) if c.score >= min_score] for ev in evidence}
     facets = [f for f in profile.facets]
     # The facets without evidence cost one sentence each; reserve it before anything else.
