@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ingest.embed import Embedder
 from ingest.errors import InputError
+from ingest.types import Document
 from queries.profile import Profile
 from rag.settings import Settings
 from rag.types import Sentence, Summary
@@ -48,13 +49,16 @@ def document_id(path: Path, data: bytes) -> str:
     return f"{_slug(path.stem)}-{hashlib.sha256(data).hexdigest()[:10]}"
 
 
-def ingest_file(store: ChromaStore, path: str | Path, embedder: Embedder, progress: bool = False) -> IngestResult:
-    """Index one file. Unchanged files add nothing; a changed file replaces its old version."""
+def ingest_file(store: ChromaStore, path: str | Path, embedder: Embedder, progress: bool = False, doc: Document | None = None) -> IngestResult:
+    """Index one file. Unchanged files add nothing; a changed file replaces its old version.
+
+    ``doc`` is the file already loaded (the CLI loads every input first, to fail before touching the store).
+    """
     from ingest.chunking import chunk_document
     from ingest.loaders import load_document
     from ingest.sections import detect_sections
 
-    doc = load_document(path)  # validates the input before the store is touched
+    doc = doc or load_document(path)  # validates the input before the store is touched
     resolved = Path(doc.source)
     data = resolved.read_bytes()
     doc_id = document_id(resolved, data)

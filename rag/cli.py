@@ -112,14 +112,13 @@ def ingest(paths: tuple[Path, ...], store: Path | None, chroma_url: str | None, 
     from ingest.loaders import load_document
     from rag.api import ingest_file, open_store
 
-    for p in paths:  # fail fast, before the store is opened or created
-        load_document(p)
+    loaded = [load_document(p) for p in paths]  # fail fast, before the store is opened or created
     settings = _settings(store, chroma_url)
     db = open_store(settings)
     results = []
     embedder = _embedder()
-    for p in paths:
-        result = ingest_file(db, p, embedder, progress=not as_json or sys.stderr.isatty())
+    for p, doc in zip(paths, loaded):
+        result = ingest_file(db, p, embedder, progress=not as_json or sys.stderr.isatty(), doc=doc)
         results.append(result)
         if not as_json:
             click.echo(f"{result.id}\t{result.status}\t{result.chunks_added} chunks added\t{result.source}")
@@ -156,10 +155,11 @@ def summarize(target: str, store: Path | None, chroma_url: str | None, max_token
         raise InputError(f"--max-tokens {limit} is too small for {len(profile.facets)} facets; use at least {floor}.")
     path = Path(target).expanduser()
     looks_like_path = path.exists() or os.sep in target or path.suffix.lower() in {".txt", ".md", ".json", ".html", ".htm"}
+    doc = None
     if looks_like_path:
         from ingest.loaders import load_document
 
-        load_document(path)  # a bad file fails here, before the store is touched
+        doc = load_document(path)  # a bad file fails here, before the store is touched
     settings = _settings(store, chroma_url, llm, k)
     from rag.api import ingest_file, open_store, resolve_document, summarize_document
 
@@ -168,7 +168,7 @@ def summarize(target: str, store: Path | None, chroma_url: str | None, max_token
     if record is None:
         if not looks_like_path:
             raise InputError(f"No document with id {target!r} in the store {settings.chroma_url or settings.store}; run `rag docs` to list ids, or pass a file path.")
-        result = ingest_file(db, path, _embedder(), progress=True)
+        result = ingest_file(db, path, _embedder(), progress=True, doc=doc)
         log.warning("indexed %s as %s (%d chunks)", path, result.id, result.chunks)
         record = db.get_document(result.id)
     summary = summarize_document(db, record, profile, settings, _embedder, max_tokens=limit)
