@@ -139,26 +139,40 @@ def summarize_document(
     t1 = time.perf_counter()
     company = record.metadata.get("company")
     usage: dict[str, int] = {}
+    chunks_by_id = {sc.chunk.id: sc.chunk for ev in evidence for sc in ev.chunks}
+    exempt = {f.missing: f.name for f in profile.facets}
+    from rag.extractive import short_company_name
+    from rag.grounding import ground_sentences
+
+    allowed_names = [n for n in (company, short_company_name(company)) if n]
+    repair = None
     if settings.llm is None:
         from rag.extractive import reduce_extractive
 
         sentences = reduce_extractive(profile, evidence, company, max_tokens)
         backend = "extractive"
         encoding = "cl100k_base"
-        facet_chunks = {}
+        facet_chunks: dict[str, list[str]] = {}
     else:
-        from rag.mapreduce import llm_summarize
+        from ingest.sentences import split_sentences
+        from rag.llm import OpenAIChat
+        from rag.mapreduce import llm_summarize, make_repair
 
-        sentences, usage, facet_chunks = llm_summarize(profile, evidence, record, settings.llm, max_tokens, llm=llm)
+        llm = llm or OpenAIChat(settings.llm)
+        whole, _, facet_chunks = llm_summarize(profile, evidence, record, settings.llm, max_tokens, llm=llm)
+        sentences = [Sentence(t, exempt.get(t, "summary"), ()) for t in split_sentences(whole[0].text)]
+        repair = make_repair(llm)
         backend = f"llm:{settings.llm.model}"
         encoding = encoding_for_model(settings.llm.model)
-    text = " ".join(s.text for s in sentences)
+    kept, dropped = ground_sentences(sentences, chunks_by_id, allowed_names, exempt, repair, max_tokens=max_tokens)
+    if settings.llm is not None:
+        usage = llm.usage.as_dict()
+        owner = {cid: name for name, ids in facet_chunks.items() for cid in ids}
+        kept = [s if s.facet != "summary" else Sentence(s.text, next((owner[c] for c in s.chunk_ids if c in owner), "summary"), s.chunk_ids, s.citations) for s in kept]
+    text = " ".join(s.text for s in kept)
     # The ceiling is a hard guarantee, in the model's own encoding and in cl100k_base.
     text = truncate_to_tokens(truncate_to_tokens(text, max_tokens, encoding), max_tokens)
-    if settings.llm is None:
-        kept = tuple(s for s in sentences if s.text in text)
-    else:
-        kept = (Sentence(text, "summary", sentences[0].chunk_ids),)
+    kept = tuple(s for s in kept if s.text in text)
     timings["summarize_s"] = time.perf_counter() - t1
     if settings.llm is None:
         facet_chunks = {f.name: sorted({c for s in kept if s.facet == f.name for c in s.chunk_ids}) for f in profile.facets}
@@ -173,6 +187,7 @@ def summarize_document(
         facets=facets,
         sentences=kept,
         missing=missing,
+        dropped=tuple(dropped),
         timings=timings,
         llm_usage=usage,
     )

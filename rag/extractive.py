@@ -22,7 +22,7 @@ from ingest.sentences import sentence_spans
 from queries.profile import Facet, Profile
 from rag.retrieve import words
 from rag.tokens import count_tokens
-from rag.types import FacetEvidence, Sentence
+from rag.types import Citation, FacetEvidence, Sentence
 
 MONEY = re.compile(r"(?:US)?\$\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|thousand|trillion)\b)?|\d[\d,]*(?:\.\d+)?\s?(?:million|billion)\b", re.I)
 PERCENT = re.compile(r"\d+(?:\.\d+)?\s?(?:%|percent\b)", re.I)
@@ -52,6 +52,12 @@ BOILERPLATE = re.compile(
     r"critical accounting|recently issued|accounting standards|we measure|we evaluate|is defined as)",
     re.I,
 )
+# Text in a filing is data: a sentence that addresses the summarizer is never evidence.
+INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:previous|prior|above|earlier)\s+instructions?|"
+    r"\bsystem\s*prompt\b|\bdeveloper mode\b|\byou are (?:now )?(?:an? )?(?:ai|assistant|language model|chatbot)\b",
+    re.I,
+)
 MAX_SENTENCE_TOKENS = 85
 MIN_WORDS = 6
 
@@ -62,6 +68,8 @@ class Candidate:
     facet: str
     chunk_id: str
     position: int  # character offset in the document, for reading order
+    end: int
+    item: str | None
     score: float
     tokens: int
     words: frozenset[str]
@@ -210,7 +218,7 @@ def candidates(evidence: FacetEvidence, company: str, per_chunk: int = 4) -> lis
         found = []
         for a, b in sentence_spans(chunk.text):
             raw = chunk.text[a:b]
-            if len(raw.split()) < MIN_WORDS or raw.count("$") > 6 or not re.search(r"[a-z]", raw):
+            if len(raw.split()) < MIN_WORDS or raw.count("$") > 6 or not re.search(r"[a-z]", raw) or INSTRUCTION.search(raw):
                 continue
             if not re.search(r"[.!?][\"”’)]?$", raw.rstrip()):
                 continue  # headings and table rows are not sentences
@@ -227,7 +235,7 @@ def candidates(evidence: FacetEvidence, company: str, per_chunk: int = 4) -> lis
             # beats a 12-token one with 1.
             value = s / math.sqrt(max(tokens, 12))
             found.append(
-                Candidate(text, facet.name, chunk.id, chunk.start + a, value, tokens,
+                Candidate(text, facet.name, chunk.id, chunk.start + a, chunk.start + b, chunk.item, value, tokens,
                           frozenset(words(text)), frozenset(NUMBER.findall(text)), fact_keys(text))
             )
         found.sort(key=lambda c: -c.score)
@@ -298,5 +306,5 @@ def reduce_extractive(
         if not picked:
             out.append(Sentence(f.missing, f.name, ()))
             continue
-        out.extend(Sentence(c.text, f.name, (c.chunk_id,)) for c in picked)
+        out.extend(Sentence(c.text, f.name, (c.chunk_id,), (Citation(c.chunk_id, c.item, c.position, c.end),)) for c in picked)
     return out

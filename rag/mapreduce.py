@@ -173,3 +173,28 @@ def llm_summarize(
         body = truncate_to_tokens(truncate_to_tokens(body, room, enc), room) if room > 0 else ""
         text = f"{body} {tail}".strip()
     return [Sentence(text, "summary", tuple(i for ids in used_ids.values() for i in ids))], llm.usage.as_dict(), used_ids
+
+
+REPAIR_TEMPLATE = """A sentence of a summary is not supported by the filing excerpts below: a figure or a name in it
+is not stated there.
+<filing>
+{evidence}
+</filing>
+Sentence: {sentence}
+Rewrite the sentence so that every figure and name in it is stated in the excerpts, copying numbers exactly with their units,
+and reply with the sentence alone. If the excerpts do not support it at all, reply exactly: DROP"""
+
+
+def make_repair(llm: LLM):
+    """One re-ask per unsupported sentence, with its evidence; None when the model gives up."""
+
+    def repair(sentence: str, evidence: Sequence[str]) -> str | None:
+        prompt = REPAIR_TEMPLATE.format(evidence="\n\n".join(evidence), sentence=sentence)
+        try:
+            reply = _ask(llm, prompt, 200)
+        except LLMError:
+            return None
+        reply = " ".join(reply.split())
+        return None if not reply or reply.upper().startswith("DROP") else reply
+
+    return repair

@@ -24,12 +24,35 @@ class FacetEvidence:
 
 
 @dataclass(frozen=True)
+class Citation:
+    """Where a sentence's support lies: a chunk, its 10-K item, and a character span in the document."""
+
+    chunk: str
+    item: str | None
+    start: int
+    end: int
+
+    def as_dict(self) -> dict:
+        return {"chunk": self.chunk, "item": self.item, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
 class Sentence:
     """One sentence of a summary and where it came from."""
 
     text: str
     facet: str
     chunk_ids: tuple[str, ...]
+    citations: tuple[Citation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A sentence withheld from the summary because its evidence does not support it."""
+
+    text: str
+    facet: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -42,6 +65,7 @@ class Summary:
     facets: dict[str, list[str]]  # facet name -> chunk ids used as evidence
     sentences: tuple[Sentence, ...] = ()
     missing: tuple[str, ...] = ()  # facets the filing does not disclose
+    dropped: tuple[Dropped, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     llm_usage: dict[str, int] = field(default_factory=dict)
 
@@ -54,7 +78,11 @@ class Summary:
             "backend": self.backend,
             "facets": self.facets,
             "missing": list(self.missing),
-            "sentences": [{"text": s.text, "facet": s.facet, "chunks": list(s.chunk_ids)} for s in self.sentences],
+            "sentences": [
+                {"text": s.text, "facet": s.facet, "chunks": list(s.chunk_ids), "citations": [c.as_dict() for c in s.citations]}
+                for s in self.sentences
+            ],
+            "dropped": [{"text": d.text, "facet": d.facet, "reason": d.reason} for d in self.dropped],
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             **({"llm_usage": self.llm_usage} if self.llm_usage else {}),
         }

@@ -1,0 +1,211 @@
+"""Grounding: is every figure and name in a summary sentence supported by its evidence?
+
+A number is compared by value, not by spelling: "$3.5 billion" is supported by "$3,512.4 million"
+(it rounds to it at the precision written), and "412.3 million" by a table row "412,306" under
+"(in thousands)". Scale words are never guessed across: a figure stated in millions is not
+supported by the same digits stated in thousands, and a bare table figure is only read in a unit
+the table itself declares. Percentages, years and counts must match at the precision written.
+Organization names (multi-word capitalized names, "... Bank", "... Inc.") must appear in the evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+_SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "k": 1e3, "m": 1e6, "mm": 1e6, "bn": 1e9, "b": 1e9}
+# a figure: optional currency, digits with separators, optional scale word, optional percent
+FIGURE = re.compile(
+    r"(?P<cur>(?:US)?\$|€|£)?\s?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"(?:\s?(?P<scale>thousand|million|billion|trillion|bn|mm)\b)?(?P<pct>\s?%|\s?percent\b|\s?percentage points?)?",
+    re.I,
+)
+TABLE_UNIT = re.compile(r"\(?\b(?:dollars |amounts |\$ )?in (thousands|millions|billions)\b", re.I)
+ORG_NAME = re.compile(
+    r"\b(?:[A-Z][\w&'.-]*\s){0,4}(?:Bank|Inc\.|Corporation|LLC|Ltd\.|N\.A\.|Group|Partners|Securities|Trust|Capital|Holdings|Markets|Club)\b"
+    r"|\b[A-Z][a-z]+(?:\s(?:&\s)?[A-Z][a-z]+){1,4}\b"
+)
+_STOP_NAMES = {"The Company", "Board Of Directors", "Board of Directors", "United States", "North America", "South America", "Latin America",
+               "Senior Notes", "Credit Facility", "Credit Agreement", "Term Loan"}
+
+
+@dataclass(frozen=True)
+class Figure:
+    text: str
+    value: float  # in units (dollars, items); percentages as the number before %
+    kind: str  # "money", "percent", "number", "year"
+    decimals: int  # precision as written: "3.5" -> 1
+    scaled: bool  # had a scale word (million, billion...)
+
+
+@dataclass
+class Check:
+    sentence: str
+    unsupported_numbers: list[str] = field(default_factory=list)
+    unsupported_names: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.unsupported_numbers and not self.unsupported_names
+
+    def reason(self) -> str:
+        parts = []
+        if self.unsupported_numbers:
+            parts.append("figures not in the evidence: " + ", ".join(self.unsupported_numbers))
+        if self.unsupported_names:
+            parts.append("names not in the evidence: " + ", ".join(self.unsupported_names))
+        return "; ".join(parts)
+
+
+def figures(text: str, unit_scale: float | None = None) -> list[Figure]:
+    """The figures in ``text``; bare numbers take ``unit_scale`` when a table declares one."""
+    out = []
+    for m in FIGURE.finditer(text):
+        raw = m.group("num")
+        if m.start("num") > 0 and text[m.start("num") - 1].isalnum():
+            continue  # part of a word or code ("10-K", "Q4", "A300")
+        digits = raw.replace(",", "")
+        value = float(digits)
+        decimals = len(digits.split(".")[1]) if "." in digits else 0
+        scale_word = (m.group("scale") or "").lower()
+        if m.group("pct"):
+            kind, scaled = "percent", False
+        elif re.fullmatch(r"(?:19|20)\d{2}", raw) and not m.group("cur") and not scale_word:
+            kind, scaled = "year", False
+        else:
+            kind = "money" if m.group("cur") else "number"
+            scaled = bool(scale_word)
+            if scale_word:
+                value *= _SCALE[scale_word]
+            elif unit_scale and kind == "money" or (unit_scale and kind == "number" and "," in raw):
+                value *= unit_scale
+        out.append(Figure(m.group(0).strip(), value, kind, decimals, scaled))
+    return out
+
+
+def _table_scale(text: str) -> float | None:
+    m = TABLE_UNIT.search(text)
+    return {"thousands": 1e3, "millions": 1e6, "billions": 1e9}[m.group(1).lower()] if m else None
+
+
+def evidence_figures(texts: Iterable[str]) -> list[Figure]:
+    """Figures of evidence texts, each read both as written and in its table's declared unit."""
+    out: list[Figure] = []
+    for t in texts:
+        out.extend(figures(t))
+        scale = _table_scale(t)
+        if scale:
+            out.extend(f for f in figures(t, scale) if not f.scaled)
+    return out
+
+
+def supports(claim: Figure, ev: Figure) -> bool:
+    if claim.kind == "percent" or ev.kind == "percent":
+        if claim.kind != ev.kind:
+            return False
+        return abs(round(ev.value, claim.decimals) - claim.value) < 10 ** -(claim.decimals + 3) or abs(ev.value - claim.value) < 1e-9
+    if claim.kind == "year":
+        return ev.kind == "year" and ev.value == claim.value or abs(ev.value - claim.value) < 1e-9
+    if claim.value == 0:
+        return ev.value == 0
+    # tolerance: half a unit of the last written digit, at the claim's scale
+    step = _step(claim)
+    return abs(ev.value - claim.value) <= step / 2 + 1e-9 * abs(claim.value)
+
+
+def _step(f: Figure) -> float:
+    """The value of one unit in the last written digit: "$3.5 billion" -> 0.1e9, "412,306" -> 1."""
+    m = re.search(r"\d[\d,]*(?:\.\d+)?", f.text)
+    written = float(m.group(0).replace(",", "")) if m else f.value
+    scale = f.value / written if written else 1.0
+    return scale * 10 ** -f.decimals
+
+
+def names(text: str, allowed: Sequence[str] = ()) -> list[str]:
+    found = []
+    for m in ORG_NAME.finditer(text):
+        name = m.group(0).strip()
+        first = name.split()[0]
+        if m.start() == 0 or text[max(0, m.start() - 2) : m.start()].strip() in {".", ":"}:
+            # a capital at the start of a sentence is not a name by itself: drop the first word
+            rest = name.split(" ", 1)[1] if " " in name else ""
+            if not rest or not rest[0].isupper():
+                continue
+            name = rest
+        if name in _STOP_NAMES or first in {"In", "On", "As", "At", "For", "The", "During", "Our", "Its", "Fiscal"} and len(name.split()) < 3:
+            continue
+        if any(name.lower() in a.lower() for a in allowed):
+            continue
+        found.append(name)
+    return found
+
+
+def check_sentence(sentence: str, evidence: Sequence[str], allowed_names: Sequence[str] = ()) -> Check:
+    """Which figures and names of ``sentence`` the ``evidence`` texts do not support."""
+    result = Check(sentence)
+    ev_figs = evidence_figures(evidence)
+    for f in figures(sentence):
+        if not any(supports(f, e) for e in ev_figs):
+            result.unsupported_numbers.append(f.text)
+    joined = " ".join(evidence).lower()
+    joined_squeezed = re.sub(r"\s+", " ", joined)
+    for n in names(sentence, allowed_names):
+        if re.sub(r"\s+", " ", n.lower()) not in joined_squeezed:
+            result.unsupported_names.append(n)
+    return result
+
+
+# -- the product's grounding step -------------------------------------------------------------
+def _support_score(sentence: str, chunk_text: str) -> float:
+    claims = figures(sentence)
+    ev = evidence_figures([chunk_text])
+    supported = sum(1 for c in claims if any(supports(c, e) for e in ev))
+    sw = set(re.findall(r"[a-z]{4,}", sentence.lower()))
+    cw = set(re.findall(r"[a-z]{4,}", chunk_text.lower()))
+    return 3 * supported + len(sw & cw) / max(1, len(sw))
+
+
+def ground_sentences(sentences, chunks_by_id, allowed_names=(), exempt=(), repair=None, max_tokens=None):
+    """Check every sentence against the chunks it cites (or, uncited, the best-supporting retrieved chunks).
+
+    Returns ``(kept, dropped)``. An unsupported sentence is given to ``repair(text, evidence_texts)``
+    once when a repair function is given (the LLM backend re-asks with the evidence); if the repair
+    is still unsupported, or there is none, the sentence is dropped with its reason. With
+    ``max_tokens``, sentences past the ceiling are not checked (nor repaired): they would be cut anyway.
+    """
+    from rag.tokens import count_tokens
+    from rag.types import Citation, Dropped, Sentence
+
+    kept, dropped = [], []
+    tail = " ".join(s.text for s in sentences if s.text in exempt)
+    for s in sentences:
+        if s.text in exempt:
+            kept.append(s)
+            continue
+        if max_tokens is not None:
+            body = " ".join([k.text for k in kept if k.text not in exempt] + [s.text, tail]).strip()
+            if count_tokens(body) > max_tokens:
+                continue
+        cited = [chunks_by_id[c] for c in s.chunk_ids if c in chunks_by_id] if s.citations else []
+        if not cited:  # attribute: the retrieved chunks that support it best
+            ranked = sorted(chunks_by_id.values(), key=lambda c: -_support_score(s.text, c.text))
+            cited = ranked[:3]
+        check = check_sentence(s.text, [c.text for c in cited], allowed_names)
+        if not check.ok and not s.citations:
+            wider = check_sentence(s.text, [c.text for c in chunks_by_id.values()], allowed_names)
+            if wider.ok:
+                check = wider
+        text = s.text
+        if not check.ok and repair is not None:
+            fixed = repair(text, [c.text for c in cited])
+            if fixed:
+                recheck = check_sentence(fixed, [c.text for c in cited], allowed_names)
+                if recheck.ok:
+                    text, check = fixed, recheck
+        if not check.ok:
+            dropped.append(Dropped(s.text, s.facet, check.reason()))
+            continue
+        citations = s.citations or tuple(Citation(c.id, c.item, c.start, c.end) for c in cited[:2])
+        kept.append(Sentence(text, s.facet, tuple(c.chunk for c in citations), citations))
+    return kept, dropped
