@@ -188,6 +188,7 @@ def summarize_document(
         sentences=kept,
         missing=missing,
         dropped=tuple(dropped),
+        retrieved={ev.facet.name: [sc.chunk.id for sc in ev.chunks] for ev in evidence},
         timings=timings,
         llm_usage=usage,
     )

@@ -214,5 +214,49 @@ def rm(doc_ids: tuple[str, ...], store: Path | None, chroma_url: str | None) -> 
         click.echo(f"removed {doc_id} ({n} chunks)")
 
 
+@main.command("eval")
+@click.argument("cases", type=click.Path(path_type=Path))
+@store_options
+@click.option("--llm", "llm", default=None, metavar="MODEL[@BASE_URL]", help="Evaluate the LLM backend instead of the embedded one.")
+@click.option("--profile", "profile_path", type=click.Path(path_type=Path), default=None, help="Profile TOML [default: business model].")
+@click.option("-k", "--chunks-per-facet", "k", type=click.IntRange(1, 50), default=None, help="Chunks retrieved per facet [default: 8].")
+@click.option("-v", "--verbose", "show", is_flag=True, help="Also print each summary and the facts it missed.")
+@click.option("--json", "as_json", is_flag=True, help="Print per-case results and the overall figures as JSON.")
+def eval_cmd(cases: Path, store: Path | None, chroma_url: str | None, llm: str | None, profile_path: Path | None,
+             k: int | None, show: bool, as_json: bool) -> None:
+    """Run the summarizer over labelled cases (a case file or a directory, e.g. eval/cases).
+
+    Reports fact coverage per facet, unsupported figures and names, tokens against the
+    ceiling, continuous text, evidence recall of retrieval and wall time. Filings are
+    indexed once in the store and reused on later runs.
+    """
+    from queries.profile import load_profile
+    from rag.api import open_store
+    from rag.evaluate import evaluate_case, format_table, load_cases, overall
+
+    loaded = load_cases(cases)
+    profile = load_profile(profile_path)
+    settings = _settings(store, chroma_url, llm, k)
+    db = open_store(settings)
+    results = []
+    for case in loaded:
+        log.warning("evaluating %s", case.name)
+        results.append(evaluate_case(case, db, settings, profile, _embedder))
+    facets = [f.name for f in profile.facets]
+    totals = overall(results, facets)
+    if as_json:
+        click.echo(json.dumps({"overall": totals, "cases": [r.as_dict() for r in results]}, indent=2))
+        return
+    click.echo(format_table(results, totals, facets))
+    if show:
+        for r in results:
+            click.echo(f"\n== {r.name} ({r.tokens} tokens)\n{r.summary}")
+            for facet, facts in r.missed.items():
+                for fact in facts:
+                    click.echo(f"  missed {facet}: {fact}")
+            for n in r.ungrounded_numbers + r.ungrounded_names:
+                click.echo(f"  UNGROUNDED: {n}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

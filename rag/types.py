@@ -66,6 +66,7 @@ class Summary:
     sentences: tuple[Sentence, ...] = ()
     missing: tuple[str, ...] = ()  # facets the filing does not disclose
     dropped: tuple[Dropped, ...] = ()
+    retrieved: dict[str, list[str]] = field(default_factory=dict)  # facet -> chunk ids retrieved as evidence
     timings: dict[str, float] = field(default_factory=dict)
     llm_usage: dict[str, int] = field(default_factory=dict)
 
@@ -83,6 +84,7 @@ class Summary:
                 for s in self.sentences
             ],
             "dropped": [{"text": d.text, "facet": d.facet, "reason": d.reason} for d in self.dropped],
+            "retrieved": self.retrieved,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             **({"llm_usage": self.llm_usage} if self.llm_usage else {}),
         }
