@@ -30,6 +30,7 @@ class Facet(BaseModel):
     core_terms: list[str] = Field(default_factory=list, description="Terms that mark the facet's central facts; such sentences are preferred.")
     avoid_terms: list[str] = Field(default_factory=list, description="Terms that mark another topic (e.g. costs for revenue); such sentences are marked down.")
     items: list[str] = Field(default_factory=list, description="Preferred 10-K items, most likely first, e.g. ['Item 7'].")
+    fact_weight: float = Field(1.0, ge=0, le=2, description="How much figures count against key terms when choosing sentences: 1 for figure-driven facets (revenue, financing), lower for descriptive ones (products, channels).")
 
 
 class Profile(BaseModel):

@@ -134,7 +134,7 @@ def summarize_document(
         hits = store.query(vectors, record.id, k=k)
         return [[(h.chunk.id, h.score) for h in ranking] for ranking in hits]
 
-    evidence = retrieve(profile, chunks, dense, k=settings.chunks_per_facet)
+    evidence = retrieve(profile, chunks, dense, k=settings.evidence_k())
     timings["retrieve_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     company = record.metadata.get("company")

@@ -158,7 +158,7 @@ def evaluate_case(case: Case, store, settings, profile, embedder_factory) -> Cas
         check = check_sentence(s.text, [doc.text], allowed)
         numbers += check.unsupported_numbers
         names += check.unsupported_names
-    continuous = "\n" not in summary.text and not re.search(r"(^|\s)(?:[•*#]|-\s)|\d\.\s*$", summary.text)
+    continuous = "\n" not in summary.text and not re.search(r"[•#]|(^|\s)\*\s|^\s*-\s", summary.text)
     return CaseResult(
         name=case.name,
         document=str(case.document),

@@ -108,7 +108,7 @@ def score_sentence(text: str, facet: Facet, chunk_rank: int, item: str | None) -
         return 0.0  # not about this facet, however many numbers it has
     hedges = len(HEDGE.findall(text))
     retrieval = 1.0 / (1.0 + 0.25 * chunk_rank)
-    score = (1.0 + min(facts, 6.0)) * (0.6 + 0.4 * min(terms, 4)) * retrieval
+    score = (1.0 + facet.fact_weight * min(facts, 6.0)) * (0.6 + 0.4 * min(terms, 5)) * retrieval
     score *= 0.7**hedges
     score *= 1.6 ** min(term_hits(text, facet.core_terms), 2)
     score *= 0.45 ** min(term_hits(text, facet.avoid_terms), 2)
@@ -177,7 +177,28 @@ def _as_written(name: str, texts: Sequence[str]) -> str:
         return name
     joined = "\n".join(texts)
     forms = {m for m in re.findall(re.escape(name), joined, re.I)}
-    return max(forms, key=joined.count) if forms else name
+    mixed = {f for f in forms if not f.isupper()}  # headings shout; prose uses the real casing
+    return max(mixed or forms, key=joined.count) if forms else name
+
+
+# Explanations after the fact ("..., primarily due to higher volume") spend tokens a reader can skip.
+_BECAUSE = re.compile(
+    r",?\s+(?:(?:primarily|mainly|largely|partially|partly|principally|in part)\s+)?"
+    r"(?:due to|driven by|as a result of|resulting from|reflecting|attributable to|offset by|because of|which reflects?)\b[^;]*?(?=[.;]?$)",
+    re.I,
+)
+_DEFINED_TERM = re.compile(r"\s*\((?:the\s+|collectively,?\s+|together,?\s+)?[“\"][^)]{1,60}[”\"]\)|\s*\((?:collectively|together)[^)]*\)", re.I)
+
+
+def compress(text: str) -> str:
+    """Drop defined-term parentheticals and trailing explanations, keeping every figure of the main clause."""
+    text = _DEFINED_TERM.sub("", text)
+    m = _BECAUSE.search(text)
+    if m:
+        head = text[: m.start()].rstrip(" ,;")
+        if len(head.split()) >= 6 and (NUMBER.search(head) or not NUMBER.search(m.group(0))):
+            text = head + "."
+    return text
 
 
 def possessive(name: str) -> str:
@@ -186,7 +207,8 @@ def possessive(name: str) -> str:
 
 def tidy(text: str) -> str:
     """Trim a sentence for the summary: cross-references, lead-in connectives, stray bullets."""
-    text = text.strip().lstrip("•·-–—*▪● ").strip()
+    text = text.strip().lstrip("•·-–—*▪●§ ").strip()
+    text = re.sub(r"^[oO]\s+(?=[a-z])", "", text)  # "o" used as a bullet in older filings
     text = re.sub(r"^\(?\d{1,2}\)\s*|^[a-z]\)\s*", "", text)  # footnote or list markers "(1)", "a)"
     text = XREF.sub("", text)
     text = LEAD_IN.sub("", text)
@@ -227,7 +249,7 @@ def candidates(evidence: FacetEvidence, company: str, per_chunk: int = 4) -> lis
             s = score_sentence(raw, facet, scored.rank, chunk.item)
             if s <= 0:
                 continue
-            text = third_person(tidy(raw), company)
+            text = third_person(compress(tidy(raw)), company)
             tokens = count_tokens(text)
             if tokens > MAX_SENTENCE_TOKENS:
                 s *= (MAX_SENTENCE_TOKENS / tokens) ** 2  # long sentences spend the budget; rarely worth it

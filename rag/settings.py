@@ -34,7 +34,13 @@ class Settings(BaseModel):
 
     store: Path = Field(default_factory=default_store_dir, description="Persistent Chroma directory.")
     chroma_url: str | None = Field(None, description="Chroma server URL (RAG_CHROMA_URL); overrides store.")
-    chunks_per_facet: int = Field(8, ge=1, le=50, description="Chunks of evidence retrieved per facet.")
+    chunks_per_facet: int | None = Field(
+        None, ge=1, le=50,
+        description="Chunks of evidence retrieved per facet; None: 16 for the embedded backend (cheap, better recall), 8 for an LLM (tokens cost).",
+    )
+
+    def evidence_k(self) -> int:
+        return self.chunks_per_facet or (16 if self.llm is None else 8)
     llm: LLMSettings | None = Field(None, description="None: the embedded extractive backend, no model needed.")
 
 

@@ -106,3 +106,14 @@ key_terms = ["ore reserve", "tonnes of ore", "mine site"]
     assert out["summary"].endswith("The filing does not disclose any mining operations.")
     assert out["missing"] == ["mining"] and out["facets"]["mining"] == []
     assert out["tokens"] <= 512
+
+
+def test_eval_command_on_the_sample_case(indexed):
+    from tests.conftest import ROOT
+
+    store, _ = indexed
+    out = json.loads(rag("eval", str(ROOT / "tests" / "data" / "harborview_facts.json"), "--json", store=store).stdout)
+    case = out["cases"][0]
+    assert out["overall"]["cases"] == 1 and case["tokens"] <= 512 and case["continuous"]
+    assert case["ungrounded_numbers"] == [] and out["overall"]["mean_coverage"] >= 0.3
+    assert 0.0 < case["evidence_recall"] <= 1.0
