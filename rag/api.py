@@ -77,7 +77,9 @@ def ingest_file(store: ChromaStore, path: str | Path, embedder: Embedder, progre
     t0 = time.perf_counter()
     vectors = embedder.embed([c.text for c in chunks], progress=progress, desc=f"Embedding {resolved.name}")
     log.info("embedded %d chunks of %s in %.1fs", len(chunks), resolved.name, time.perf_counter() - t0)
-    record = DocumentRecord(doc_id, doc.source, len(chunks), content_sha, dict(doc.metadata))
+    items = list(dict.fromkeys(c.item for c in chunks if c.item))
+    meta = {**doc.metadata, **({"items": ",".join(items)} if items else {})}
+    record = DocumentRecord(doc_id, doc.source, len(chunks), content_sha, meta)
     older = [r for r in store.find_documents(source=doc.source) if r.id != doc_id]
     added = store.add_document(record, chunks, vectors)
     for old in older:  # the new version is complete; only now remove the old one

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -101,101 +102,294 @@ main.help = _with_store_location(main.help or "")
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True)
 @store_options
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per document: id, source, chunks_added, status.")
-def ingest(paths: tuple[Path, ...], store: Path | None, chroma_url: str | None, as_json: bool) -> None:
-    """Index files into the store. Re-ingesting an unchanged file adds nothing.
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per file: id, source, chunks_added, status (added, unchanged, replaced, error).")
+def ingest(paths: tuple[str, ...], store: Path | None, chroma_url: str | None, as_json: bool) -> None:
+    """Index files into the store: PATHS are files or quoted globs ('corpus/*.json').
 
-    A changed file replaces its previous version (no orphaned chunks are left).
+    Re-ingesting an unchanged file adds nothing; a changed file replaces its previous
+    version (no orphaned chunks are left). In a batch, a bad file is reported and skipped
+    and the rest are indexed (the exit code is then 1).
     """
     from ingest.loaders import load_document
     from rag.api import ingest_file, open_store
 
-    loaded = [load_document(p) for p in paths]  # fail fast, before the store is opened or created
-    settings = _settings(store, chroma_url)
-    db = open_store(settings)
-    results = []
+    files = _expand(paths)
+    loaded, failed = [], []
+    for p in files:  # every file is read before the store is opened, so bad input never touches it
+        try:
+            loaded.append((p, load_document(p)))
+        except RagError as exc:
+            if len(files) == 1:
+                raise
+            failed.append({"source": str(p), "status": "error", "error": str(exc)})
+            click.echo(f"skipped: {exc}", err=True)
+    if not loaded:
+        raise InputError(f"None of the {len(files)} files could be read; see the messages above.")
+    db = open_store(_settings(store, chroma_url))
     embedder = _embedder()
-    for p, doc in zip(paths, loaded):
-        result = ingest_file(db, p, embedder, progress=not as_json or sys.stderr.isatty(), doc=doc)
+    results = []
+    bar = None
+    if len(loaded) > 1:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(loaded), desc="Ingesting", unit="file", file=sys.stderr)
+    for p, doc in loaded:
+        result = ingest_file(db, p, embedder, progress=sys.stderr.isatty() or not as_json, doc=doc)
         results.append(result)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(f"{result.status} {Path(p).name}"[:40])
         if not as_json:
-            click.echo(f"{result.id}\t{result.status}\t{result.chunks_added} chunks added\t{result.source}")
+            line = f"{result.id}\t{result.status}\t{result.chunks_added} chunks added\t{result.source}"
+            (bar.write(line, file=sys.stdout) if bar is not None else click.echo(line))
+    if bar is not None:
+        bar.close()
     if as_json:
-        click.echo(json.dumps([r.as_dict() for r in results], indent=2))
+        click.echo(json.dumps([r.as_dict() for r in results] + failed, indent=2))
+    if failed:
+        click.echo(f"{len(failed)} of {len(files)} files skipped; {len(results)} indexed.", err=True)
+        sys.exit(1)
 
 
-@main.command()
-@click.argument("target", metavar="PATH_OR_DOC_ID")
-@store_options
-@click.option("--max-tokens", type=int, default=None, help="Token ceiling for the summary (cl100k_base) [default: the profile's, 512].")
-@click.option("--profile", "profile_path", type=click.Path(path_type=Path), default=None,
-              help="Profile TOML with the facets and instructions [default: business model; see queries/profiles/].")
-@click.option("--llm", "llm", default=None, metavar="MODEL[@BASE_URL]",
-              help="Use an OpenAI-compatible model, e.g. gpt-4o-mini or qwen2.5@http://127.0.0.1:8000/v1; 'none' forces the embedded backend.")
-@click.option("-k", "--chunks-per-facet", "k", type=click.IntRange(1, 50), default=None, help="Chunks retrieved per facet [default: 16, or 8 with --llm].")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON object: summary, tokens, document, facets (chunk ids per facet), sentences.")
-def summarize(target: str, store: Path | None, chroma_url: str | None, max_tokens: int | None, profile_path: Path | None,
-              llm: str | None, k: int | None, as_json: bool) -> None:
-    """Summarize a filing's business model in one continuous text under the token ceiling.
+def _expand(paths: tuple[str, ...]) -> list[Path]:
+    """Paths as given, with globs expanded here too (for shells that pass them quoted)."""
+    import glob
 
-    PATH_OR_DOC_ID is a file (ingested first unless already indexed) or the id of an
-    indexed document (see `rag docs`).
-    """
-    from queries.profile import load_profile
+    out: list[Path] = []
+    for raw in paths:
+        if any(ch in raw for ch in "*?[") and not Path(raw).exists():
+            matches = sorted(glob.glob(os.path.expanduser(raw), recursive=True))
+            if not matches:
+                raise InputError(f"No file matches {raw}; check the pattern (quote it to let rag expand it).")
+            out.extend(Path(m) for m in matches if Path(m).is_file())
+        else:
+            out.append(Path(raw).expanduser())
+    return list(dict.fromkeys(out))
+
+
+def _check_ceiling(profile, max_tokens: int | None) -> int:
     from rag.tokens import count_tokens
 
-    profile = load_profile(profile_path)
     limit = max_tokens if max_tokens is not None else profile.max_tokens
     floor = sum(count_tokens(f.missing) + 1 for f in profile.facets)
     if limit <= 0:
         raise InputError(f"--max-tokens must be a positive number of tokens, got {limit}; the default is {profile.max_tokens}.")
     if limit < floor:
         raise InputError(f"--max-tokens {limit} is too small for {len(profile.facets)} facets; use at least {floor}.")
-    path = Path(target).expanduser()
-    looks_like_path = path.exists() or os.sep in target or path.suffix.lower() in {".txt", ".md", ".json", ".html", ".htm"}
-    doc = None
-    if looks_like_path:
-        from ingest.loaders import load_document
+    return limit
 
-        doc = load_document(path)  # a bad file fails here, before the store is touched
+
+@main.command()
+@click.argument("targets", nargs=-1, metavar="[PATH_OR_DOC_ID]...")
+@click.option("--all", "all_docs", is_flag=True, help="Summarize every document in the store.")
+@store_options
+@click.option("--max-tokens", type=int, default=None, help="Token ceiling for each summary (cl100k_base) [default: the profile's, 512].")
+@click.option("--profile", "profile_path", type=click.Path(path_type=Path), default=None,
+              help="Profile TOML with the facets and instructions [default: business model; see queries/profiles/].")
+@click.option("--llm", "llm", default=None, metavar="MODEL[@BASE_URL]",
+              help="Use an OpenAI-compatible model, e.g. gpt-4o-mini or qwen2.5@http://127.0.0.1:8000/v1; 'none' forces the embedded backend.")
+@click.option("-k", "--chunks-per-facet", "k", type=click.IntRange(1, 50), default=None, help="Chunks retrieved per facet [default: 16, or 8 with --llm].")
+@click.option("--json", "as_json", is_flag=True,
+              help="JSON: summary, tokens, document, facets (chunk ids per facet), sentences with citations, dropped; JSON Lines for several documents.")
+def summarize(targets: tuple[str, ...], all_docs: bool, store: Path | None, chroma_url: str | None, max_tokens: int | None,
+              profile_path: Path | None, llm: str | None, k: int | None, as_json: bool) -> None:
+    """Summarize filings' business model, each in one continuous text under the token ceiling.
+
+    Each PATH_OR_DOC_ID is a file (ingested first unless already indexed) or the id of an
+    indexed document (see `rag docs`); --all summarizes every indexed document.
+    """
+    from queries.profile import load_profile
+
+    if not targets and not all_docs:
+        raise InputError("Name a file or document id to summarize, or pass --all; see `rag summarize --help`.")
+    profile = load_profile(profile_path)
+    limit = _check_ceiling(profile, max_tokens)
+    docs_to_read = {}
+    for target in targets:
+        path = Path(target).expanduser()
+        if path.exists() or os.sep in target or path.suffix.lower() in {".txt", ".md", ".json", ".html", ".htm"}:
+            from ingest.loaders import load_document
+
+            docs_to_read[target] = (path, load_document(path))  # a bad file fails here, before the store is touched
     settings = _settings(store, chroma_url, llm, k)
     from rag.api import ingest_file, open_store, resolve_document, summarize_document
 
-    db = open_store(settings, create=looks_like_path)
-    record = resolve_document(db, target)
-    if record is None:
-        if not looks_like_path:
+    db = open_store(settings, create=bool(docs_to_read))
+    records = []
+    for target in targets:  # every target is resolved before any work starts
+        record = resolve_document(db, target)
+        if record is None and target not in docs_to_read:
             raise InputError(f"No document with id {target!r} in the store {settings.chroma_url or settings.store}; run `rag docs` to list ids, or pass a file path.")
-        result = ingest_file(db, path, _embedder(), progress=True, doc=doc)
-        log.warning("indexed %s as %s (%d chunks)", path, result.id, result.chunks)
-        record = db.get_document(result.id)
-    summary = summarize_document(db, record, profile, settings, _embedder, max_tokens=limit)
-    if as_json:
-        click.echo(json.dumps(summary.as_dict(), indent=2))
-    else:
-        click.echo(summary.text)
-    log.info("%d tokens of %d; %s", summary.tokens, limit, summary.timings)
+        records.append(record if record is not None else target)
+    if all_docs:
+        records.extend(db.list_documents() if db is not None else [])
+        if not records:
+            raise InputError("The store has no documents to summarize; index filings first with `rag ingest FILE...`.")
+    for i, rec in enumerate(records):
+        if isinstance(rec, str):
+            path, doc = docs_to_read[rec]
+            result = ingest_file(db, path, _embedder(), progress=True, doc=doc)
+            log.warning("indexed %s as %s (%d chunks)", path, result.id, result.chunks)
+            records[i] = db.get_document(result.id)
+    records = list({r.id: r for r in records}.values())
+
+    def one(record):
+        return summarize_document(db, record, profile, settings, _embedder, max_tokens=limit)
+
+    if len(records) == 1:
+        summary = one(records[0])
+        click.echo(json.dumps(summary.as_dict(), indent=2) if as_json else summary.text)
+        log.info("%d tokens of %d; %s", summary.tokens, limit, summary.timings)
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(records), desc="Summarizing", unit="doc", file=sys.stderr)
+    # an LLM waits on the network, so several summaries run at once; the embedded backend is CPU-bound
+    workers = 4 if settings.llm is not None else 1
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for record, summary in zip(records, pool.map(one, records)):
+            if as_json:
+                line = json.dumps({"label": _label(record), **summary.as_dict()})
+            else:
+                line = f"== {_label(record)} [{record.id}]\n{summary.text}\n"
+            bar.write(line, file=sys.stdout)
+            bar.update(1)
+    bar.close()
+
+
+def _label(record) -> str:
+    from rag.ask import label
+
+    return label(record)
 
 
 @main.command()
 @store_options
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {id, source, chunks, company, form, fiscal_year}.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {id, source, chunks, company, form, fiscal_year, items}.")
 def docs(store: Path | None, chroma_url: str | None, as_json: bool) -> None:
-    """List the documents in the store."""
+    """List the documents in the store: id, company, form, fiscal year, items, chunks."""
     from rag.api import open_store
 
     db = open_store(_settings(store, chroma_url), create=False)
     records = db.list_documents() if db is not None else []
     if as_json:
-        click.echo(json.dumps([r.as_dict() for r in records], indent=2))
+        rows = []
+        for r in records:
+            d = r.as_dict()
+            d["items"] = [i for i in d.get("items", "").split(",") if i]
+            rows.append(d)
+        click.echo(json.dumps(rows, indent=2))
         return
     if not records:
         click.echo("No documents indexed yet; add one with `rag ingest FILE`.", err=True)
+        return
+    click.echo(f"{'ID':<44} {'COMPANY':<30} {'FORM':<6} {'FY':<5} {'ITEMS':>5} {'CHUNKS':>6}  SOURCE")
     for r in records:
-        meta = " ".join(filter(None, [r.metadata.get("company"), r.metadata.get("form"), r.metadata.get("fiscal_year")]))
-        click.echo(f"{r.id}\t{r.chunks} chunks\t{meta}\t{r.source}")
+        m = r.metadata
+        items = len([i for i in m.get("items", "").split(",") if i])
+        click.echo(f"{r.id:<44} {m.get('company', '-')[:30]:<30} {m.get('form', '-'):<6} {m.get('fiscal_year', '-'):<5} {items:>5} {r.chunks:>6}  {r.source}")
+
+
+def ask_options(f):
+    f = click.option("--json", "as_json", is_flag=True, help="Print JSON: answer, answered, citations [{doc, chunk, item, start, end}], documents.")(f)
+    f = click.option("--llm", "llm", default=None, metavar="MODEL[@BASE_URL]", help="Answer with an OpenAI-compatible model; 'none' forces the extractive answer.")(f)
+    f = click.option("-k", "--k", "k", type=click.IntRange(1, 50), default=8, show_default=True, help="Chunks retrieved per document.")(f)
+    f = click.option("--item", default=None, metavar="ITEM", help="Only this 10-K item, e.g. 'Item 7' or '7'.")(f)
+    f = click.option("--year", default=None, metavar="YYYY", help="Only filings of this fiscal year.")(f)
+    f = click.option("--company", default=None, metavar="NAME", help="Only filings whose company name contains NAME.")(f)
+    f = click.option("--doc", "doc_ids", multiple=True, metavar="ID", help="Only this document (repeatable).")(f)
+    return store_options(f)
+
+
+def _item(item: str | None) -> str | None:
+    if item is None:
+        return None
+    m = re.fullmatch(r"\s*(?:item\s*)?(\d{1,2}[a-c]?)\s*\.?\s*", item, re.I)
+    if not m:
+        raise InputError(f"--item {item!r} is not a 10-K item; use a form like 'Item 7', '7' or '1A'.")
+    return f"Item {m.group(1).upper()}"
+
+
+def _print_answer(answer, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(answer.as_dict(), indent=2))
+        return
+    click.echo(answer.answer)
+    if answer.answered:
+        click.echo("")
+        click.echo(answer.references())
+
+
+@main.command()
+@click.argument("question")
+@ask_options
+def ask(question: str, store: Path | None, chroma_url: str | None, doc_ids: tuple[str, ...], company: str | None, year: str | None,
+        item: str | None, k: int, llm: str | None, as_json: bool) -> None:
+    """Answer a question from the indexed filings only, with a citation after each claim.
+
+    \b
+    rag ask "Who are the largest customers?" --company worthington
+    rag ask "Which of these companies rely on commercial paper?"      (answers per document)
+    rag ask "How is the revolving credit facility priced?" --doc ID --item 7
+
+    When the evidence is too weak, it says the indexed filings do not answer the question.
+    """
+    from rag.api import open_store
+    from rag.ask import ask as run_ask
+
+    settings = _settings(store, chroma_url, llm)
+    db = open_store(settings, create=False)
+    answer = run_ask(db, question, _embedder(), doc_ids=doc_ids, company=company, year=year, item=_item(item), k=k, llm=_llm(settings))
+    _print_answer(answer, as_json)
+
+
+def _llm(settings):
+    if settings.llm is None:
+        return None
+    from rag.llm import OpenAIChat
+
+    return OpenAIChat(settings.llm)
+
+
+@main.command()
+@ask_options
+def chat(store: Path | None, chroma_url: str | None, doc_ids: tuple[str, ...], company: str | None, year: str | None,
+         item: str | None, k: int, llm: str | None, as_json: bool) -> None:
+    """Ask questions one after another over the same documents (type 'exit' or Ctrl-D to stop).
+
+    Short follow-ups ("and in Europe?") borrow the previous question's topic; with an LLM,
+    recent turns are passed along within a token budget.
+    """
+    from rag.api import open_store
+    from rag.ask import ask as run_ask
+    from rag.ask import select_documents
+
+    settings = _settings(store, chroma_url, llm)
+    db = open_store(settings, create=False)
+    chosen = select_documents(db, doc_ids, company, year)  # fail now, not at the first question
+    click.echo(f"Asking {len(chosen)} document(s). Type 'exit' or Ctrl-D to stop.", err=True)
+    embedder, model = _embedder(), _llm(settings)
+    history: list[tuple[str, str]] = []
+    while True:
+        click.echo("> ", nl=False, err=True)
+        line = sys.stdin.readline()
+        if not line or line.strip().lower() in {"exit", "quit", ":q"}:
+            break
+        question = line.strip()
+        if not question:
+            continue
+        try:
+            answer = run_ask(db, question, embedder, doc_ids=[r.id for r in chosen], item=_item(item), k=k, llm=model, history=history)
+        except RagError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            continue
+        _print_answer(answer, as_json)
+        history.append((question, answer.answer))
+        history = history[-10:]
 
 
 @main.command()

@@ -154,20 +154,22 @@ class ChromaStore:
             self._chunks.delete(where={"doc_id": doc_id})
 
     # -- chunks --------------------------------------------------------------------------
-    def get_chunks(self, doc_id: str) -> list[Chunk]:
-        """All chunks of a document, in document order."""
-        got = self._chunks.get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
+    def get_chunks(self, doc_id: str, item: str | None = None) -> list[Chunk]:
+        """All chunks of a document (optionally of one 10-K item), in document order."""
+        where: dict = {"doc_id": doc_id} if item is None else {"$and": [{"doc_id": doc_id}, {"item": item}]}
+        got = self._chunks.get(where=where, include=["documents", "metadatas"])
         chunks = [_chunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
         return sorted(chunks, key=lambda c: c.index)
 
-    def query(self, embeddings: Sequence[Sequence[float]], doc_id: str, k: int = 10) -> list[list[Hit]]:
-        """For each query vector, the ``k`` nearest chunks of one document."""
+    def query(self, embeddings: Sequence[Sequence[float]], doc_id: str, k: int = 10, item: str | None = None) -> list[list[Hit]]:
+        """For each query vector, the ``k`` nearest chunks of one document (optionally of one 10-K item)."""
         if not embeddings:
             return []
+        where: dict = {"doc_id": doc_id} if item is None else {"$and": [{"doc_id": doc_id}, {"item": item}]}
         got = self._chunks.query(
             query_embeddings=[list(map(float, e)) for e in embeddings],
             n_results=k,
-            where={"doc_id": doc_id},
+            where=where,
             include=["documents", "metadatas", "distances"],
         )
         out = []
