@@ -166,12 +166,17 @@ class ChromaStore:
         if not embeddings:
             return []
         where: dict = {"doc_id": doc_id} if item is None else {"$and": [{"doc_id": doc_id}, {"item": item}]}
-        got = self._chunks.query(
-            query_embeddings=[list(map(float, e)) for e in embeddings],
-            n_results=k,
-            where=where,
-            include=["documents", "metadatas", "distances"],
-        )
+        try:
+            got = self._chunks.query(
+                query_embeddings=[list(map(float, e)) for e in embeddings],
+                n_results=k,
+                where=where,
+                include=["documents", "metadatas", "distances"],
+            )
+        except Exception as exc:
+            if "dimension" in str(exc):
+                raise StoreError(f"The store {self.location} was built with another embedding model ({exc}); use a new --store for this model.") from exc
+            raise
         out = []
         for ids, docs, metas, dists in zip(got["ids"], got["documents"], got["metadatas"], got["distances"]):
             out.append([Hit(_chunk(i, d, m), 1.0 - float(dist)) for i, d, m, dist in zip(ids, docs, metas, dists)])
