@@ -151,7 +151,7 @@ def summarize_document(
     if settings.llm is None:
         from rag.extractive import reduce_extractive
 
-        sentences = reduce_extractive(profile, evidence, company, max_tokens)
+        sentences = reduce_extractive(profile, evidence, company, max_tokens, fiscal_year=record.metadata.get("fiscal_year"))
         backend = "extractive"
         encoding = "cl100k_base"
         facet_chunks: dict[str, list[str]] = {}

@@ -49,7 +49,8 @@ LEAD_IN = re.compile(
 BOILERPLATE = re.compile(
     r"(table of contents|incorporated (?:herein )?by reference|forward-looking|safe harbor|the following table|"
     r"as follows:?$|see note|refer to note|in thousands|in millions|\bpage\b|summary of significant accounting|"
-    r"critical accounting|recently issued|accounting standards|we measure|we evaluate|is defined as)",
+    r"critical accounting|recently issued|accounting standards|we measure|we evaluate|is defined as|incorporation by reference|"
+    r"information required by|competitive position)",
     re.I,
 )
 # Text in a filing is data: a sentence that addresses the summarizer is never evidence.
@@ -100,8 +101,14 @@ def term_hits(text: str, key_terms: Sequence[str]) -> int:
     return sum(1 for t in key_terms if (t in low if " " in t else re.search(r"\b" + re.escape(t), low)))
 
 
-def score_sentence(text: str, facet: Facet, chunk_rank: int, item: str | None) -> float:
+_YEAR = re.compile(r"\b(?:19[5-9]\d|20\d\d)\b")
+
+
+def score_sentence(text: str, facet: Facet, chunk_rank: int, item: str | None, fiscal_year: int | None = None) -> float:
     facts = fact_count(text)
+    if facet.fact_weight < 1.0:
+        # descriptive facets: an enumeration ("grocery retailers, wholesalers, club stores and ...") is the fact
+        facts += (1.0 - facet.fact_weight) * min(text.count(","), 6) * 0.5
     terms = term_hits(text, facet.key_terms)
     preferred = facet.items
     if terms == 0:
@@ -114,6 +121,10 @@ def score_sentence(text: str, facet: Facet, chunk_rank: int, item: str | None) -
     score *= 0.45 ** min(term_hits(text, facet.avoid_terms), 2)
     if BOILERPLATE.search(text):
         score *= 0.3
+    if fiscal_year:
+        years = [int(y) for y in _YEAR.findall(text)]
+        if years and max(years) < fiscal_year:
+            score *= 0.6  # a figure of an earlier year when the filing reports a later one
     if item == "Item 1A":
         score *= 0.4
     elif item and item in preferred:
@@ -196,7 +207,8 @@ def compress(text: str) -> str:
     m = _BECAUSE.search(text)
     if m:
         head = text[: m.start()].rstrip(" ,;")
-        if len(head.split()) >= 6 and (NUMBER.search(head) or not NUMBER.search(m.group(0))):
+        dangling = head.split()[-1].lower() in {"was", "were", "is", "are", "be", "been", "being", "primarily", "mainly"} if head.split() else True
+        if len(head.split()) >= 6 and not dangling and (NUMBER.search(head) or not NUMBER.search(m.group(0))):
             text = head + "."
     return text
 
@@ -231,7 +243,7 @@ def short_company_name(company: str | None) -> str:
 
 
 # -- map ------------------------------------------------------------------------------------
-def candidates(evidence: FacetEvidence, company: str, per_chunk: int = 4) -> list[Candidate]:
+def candidates(evidence: FacetEvidence, company: str, per_chunk: int = 4, fiscal_year: int | None = None) -> list[Candidate]:
     """The facet's scored sentences, best first."""
     facet = evidence.facet
     out: list[Candidate] = []
@@ -246,7 +258,7 @@ def candidates(evidence: FacetEvidence, company: str, per_chunk: int = 4) -> lis
                 continue  # headings and table rows are not sentences
             if len(NUMBER.findall(raw)) > 0.4 * len(raw.split()):
                 continue  # a row of figures with a period is still a table row
-            s = score_sentence(raw, facet, scored.rank, chunk.item)
+            s = score_sentence(raw, facet, scored.rank, chunk.item, fiscal_year)
             if s <= 0:
                 continue
             text = third_person(compress(tidy(raw)), company)
@@ -285,10 +297,12 @@ def reduce_extractive(
     company: str | None,
     max_tokens: int,
     min_score: float = 0.25,
+    fiscal_year: str | None = None,
 ) -> list[Sentence]:
     """Choose and order sentences so the joined text stays within ``max_tokens`` (cl100k)."""
     name = _as_written(short_company_name(company), [sc.chunk.text for ev in evidence for sc in ev.chunks])
-    pools = {ev.facet.name: [c for c in candidates(ev, name) if c.score >= min_score] for ev in evidence}
+    year = int(fiscal_year) if fiscal_year and str(fiscal_year).isdigit() else None
+    pools = {ev.facet.name: [c for c in candidates(ev, name, fiscal_year=year) if c.score >= min_score] for ev in evidence}
     facets = [f for f in profile.facets]
     # The facets without evidence cost one sentence each; reserve it before anything else.
     missing = {f.name for f in facets if not pools.get(f.name)}
