@@ -95,18 +95,40 @@ def fuse(
         scores[ids[i]] = scores.get(ids[i], 0.0) + 1.5 / (RRF_K + rank)  # key terms weigh as 1.5 queries
     for cid in scores:
         scores[cid] += item_prior(chunks_by_id[cid].item, facet)
-    picked: list[ScoredChunk] = []
-    seen_words: list[set[str]] = []
-    for cid in sorted(scores, key=lambda c: -scores[c]):
-        chunk = chunks_by_id[cid]
-        w = set(words(chunk.text))
-        if any(len(w & s) / max(1, min(len(w), len(s))) > 0.8 for s in seen_words):
-            continue  # an overlapping neighbour of a chunk already picked
-        picked.append(ScoredChunk(chunk, scores[cid], len(picked)))
-        seen_words.append(w)
-        if len(picked) >= k:
+    return FacetEvidence(facet, tuple(mmr(scores, chunks_by_id, k)))
+
+
+MMR_LAMBDA = 0.85  # relevance against novelty; 1.0 is plain ranking
+
+
+def mmr(scores: dict[str, float], chunks_by_id: dict[str, Chunk], k: int, pool: int = 60) -> list[ScoredChunk]:
+    """Maximal marginal relevance over the best ``pool`` chunks, so the evidence is not five times one fact.
+
+    Similarity between chunks is the overlap of their word sets; an overlapping neighbour (over 80%
+    shared words, as chunk overlap produces) is skipped outright.
+    """
+    ranked = sorted(scores, key=lambda c: -scores[c])[:pool]
+    if not ranked:
+        return []
+    top, low = scores[ranked[0]], scores[ranked[-1]]
+    span = (top - low) or 1.0
+    rel = {c: (scores[c] - low) / span for c in ranked}
+    bags = {c: set(words(chunks_by_id[c].text)) for c in ranked}
+    picked: list[str] = []
+    while ranked and len(picked) < k:
+        best, best_value = None, -1e9
+        for c in ranked:
+            sim = max((len(bags[c] & bags[p]) / max(1, min(len(bags[c]), len(bags[p]))) for p in picked), default=0.0)
+            if sim > 0.8:
+                continue
+            value = MMR_LAMBDA * rel[c] - (1 - MMR_LAMBDA) * sim
+            if value > best_value:
+                best, best_value = c, value
+        if best is None:
             break
-    return FacetEvidence(facet, tuple(picked))
+        picked.append(best)
+        ranked.remove(best)
+    return [ScoredChunk(chunks_by_id[c], scores[c], i) for i, c in enumerate(picked)]
 
 
 def retrieve(
