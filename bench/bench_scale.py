@@ -37,6 +37,7 @@ backend. Progress goes to stderr, figures to stdout.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import resource
@@ -220,6 +221,12 @@ def _resolve_doc_filters(store_dir: Path) -> list[tuple[str, dict]]:
     return out
 
 
+def _ask_kwargs(filters: dict, k: int | None) -> dict:
+    """The CLI flags as keyword arguments of ``Index.ask``: --doc (repeatable) is ``docs``."""
+    kwargs = {("docs" if key == "doc" else key): (str(v) if key == "year" else v) for key, v in filters.items()}
+    return {**kwargs, "k": k} if k else kwargs
+
+
 def _describe(filters: dict) -> str:
     return " ".join(f"--{k} {' '.join(v) if isinstance(v, list) else v}" for k, v in filters.items())
 
@@ -283,22 +290,23 @@ def bench_ask(store_dir: Path, timeout: float, k: int | None) -> None:
     print(f"in-process: Index() + warm-up ask (model load, not counted): {time.perf_counter() - t:.1f} s")
     inproc: list[float] = []
     for i, (question, filters) in enumerate(questions, 1):
-        note = ""
+        note, kwargs = "", _ask_kwargs(filters, k)
+        try:
+            inspect.signature(index.ask).bind(question, **kwargs)
+        except TypeError:  # the filters are not keyword arguments of ask(): ask unfiltered
+            note, kwargs = " (filters not accepted in-process; asked unfiltered)", {}
         t = time.perf_counter()
         try:
-            try:
-                answer = index.ask(question, **filters) if filters else index.ask(question)
-            except TypeError:  # the filters are not keyword arguments of ask(); ask unfiltered
-                note = " (filters not accepted in-process; asked unfiltered)"
-                t = time.perf_counter()
-                answer = index.ask(question)
+            answer = index.ask(question, **kwargs)
         except Exception as exc:
             print(f"  [{i:2}] {type(exc).__name__}: {exc}")
             continue
         took = time.perf_counter() - t
         inproc.append(took)
         text = " ".join(str(getattr(answer, "answer", answer)).split())
-        print(f"  [{i:2}] {took * 1e3:7.0f} ms{note}  {question} -> {text[:80]}{'...' if len(text) > 80 else ''}")
+        cites = len(getattr(answer, "citations", None) or ())
+        print(f"  [{i:2}] {took * 1e3:7.0f} ms {cites:2} citations{note}  {question} {_describe(filters)}\n"
+              f"       -> {text[:100]}{'...' if len(text) > 100 else ''}")
     print(f"in-process Index.ask wall time (warm-up excluded): {p50_p95(inproc, 'ms', 1e3, 0)}")
     close = getattr(index, "close", None)
     if callable(close):

@@ -190,7 +190,7 @@ def _check_ceiling(profile, max_tokens: int | None) -> int:
               help="Profile TOML with the facets and instructions [default: business model; see queries/profiles/].")
 @click.option("--llm", "llm", default=None, metavar="MODEL[@BASE_URL]",
               help="Use an OpenAI-compatible model, e.g. gpt-4o-mini or qwen2.5@http://127.0.0.1:8000/v1; 'none' forces the embedded backend.")
-@click.option("-k", "--chunks-per-facet", "k", type=click.IntRange(1, 50), default=None, help="Chunks retrieved per facet [default: 16, or 8 with --llm].")
+@click.option("-k", "--chunks-per-facet", "k", type=click.IntRange(1, 50), default=None, help="Chunks retrieved per facet [default: 40, or 8 with --llm].")
 @click.option("--json", "as_json", is_flag=True,
               help="JSON: summary, tokens, document, facets (chunk ids per facet), sentences with citations, dropped; JSON Lines for several documents.")
 def summarize(targets: tuple[str, ...], all_docs: bool, store: Path | None, chroma_url: str | None, max_tokens: int | None,
@@ -413,7 +413,7 @@ def rm(doc_ids: tuple[str, ...], store: Path | None, chroma_url: str | None) -> 
 @store_options
 @click.option("--llm", "llm", default=None, metavar="MODEL[@BASE_URL]", help="Evaluate the LLM backend instead of the embedded one.")
 @click.option("--profile", "profile_path", type=click.Path(path_type=Path), default=None, help="Profile TOML [default: business model].")
-@click.option("-k", "--chunks-per-facet", "k", type=click.IntRange(1, 50), default=None, help="Chunks retrieved per facet [default: 16, or 8 with --llm].")
+@click.option("-k", "--chunks-per-facet", "k", type=click.IntRange(1, 50), default=None, help="Chunks retrieved per facet [default: 40, or 8 with --llm].")
 @click.option("-v", "--verbose", "show", is_flag=True, help="Also print each summary and the facts it missed.")
 @click.option("--json", "as_json", is_flag=True, help="Print per-case results and the overall figures as JSON.")
 def eval_cmd(cases: Path, store: Path | None, chroma_url: str | None, llm: str | None, profile_path: Path | None,
