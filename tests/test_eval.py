@@ -60,6 +60,18 @@ def test_evidence_must_come_from_the_filing(tmp_path, fake_embedder):
 def test_shipped_cases_are_well_formed(corpus):
     from pathlib import Path
 
+    import re
+
+    from ingest.loaders import load_document
+
     cases = load_cases(Path(__file__).resolve().parents[1] / "eval" / "cases")
     assert len(cases) >= 10
     assert all(set(c.facets) == {"revenue", "customers", "products", "distribution", "financing"} for c in cases)
+    generic = "The company sells products to customers through distributors and had revenue, debt and a credit facility."
+    for case in cases:
+        text = re.sub(r"\s+", " ", load_document(case.document).text)
+        for facts in case.facets.values():
+            for fact in facts:
+                assert re.sub(r"\s+", " ", fact.evidence) in text, (case.name, fact.evidence)
+                assert fact.found_in(fact.evidence) or fact.found_in(fact.fact), (case.name, fact.fact)
+                assert not fact.found_in(generic), (case.name, fact.patterns)
