@@ -118,7 +118,7 @@ def score_sentence(text: str, facet: Facet, chunk_rank: int, item: str | None, f
     score = (1.0 + facet.fact_weight * min(facts, 6.0)) * (0.6 + 0.4 * min(terms, 5)) * retrieval
     score *= 0.7**hedges
     score *= 1.6 ** min(term_hits(text, facet.core_terms), 2)
-    score *= 0.45 ** min(term_hits(text, facet.avoid_terms), 2)
+    score *= 0.3 ** min(term_hits(text, facet.avoid_terms), 2)
     if BOILERPLATE.search(text):
         score *= 0.3
     if fiscal_year:
