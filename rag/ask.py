@@ -172,7 +172,7 @@ def extractive_answer(
     """The best supporting sentences per document, by similarity to the question."""
     # Only the documents whose best chunk is a real match are read closely (a corpus-wide question
     # over 70 filings would otherwise embed thousands of sentences).
-    ranked_docs = sorted(hits, key=lambda d: -max((s for _, s in hits[d]), default=0.0))[:max_docs]
+    ranked_docs = list(hits)[:max_docs]  # the caller orders documents, best first
     cands: list[tuple[str, Chunk, int, int]] = []
     for doc_id in ranked_docs:
         for chunk, _ in hits[doc_id][:5]:
@@ -180,7 +180,10 @@ def extractive_answer(
                 text = chunk.text[a:b].strip()
                 tokens = text.split()
                 numeric = sum(1 for t in tokens if re.fullmatch(r"[$(]?[\d,.%]+\)?", t))
-                if len(tokens) >= 6 and re.search(r"[a-z]", text) and numeric <= 0.4 * len(tokens):  # not a table row
+                # not a table row, not a fragment cut at a chunk boundary ("million commercial paper program ...")
+                long_words = [w for w in tokens if len(w) > 3 and w[0].isalpha()]
+                heading = bool(long_words) and sum(w[0].isupper() for w in long_words) >= 0.7 * len(long_words)
+                if len(tokens) >= 6 and re.search(r"[a-z]", text) and numeric <= 0.4 * len(tokens) and not text[0].islower() and not heading:
                     cands.append((doc_id, chunk, a, b))
     if not cands:
         return Answer(question, False, [])
@@ -293,22 +296,74 @@ def llm_answer(question: str, hits: dict[str, list[tuple[Chunk, float]]], record
     return Answer(question, True, parts, backend="llm", text_override=text, dropped=dropped)
 
 
+_GENERIC_NAME_WORDS = {"corp", "corporation", "company", "companies", "inc", "incorporated", "industries", "holdings", "group",
+                       "international", "stores", "communications", "technologies", "systems", "the", "and", "co"}
+
+
+def company_words(record: DocumentRecord) -> set[str]:
+    """The distinctive words of a document's company name ("fedex", "worthington", "tyson")."""
+    return {w.strip("'-") for w in words(record.metadata.get("company", "")) if len(w) > 2 and w not in _GENERIC_NAME_WORDS}
+
+
+def _token_key(token: str) -> str:
+    return re.sub(r"['’]s$|[^a-z0-9'-]", "", token.lower()).strip("'-")
+
+
+def normalize_item(item: str | None) -> str | None:
+    """'7', '1a', 'Item 7.' -> 'Item 7' / 'Item 1A' (the form chunks carry)."""
+    if item is None:
+        return None
+    m = re.fullmatch(r"\s*(?:item\s*)?(\d{1,2}[a-c]?)\s*\.?\s*", item, re.I)
+    if not m:
+        raise InputError(f"Item {item!r} is not a 10-K item; use a form like 'Item 7', '7' or '1A'.")
+    return f"Item {m.group(1).upper()}"
+
+
+# Up to this many documents, each is searched on its own (dense + BM25 within it): the best answers.
+# Beyond it, one query over all of them keeps latency flat as the store grows (a filtered query costs
+# ~85 ms at 100k vectors and ~580 ms at 1M, bench/bench_scale.py) at some cost in recall.
+PER_DOCUMENT_LIMIT = 100
+
+
 def ask(store: ChromaStore, question: str, embedder, *, doc_ids: Sequence[str] = (), company: str | None = None, year: str | None = None,
         item: str | None = None, k: int = 8, llm=None, history: Sequence[tuple[str, str]] = ()) -> Answer:
     """Answer ``question`` from the indexed filings selected by ids, company, year and item."""
     if not question.strip():
         raise InputError("The question is empty; ask something, e.g. rag ask \"Who are the largest customers?\".")
+    item = normalize_item(item)
     records = {r.id: r for r in select_documents(store, doc_ids, company, year)}
     query = question
     if history and len(question_terms(question)) <= 3:  # a short follow-up ("and in 2022?") borrows the last topic
         query = f"{history[-1][0]} {question}"
-    # Inside one filing every chunk is about its company, so the company's name in a question
-    # ("Who are Worthington's customers?") only adds noise to the match: drop it.
-    names = {w for r in records.values() for w in words(r.metadata.get("company", "")) if len(w) > 3 and w not in {"corp", "company", "inc", "industries", "holdings", "group"}}
-    query = " ".join(t for t in re.findall(r"\S+", query) if re.sub(r"['’]s$|[^a-z0-9'-]", "", t.lower()) not in names) or query
+    # Only capitalized words name a company ("FedEx's", "Walt Disney"); "foods" or "first" do not.
+    tokens = {_token_key(t) for t in re.findall(r"\S+", query)[1:] if t[:1].isupper()}
+    if not doc_ids and not company and len(records) > 1:
+        # "What was FedEx's revenue?" is about FedEx's filings: a company named in the question picks its documents.
+        named = {d: r for d, r in records.items() if company_words(r) & tokens}
+        if named:
+            records = named
+    # Inside a company's filings every chunk is about that company, so its name in the question
+    # only adds noise to the match: drop it.
+    names = set().union(*(company_words(r) for r in records.values())) & tokens
+    query = " ".join(t for t in re.findall(r"\S+", query) if _token_key(t) not in names) or query
+    # "Which of these companies ..." says who to ask, not what to look for
+    query = re.sub(r"\b(?:of\s+)?(?:these|the|which|what)?\s*(?:companies|company|firms|filings|filers|registrants)\b", " ", query, flags=re.I).strip() or query
     qvec = embedder.embed([query])[0]
-    hits = {d: retrieve_chunks(store, r, qvec, query, k, item) for d, r in records.items()}
+    if len(records) <= PER_DOCUMENT_LIMIT:
+        hits = {d: retrieve_chunks(store, r, qvec, query, k, item) for d, r in records.items()}
+    else:  # very many documents: one query over all of them, then the best chunks per document
+        pool = store.query_many(qvec, list(records), k=min(40 * k, 400), item=item)
+        lex = LexicalIndex([h.chunk for h in pool]).scores(question_terms(query))
+        lex_rank = {i: r for r, i in enumerate(sorted(range(len(pool)), key=lambda i: -lex[i])) if lex[i] > 0}
+        fused = sorted(range(len(pool)), key=lambda i: -(1.0 / (RRF_K + i) + (1.0 / (RRF_K + lex_rank[i]) if i in lex_rank else 0.0)))
+        hits = {}
+        for i in fused:
+            hits.setdefault(pool[i].chunk.doc_id, []).append((pool[i].chunk, pool[i].score))
+        hits = {d: h[:k] for d, h in hits.items()}
     hits = {d: h for d, h in hits.items() if h}
+    # documents in the order of their closest chunk in meaning; word matches only order chunks within a
+    # document ("paper" alone would otherwise bring in every paper maker for a question on commercial paper)
+    hits = dict(sorted(hits.items(), key=lambda kv: -max(s for _, s in kv[1])))
     if not hits:
         return Answer(question, False, [])
     if llm is not None:

@@ -306,12 +306,9 @@ def ask_options(f):
 
 
 def _item(item: str | None) -> str | None:
-    if item is None:
-        return None
-    m = re.fullmatch(r"\s*(?:item\s*)?(\d{1,2}[a-c]?)\s*\.?\s*", item, re.I)
-    if not m:
-        raise InputError(f"--item {item!r} is not a 10-K item; use a form like 'Item 7', '7' or '1A'.")
-    return f"Item {m.group(1).upper()}"
+    from rag.ask import normalize_item
+
+    return normalize_item(item)
 
 
 def _print_answer(answer, as_json: bool) -> None:

@@ -157,3 +157,18 @@ def test_llm_answer_is_grounded_and_cited(index, real_embedder):
     assert [d["text"] for d in answer.dropped] == ["It also issued $9 billion of bonds."]
     assert "<filing>" in prompt and "commercial paper program" in prompt and "Earlier question: Earlier?" in prompt
     assert answer.citations[0]["chunk"].startswith(answer.parts[0].doc_id)
+
+
+def test_a_company_named_in_the_question_picks_its_filings(index, real_embedder):
+    from vectorstore.chroma import ChromaStore
+
+    db = ChromaStore.open(index[0])
+    answer = ask(db, "How large is Acme's revolving credit facility?", real_embedder)
+    assert answer.answered and {p.label.split()[0] for p in answer.parts} <= {"Acme"} or all("acme" in p.doc_id for p in answer.parts)
+    assert "$50.0 million" in answer.answer
+    # the Python API takes items as the CLI does
+    from rag import Index
+
+    idx = Index(store=index[0])
+    short = idx.ask("What is the revolving credit facility?", company="acme", item="7")
+    assert short.answered and all(c["item"] == "Item 7" for c in short.citations)
