@@ -58,3 +58,9 @@ def _rstrip_len(text: str, a: int, b: int) -> int:
 
 def split_sentences(text: str) -> list[str]:
     return [text[a:b] for a, b in sentence_spans(text)]
+
+
+def looks_like_heading(text: str) -> bool:
+    """Title Case text ("Expand Through Acquisitions.", "Commercial Paper Program") is a heading, not a claim."""
+    long_words = [w for w in text.split() if len(w) > 3 and w[0].isalpha()]
+    return bool(long_words) and sum(w[0].isupper() for w in long_words) >= 0.7 * len(long_words)

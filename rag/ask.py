@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ingest.errors import InputError
-from ingest.sentences import sentence_spans
+from ingest.sentences import looks_like_heading, sentence_spans
 from ingest.types import Chunk
 from rag.retrieve import RRF_K, LexicalIndex, words
 from rag.types import Citation
@@ -181,9 +181,7 @@ def extractive_answer(
                 tokens = text.split()
                 numeric = sum(1 for t in tokens if re.fullmatch(r"[$(]?[\d,.%]+\)?", t))
                 # not a table row, not a fragment cut at a chunk boundary ("million commercial paper program ...")
-                long_words = [w for w in tokens if len(w) > 3 and w[0].isalpha()]
-                heading = bool(long_words) and sum(w[0].isupper() for w in long_words) >= 0.7 * len(long_words)
-                if len(tokens) >= 6 and re.search(r"[a-z]", text) and numeric <= 0.4 * len(tokens) and not text[0].islower() and not heading:
+                if len(tokens) >= 6 and re.search(r"[a-z]", text) and numeric <= 0.4 * len(tokens) and not text[0].islower() and not looks_like_heading(text):
                     cands.append((doc_id, chunk, a, b))
     if not cands:
         return Answer(question, False, [])

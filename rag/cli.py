@@ -34,12 +34,6 @@ class _Group(click.Group):
             ctx.exit(130)
 
 
-def _store_help() -> str:
-    from rag.settings import default_store_dir
-
-    return f"Chroma store directory [env RAG_STORE; default {default_store_dir()}]."
-
-
 def store_options(f):
     f = click.option("--chroma-url", envvar="RAG_CHROMA_URL", default=None, metavar="URL",
                      help="Use a Chroma server (`chroma run`) instead of a directory [env RAG_CHROMA_URL].")(f)

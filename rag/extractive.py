@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ingest.sentences import sentence_spans
+from ingest.sentences import looks_like_heading, sentence_spans
 from queries.profile import Facet, Profile
 from rag.retrieve import words
 from rag.tokens import count_tokens
@@ -258,9 +258,8 @@ def candidates(evidence: FacetEvidence, company: str, per_chunk: int = 4, fiscal
                 continue  # headings and table rows are not sentences
             if len(NUMBER.findall(raw)) > 0.4 * len(raw.split()):
                 continue  # a row of figures with a period is still a table row
-            long_words = [w for w in raw.split() if len(w) > 3 and w[0].isalpha()]
-            if long_words and sum(w[0].isupper() for w in long_words) >= 0.7 * len(long_words):
-                continue  # a Title Case heading ("Expand Through Acquisitions.") says nothing
+            if looks_like_heading(raw):
+                continue
             if re.match(r"^[\s•·\-–—*▪●§]*(?:[oO]\s+)?[a-z]", raw):
                 continue  # a list fragment without its lead-in ("working with customers to ...")
             s = score_sentence(raw, facet, scored.rank, chunk.item, fiscal_year)

@@ -111,9 +111,9 @@ class ChromaStore:
         records = [_record(i, m) for i, m in zip(got["ids"], got["metadatas"])]
         return sorted(records, key=lambda r: (r.metadata.get("company", ""), r.id))
 
-    def find_documents(self, *, source: str | None = None, content_sha: str | None = None) -> list[DocumentRecord]:
-        where = {"source": source} if source else {"content_sha": content_sha}
-        got = self._docs.get(where=where, include=["metadatas"])
+    def find_documents(self, *, source: str) -> list[DocumentRecord]:
+        """The documents ingested from ``source`` (a path): the versions a changed file replaces."""
+        got = self._docs.get(where={"source": source}, include=["metadatas"])
         return [_record(i, m) for i, m in zip(got["ids"], got["metadatas"])]
 
     def add_document(self, record: DocumentRecord, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> int:
