@@ -48,3 +48,74 @@ def item_at(sections: tuple[Section, ...], offset: int) -> str | None:
     starts = [s.start for s in sections]
     i = bisect.bisect_right(starts, offset) - 1
     return sections[i].item if i >= 0 else None
+
+
+# "Fiscal 2011 as Compared with Fiscal 2010", "2013 vs. 2012", "YEAR ENDED ... 2003 COMPARED TO ... 2002":
+# a line that opens a discussion of one year against another.
+_COMPARISON = re.compile(
+    r"^[^\n]{0,60}?\b((?:19|20)\d\d)\b[^\n]{0,60}?\b(?:compared (?:to|with)|vs\.?|versus)\s[^\n]{0,40}?\b((?:19|20)\d\d)\b", re.I
+)
+# Headings that end a year-against-year discussion.
+_PERIOD_END = re.compile(r"^\W*(?:liquidity|capital resources|financial condition|critical accounting|quarterly|market risk)\b", re.I)
+
+
+def prior_period_spans(lines: list[tuple[int, str, str | None]], fiscal_year: int | None) -> list[tuple[int, int]]:
+    """Character spans that discuss an earlier year than the filing's own.
+
+    ``lines`` are (offset, text, item) of the document's lines in order. Management's discussion
+    often compares the latest year with the one before and then that year with the one before
+    it; a figure from the second comparison ("net sales increased 13% to $8,810.0 million") reads
+    like the current one once it is lifted out of its section. A span starts at a comparison
+    line whose later year is before ``fiscal_year`` (or before the latest compared year, when
+    the fiscal year is unknown) and ends at the next comparison line, a liquidity or
+    financial-condition heading, or a new item.
+    """
+    marks: list[tuple[int, int | None]] = []  # (offset, later year compared) ; None ends a span
+    prev_item: object = object()
+    for offset, text, item in lines:
+        if item != prev_item:
+            marks.append((offset, None))
+            prev_item = item
+        m = _COMPARISON.match(text)
+        if m and len(text) < 100:
+            marks.append((offset, max(int(m.group(1)), int(m.group(2)))))
+        elif len(text) < 90 and _PERIOD_END.match(text):
+            marks.append((offset, None))
+    years = [y for _, y in marks if y]
+    if not years:
+        return []
+    current = fiscal_year if fiscal_year and fiscal_year >= max(years) - 1 else max(years)
+    end = lines[-1][0] + len(lines[-1][1]) + 1
+    spans, open_at = [], None
+    for offset, year in marks + [(end, None)]:
+        if open_at is not None:
+            spans.append((open_at, offset))
+            open_at = None
+        if year is not None and year < current:
+            open_at = offset
+    return spans
+
+
+def chunk_lines(chunks) -> list[tuple[int, str, str | None]]:
+    """(offset, text, item) of each line of a document rebuilt from its overlapping chunks;
+    stretches no chunk covers read as blank lines."""
+    parts: list[str] = []
+    items: list[tuple[int, str | None]] = []
+    covered = 0
+    for chunk in sorted(chunks, key=lambda c: c.start):
+        if chunk.end <= covered:
+            continue
+        if chunk.start > covered:
+            parts.append("\n" * (chunk.start - covered))
+            covered = chunk.start
+        parts.append(chunk.text[covered - chunk.start :])
+        items.append((covered, chunk.item))
+        covered = chunk.end
+    text = "".join(parts)
+    starts = [a for a, _ in items]
+    out, pos = [], 0
+    for line in text.split("\n"):
+        i = bisect.bisect_right(starts, pos) - 1
+        out.append((pos, line, items[i][1] if i >= 0 else None))
+        pos += len(line) + 1
+    return out

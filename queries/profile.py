@@ -7,6 +7,7 @@ terms), which 10-K items it prefers, and the one sentence to write when the fili
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -31,6 +32,23 @@ class Facet(BaseModel):
     avoid_terms: list[str] = Field(default_factory=list, description="Terms that mark another topic (e.g. costs for revenue); such sentences are marked down.")
     items: list[str] = Field(default_factory=list, description="Preferred 10-K items, most likely first, e.g. ['Item 7'].")
     fact_weight: float = Field(1.0, ge=0, le=2, description="How much figures count against key terms when choosing sentences: 1 for figure-driven facets (revenue, financing), lower for descriptive ones (products, channels).")
+    aspects: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="The kinds of fact the facet should hold (e.g. total revenue, split by segment, by region), each as "
+        "case-insensitive regular expressions. Sentences that add an aspect not yet covered are preferred, so the "
+        "budget buys different facts rather than five variations of one.",
+    )
+
+    @field_validator("aspects")
+    @classmethod
+    def _compiles(cls, aspects: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, patterns in aspects.items():
+            for p in patterns:
+                try:
+                    re.compile(p)
+                except re.error as exc:
+                    raise ValueError(f"aspect {name!r}: {p!r} is not a valid regular expression ({exc})") from exc
+        return aspects
 
 
 class Profile(BaseModel):

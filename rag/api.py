@@ -151,7 +151,12 @@ def summarize_document(
     if settings.llm is None:
         from rag.extractive import reduce_extractive
 
-        sentences = reduce_extractive(profile, evidence, company, max_tokens, fiscal_year=record.metadata.get("fiscal_year"))
+        from ingest.sections import chunk_lines, prior_period_spans
+
+        fiscal_year = record.metadata.get("fiscal_year")
+        year = int(fiscal_year) if fiscal_year and str(fiscal_year).isdigit() else None
+        prior = prior_period_spans(chunk_lines(chunks), year)
+        sentences = reduce_extractive(profile, evidence, company, max_tokens, fiscal_year=fiscal_year, prior=prior)
         backend = "extractive"
         encoding = "cl100k_base"
         facet_chunks: dict[str, list[str]] = {}

@@ -13,6 +13,7 @@ rewritten, but figures are never computed or converted.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -38,7 +39,7 @@ XREF = re.compile(
     r"\s*\((?:see|refer to|as discussed|as described)[^)]*\)|"
     r"\s*\((?:Note|Notes)\s[\w\s,and]+\)|"
     r",?\s*(?:as (?:discussed|described|further discussed|set forth) (?:in|under|below|above)|see|refer to)\s+"
-    r"(?:Note|Item|Part|the section|\"|“)[^.;]*?(?=[.;])",
+    r"(?:Note|Item|Part|the section|\"|“)[^.;]*?(?=[.;](?:\s|$))",
     re.I,
 )
 LEAD_IN = re.compile(
@@ -59,7 +60,23 @@ INSTRUCTION = re.compile(
     r"\bsystem\s*prompt\b|\bdeveloper mode\b|\byou are (?:now )?(?:an? )?(?:ai|assistant|language model|chatbot)\b",
     re.I,
 )
+_YEAR = re.compile(r"\b(?:19[5-9]\d|20\d\d)\b")
 MAX_SENTENCE_TOKENS = 85
+# Map: the value of a sentence is its score over tokens ** LENGTH_EXP; a chunk's retrieval rank r
+# scales it by 1 / (1 + RANK_DECAY * r); a sentence in last year's comparison by PRIOR_PERIOD; a
+# sentence without a figure or a name, in a figure-driven facet, by NO_FACT.
+LENGTH_EXP = 0.5
+RANK_DECAY = 0.1
+PRIOR_PERIOD = 0.3
+NO_FACT = 0.4
+# Reduce: facets take ROUNDS turns first. A sentence's value counts fully when it adds a new kind
+# of fact to its facet (FRESH_BONUS more per further new kind), REPEAT ** n when its kinds are
+# covered n times, NO_ASPECT when it holds none. At most PER_FACET_CAP sentences per facet.
+ROUNDS = 3
+FRESH_BONUS = 0.5
+REPEAT = 0.5
+NO_ASPECT = 0.15
+PER_FACET_CAP = 7
 MIN_WORDS = 6
 
 
@@ -76,6 +93,9 @@ class Candidate:
     words: frozenset[str]
     numbers: frozenset[str]
     facts: frozenset[str]  # money, percentages and names: what makes two sentences say the same thing
+    aspects: frozenset[str] = frozenset()  # the facet's kinds of fact this sentence holds
+    rank: int = 0  # the rank of its chunk in the facet's retrieval
+    quality: float = 0.0  # evidence strength regardless of length: decides whether a facet has evidence at all
 
 
 # -- scoring --------------------------------------------------------------------------------
@@ -83,7 +103,7 @@ def fact_count(text: str) -> float:
     """How many concrete facts a sentence carries: amounts, percentages, other figures, names."""
     money = len(MONEY.findall(text))
     pct = len(PERCENT.findall(text))
-    other = max(0, len(NUMBER.findall(text)) - money - pct)
+    other = max(0, len([n for n in NUMBER.findall(text) if not _YEAR.fullmatch(n)]) - money - pct)
     orgs = len(ORG.findall(text))
     names = len(PROPER.findall(text))
     marks = text.count("®") + text.count("™")  # brands
@@ -96,12 +116,33 @@ def fact_keys(text: str) -> frozenset[str]:
     return frozenset(keys)
 
 
+@functools.lru_cache(maxsize=64)
+def _aspect_patterns(aspects: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[tuple[str, re.Pattern], ...]:
+    return tuple((name, re.compile("|".join(f"(?:{p})" for p in pats), re.I)) for name, pats in aspects if pats)
+
+
+def aspects_of(text: str, facet: Facet) -> frozenset[str]:
+    """Which of the facet's kinds of fact (its profile ``aspects``) a sentence holds."""
+    compiled = _aspect_patterns(tuple((k, tuple(v)) for k, v in facet.aspects.items()))
+    return frozenset(name for name, rx in compiled if rx.search(text))
+
+
+def specific(text: str, company: str = "") -> bool:
+    """Whether a sentence states something checkable: a figure other than a year, a name other
+    than the company's own, a brand, or an enumeration of at least three things."""
+    if MONEY.search(text) or PERCENT.search(text) or "®" in text or "™" in text:
+        return True
+    if any(not _YEAR.fullmatch(n) for n in NUMBER.findall(text)):
+        return True
+    rest = text.replace(company, " ") if company else text
+    if ORG.search(rest) or any(len(m.split()) >= 2 for m in PROPER.findall(rest)):
+        return True
+    return rest.count(",") >= 2
+
+
 def term_hits(text: str, key_terms: Sequence[str]) -> int:
     low = text.lower()
     return sum(1 for t in key_terms if (t in low if " " in t else re.search(r"\b" + re.escape(t), low)))
-
-
-_YEAR = re.compile(r"\b(?:19[5-9]\d|20\d\d)\b")
 
 
 def score_sentence(text: str, facet: Facet, chunk_rank: int, item: str | None, fiscal_year: int | None = None) -> float:
@@ -114,7 +155,7 @@ def score_sentence(text: str, facet: Facet, chunk_rank: int, item: str | None, f
     if terms == 0:
         return 0.0  # not about this facet, however many numbers it has
     hedges = len(HEDGE.findall(text))
-    retrieval = 1.0 / (1.0 + 0.25 * chunk_rank)
+    retrieval = 1.0 / (1.0 + RANK_DECAY * chunk_rank)
     score = (1.0 + facet.fact_weight * min(facts, 6.0)) * (0.6 + 0.4 * min(terms, 5)) * retrieval
     score *= 0.7**hedges
     score *= 1.6 ** min(term_hits(text, facet.core_terms), 2)
@@ -161,7 +202,7 @@ def _third_person(verb: str) -> str | None:
     return low + "s"
 
 
-_WE = re.compile(r"\b(We|we)\s+((?:(?:" + "|".join(_ADVERBS) + r")\s+)?)([a-z]+)\b")
+_WE = re.compile(r"\b(We|we)\s+((?:(?:" + "|".join(_ADVERBS) + r"|(?!(?:supply|apply|rely|reply|comply|multiply|fly|ally)\b)[a-z]+ly)\s+)?)([a-z]+)\b")
 
 
 def third_person(text: str, company: str) -> str:
@@ -213,6 +254,64 @@ def compress(text: str) -> str:
     return text
 
 
+_ASIDE = re.compile(r"\s*\((?![^)]*[\d$%®™])(?:[^()]{0,100})\)")
+_WHICH = re.compile(r",\s(?:which|who)\s(?![^,]*[\d$%])[^,;]{3,160},\s")
+_VERSUS = re.compile(
+    r",?\s(?:as\s)?(?:compared\s(?:to|with)|versus|vs\.)\s(?:\$?[\d.,]+\s?(?:million|billion|%)?\s)?(?:in|for|at|during|from|over)?\s?"
+    r"(?:the\s)?(?:prior|previous|last|same period|fiscal\s(?:year\s)?(?P<y>(?:19|20)\d\d)|(?P<y2>(?:19|20)\d\d)|[A-Z][a-z]+ \d{1,2}, (?P<y3>(?:19|20)\d\d))[^,;.]*",
+)
+_WHEN = re.compile(r"^(?:In|During|For)\s(?:the\s)?(?:fiscal\s(?:year\s)?|year\s(?:ended\s)?(?:[A-Z][a-z]+\s\d{1,2},\s)?)?((?:19|20)\d\d),\s+")
+
+
+def trim(text: str, fiscal_year: int | None = None) -> str:
+    """Qualifiers a reader does not need: asides in parentheses without figures, non-restrictive
+    "which" clauses without figures, comparisons with an earlier year, and a leading "In fiscal
+    2023," when 2023 is the filing's own year. Every figure of the main statement stays."""
+    def versus(m: re.Match) -> str:
+        y = m.group("y") or m.group("y2") or m.group("y3")
+        return "" if (y is None or (fiscal_year and int(y) < fiscal_year)) else m.group(0)
+
+    out = _VERSUS.sub(versus, _WHICH.sub(" ", _ASIDE.sub("", text)))
+    if fiscal_year:
+        m = _WHEN.match(out)
+        if m and int(m.group(1)) == fiscal_year and len(out[m.end():].split()) >= MIN_WORDS:
+            out = out[m.end()].upper() + out[m.end() + 1:]
+    out = re.sub(r"\s+([,.;])", r"\1", re.sub(r"\s{2,}", " ", out)).strip()
+    return out if len(out.split()) >= MIN_WORDS else text
+
+
+_VALUE = r"(?:(?:US)?\$\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|thousand))?|\d[\d,]*(?:\.\d+)?\s?(?:%|percent\b|(?:million|billion)\b))"
+_VALUE_LIST = re.compile(_VALUE + r"(?:,\s(?:and\s)?" + _VALUE + r"|,?\s(?:and|or)\s" + _VALUE + r")+")
+_YEAR_LIST = re.compile(r"(?:19[5-9]\d|20\d\d)(?:,\s(?:and\s)?(?:19[5-9]\d|20\d\d)|,?\s(?:and|or)\s(?:19[5-9]\d|20\d\d))+")
+_RESPECTIVELY = re.compile(r",?\s+respectively\b", re.I)
+
+
+def latest_only(text: str) -> str:
+    """'$1,126.7 million, $1,027.0 million and $956.7 million in fiscal 2012, 2011 and 2010, respectively'
+    becomes '$1,126.7 million in fiscal 2012': the figure of the latest year, copied, not computed.
+    Left unchanged unless every list of figures pairs one to one with the list of years."""
+    if not _RESPECTIVELY.search(text):
+        return text
+    years = list(_YEAR_LIST.finditer(text))
+    values = list(_VALUE_LIST.finditer(text))
+    if len(years) != 1 or not values:
+        return text
+    year_items = _YEAR.findall(years[0].group(0))
+    n = len(year_items)
+    lists = [re.findall(_VALUE, v.group(0)) for v in values]
+    if any(len(items) != n for items in lists) or len(set(year_items)) != n:
+        return text
+    pick = max(range(n), key=lambda i: int(year_items[i]))
+    spans = [(years[0].start(), years[0].end(), year_items[pick])] + [(v.start(), v.end(), items[pick]) for v, items in zip(values, lists)]
+    out = text
+    for a, b, rep in sorted(spans, reverse=True):
+        out = out[:a] + rep + out[b:]
+    out = _RESPECTIVELY.sub("", out, count=1)
+    out = re.sub(r"\b(fiscal )years\b", r"\1year", out)
+    out = re.sub(r"\b(?:the )?years ended\b", "the year ended", out)
+    return out
+
+
 def possessive(name: str) -> str:
     return name + ("'" if name.endswith("s") else "'s")
 
@@ -242,39 +341,71 @@ def short_company_name(company: str | None) -> str:
     return name.strip(" ,") or "The company"
 
 
+def clause_spans(text: str) -> list[tuple[int, int, int]]:
+    """Sentence spans, with independent clauses joined by "; " as sentences of their own: each
+    can be kept or dropped on its facts ("revenues rose 8% to $48.8 billion; net income ...").
+    The third value is the clause's index within its sentence, -1 for a whole sentence."""
+    out = []
+    for a, b in sentence_spans(text):
+        raw = text[a:b]
+        parts = [m.start() for m in re.finditer(r";\s+(?=[a-zA-Z$])", raw)] if ";" in raw and "(" not in raw else []
+        pieces, start = [], 0
+        for p in parts:
+            pieces.append((start, p + 1))
+            start = p + 1 + len(raw[p + 1 :]) - len(raw[p + 1 :].lstrip())
+        pieces.append((start, len(raw)))
+        if len(pieces) > 1 and all(len(raw[x:y].split()) >= MIN_WORDS for x, y in pieces):
+            out.extend((a + x, a + y, i) for i, (x, y) in enumerate(pieces))
+        else:
+            out.append((a, b, -1))
+    return out
+
+
 # -- map ------------------------------------------------------------------------------------
-def candidates(evidence: FacetEvidence, company: str, per_chunk: int = 4, fiscal_year: int | None = None) -> list[Candidate]:
-    """The facet's scored sentences, best first."""
+def candidates(
+    evidence: FacetEvidence,
+    company: str,
+    per_chunk: int = 4,
+    fiscal_year: int | None = None,
+    prior: Sequence[tuple[int, int]] = (),
+) -> list[Candidate]:
+    """The facet's scored sentences, best first. ``prior`` spans discuss an earlier year."""
     facet = evidence.facet
     out: list[Candidate] = []
     for scored in evidence.chunks:
         chunk = scored.chunk
         found = []
-        for a, b in sentence_spans(chunk.text):
+        for a, b, clause in clause_spans(chunk.text):
             raw = chunk.text[a:b]
             if len(raw.split()) < MIN_WORDS or raw.count("$") > 6 or not re.search(r"[a-z]", raw) or INSTRUCTION.search(raw):
                 continue
-            if not re.search(r"[.!?][\"”’)]?$", raw.rstrip()):
+            if not re.search(r"[.!?;][\"”’)]?$" if clause >= 0 else r"[.!?][\"”’)]?$", raw.rstrip()):
                 continue  # headings and table rows are not sentences
             if len(NUMBER.findall(raw)) > 0.4 * len(raw.split()):
                 continue  # a row of figures with a period is still a table row
             if looks_like_heading(raw):
                 continue
-            if re.match(r"^[\s•·\-–—*▪●§]*(?:[oO]\s+)?[a-z]", raw):
+            if clause <= 0 and re.match(r"^[\s•·\-–—*▪●§]*(?:[oO]\s+)?[a-z]", raw):
                 continue  # a list fragment without its lead-in ("working with customers to ...")
             s = score_sentence(raw, facet, scored.rank, chunk.item, fiscal_year)
             if s <= 0:
                 continue
-            text = third_person(compress(tidy(raw)), company)
+            if any(p0 <= chunk.start + a < p1 for p0, p1 in prior):
+                s *= PRIOR_PERIOD  # last year's comparison, lifted out of its section, reads as this year's
+            text = third_person(trim(compress(latest_only(tidy(raw))), fiscal_year), company)
+            if len(text.split()) < MIN_WORDS or not re.match(r"[\"“(]?[A-Z0-9$]", text):
+                continue  # trimming left a fragment
+            if facet.fact_weight >= 1.0 and not specific(text, company):
+                s *= NO_FACT  # "Its strategy is to build strong relationships with retailers": nothing to check
             tokens = count_tokens(text)
             if tokens > MAX_SENTENCE_TOKENS:
                 s *= (MAX_SENTENCE_TOKENS / tokens) ** 2  # long sentences spend the budget; rarely worth it
             # Facts per token, but not so steeply that fragments win: a 40-token sentence with 3 facts
             # beats a 12-token one with 1.
-            value = s / math.sqrt(max(tokens, 12))
+            value = s / max(tokens, 12) ** LENGTH_EXP
             found.append(
                 Candidate(text, facet.name, chunk.id, chunk.start + a, chunk.start + b, chunk.item, value, tokens,
-                          frozenset(words(text)), frozenset(NUMBER.findall(text)), fact_keys(text))
+                          frozenset(words(text)), frozenset(NUMBER.findall(text)), fact_keys(text), aspects_of(text, facet), scored.rank, s / math.sqrt(max(tokens, 12)))
             )
         found.sort(key=lambda c: -c.score)
         out.extend(found[:per_chunk])
@@ -286,8 +417,8 @@ def candidates(evidence: FacetEvidence, company: str, per_chunk: int = 4, fiscal
 def _redundant(c: Candidate, chosen: Sequence[Candidate]) -> bool:
     for o in chosen:
         overlap = len(c.words & o.words) / max(1, min(len(c.words), len(o.words)))
-        if overlap > 0.6:
-            return True
+        if overlap > 0.6 and (not c.facts or c.facts & o.facts or not (c.facts - o.facts) or overlap > 0.85):
+            return True  # one template with different figures ("Segment A sales rose ...", "Segment B ...") is not
         if c.numbers and len(c.numbers) >= 2 and c.numbers <= o.numbers:
             return True
         if len(c.facts & o.facts) >= 2:  # the same figure about the same name, worded twice
@@ -302,11 +433,18 @@ def reduce_extractive(
     max_tokens: int,
     min_score: float = 0.25,
     fiscal_year: str | None = None,
+    prior: Sequence[tuple[int, int]] = (),
 ) -> list[Sentence]:
     """Choose and order sentences so the joined text stays within ``max_tokens`` (cl100k)."""
     name = _as_written(short_company_name(company), [sc.chunk.text for ev in evidence for sc in ev.chunks])
     year = int(fiscal_year) if fiscal_year and str(fiscal_year).isdigit() else None
-    pools = {ev.facet.name: [c for c in candidates(ev, name, fiscal_year=year) if c.score >= min_score] for ev in evidence}
+    pools = {ev.facet.name: [c for c in candidates(ev, name, fiscal_year=year, prior=prior) if c.quality >= min_score] for ev in evidence}
+    return select(profile, pools, max_tokens)
+
+
+def select(profile: Profile, pools: dict[str, list[Candidate]], max_tokens: int) -> list[Sentence]:
+    """Greedy choice under the ceiling: facets take turns first, then whatever adds most."""
+    pools = {k: list(v) for k, v in pools.items()}
     facets = [f for f in profile.facets]
     # The facets without evidence cost one sentence each; reserve it before anything else.
     missing = {f.name for f in facets if not pools.get(f.name)}
@@ -326,20 +464,41 @@ def reduce_extractive(
         used += c.tokens + 2
         return True
 
-    # Round robin: each facet's best two sentences first, so no facet starves.
-    for _round in range(2):
+    covered: dict[str, dict[str, int]] = {f.name: {} for f in facets}
+
+    def gain(c: Candidate) -> float:
+        """What a sentence adds now: its own value, more if it holds a kind of fact not yet covered."""
+        seen = covered[c.facet]
+        if c.aspects:
+            fresh = sum(1 for a in c.aspects if not seen.get(a))
+            novelty = (1.0 + FRESH_BONUS * (fresh - 1)) if fresh else REPEAT ** min(seen[a] for a in c.aspects)
+        else:
+            novelty = NO_ASPECT
+        return c.score * novelty
+
+    def take(c: Candidate) -> bool:
+        if not try_add(c):
+            return False
+        for a in c.aspects:
+            covered[c.facet][a] = covered[c.facet].get(a, 0) + 1
+        return True
+
+    # Round robin: each facet's best sentences first, so no facet starves.
+    for _round in range(ROUNDS):
         for f in facets:
             pool = pools.get(f.name, [])
             while pool:
-                c = pool.pop(0)
-                if try_add(c):
+                best = max(pool, key=gain)
+                pool.remove(best)
+                if take(best):
                     break
-    # Then the strongest remaining evidence, whichever facet it serves, until the budget is spent.
-    rest = sorted((c for f in facets for c in pools.get(f.name, [])), key=lambda c: -c.score)
-    per_facet_cap = 7
-    for c in rest:
-        if len(chosen[c.facet]) < per_facet_cap:
-            try_add(c)
+    # Then whatever adds most, whichever facet it serves, until the budget is spent.
+    rest = [c for f in facets for c in pools.get(f.name, [])]
+    while rest:
+        best = max(rest, key=gain)
+        rest.remove(best)
+        if len(chosen[best.facet]) < PER_FACET_CAP:
+            take(best)
     out: list[Sentence] = []
     for f in facets:
         picked = sorted(chosen[f.name], key=lambda c: c.position)

@@ -1,0 +1,137 @@
+"""The embedded backend's sentence work: rewriting without computing, and choosing by kinds of fact."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.errors import InputError
+from ingest.sections import chunk_lines, prior_period_spans
+from ingest.types import Chunk
+from queries.profile import load_profile
+from rag.extractive import NUMBER, Candidate, aspects_of, clause_spans, fact_keys, latest_only, select, third_person, trim
+from rag.retrieve import words
+from rag.tokens import count_tokens
+
+
+@pytest.mark.parametrize(
+    "sentence, expected",
+    [
+        ("Net cash provided by operating activities was $1,126.7 million, $1,027.0 million and $956.7 million in fiscal 2012, 2011 and 2010, respectively.",
+         "Net cash provided by operating activities was $1,126.7 million in fiscal 2012."),
+        ("Managed care accounted for 37.8% and 38.7% of net revenues in fiscal 1996 and 1997, respectively.",
+         "Managed care accounted for 38.7% of net revenues in fiscal 1997."),
+        ("For the years ended September 30, 2002, 2003 and 2004, revenues were $35.8 million, $34.9 million and $51.2 million respectively.",
+         "For the year ended September 30, 2004, revenues were $51.2 million."),
+        # three figures for two years: no safe pairing, left as written
+        ("Sales were $5 million, $6 million and $7 million in 2001 and 2002, respectively.",
+         "Sales were $5 million, $6 million and $7 million in 2001 and 2002, respectively."),
+    ],
+)
+def test_latest_only_keeps_the_latest_year_figure_as_written(sentence, expected):
+    assert latest_only(sentence) == expected
+
+
+@pytest.mark.parametrize(
+    "sentence, year, expected",
+    [
+        ("At June 30, 2012, it had cash and cash equivalents of $1,347.7 million compared with $1,253.0 million at June 30, 2011.", 2012,
+         "At June 30, 2012, it had cash and cash equivalents of $1,347.7 million."),
+        ("LPG cylinders, which hold fuel for barbeque grills and camping stoves, are also sold through cylinder exchangers.", 2023,
+         "LPG cylinders are also sold through cylinder exchangers."),
+        ("Revenue comes from fees charged to cable operators (multichannel video distributors) and from advertisers.", 2014,
+         "Revenue comes from fees charged to cable operators and from advertisers."),
+        ("During fiscal 2023, Steel Processing served approximately 1,300 customers in North America.", 2023,
+         "Steel Processing served approximately 1,300 customers in North America."),
+        # another year's qualifier stays; asides with figures stay
+        ("During fiscal 2022, Steel Processing served approximately 1,200 customers in North America.", 2023,
+         "During fiscal 2022, Steel Processing served approximately 1,200 customers in North America."),
+        ("Disneyland Paris (51% owned) and Hong Kong Disneyland Resort (48% owned) opened new attractions.", 2014,
+         "Disneyland Paris (51% owned) and Hong Kong Disneyland Resort (48% owned) opened new attractions."),
+    ],
+)
+def test_trim_drops_qualifiers_and_keeps_every_figure(sentence, year, expected):
+    assert trim(sentence, year) == expected
+
+
+def test_clauses_joined_by_semicolons_are_candidates_of_their_own():
+    text = "Revenues for fiscal 2014 increased 8% to $48.8 billion; net income increased 22% to $7.5 billion. Next one here now."
+    spans = clause_spans(text)
+    assert [text[a:b] for a, b, _ in spans] == [
+        "Revenues for fiscal 2014 increased 8% to $48.8 billion;",
+        "net income increased 22% to $7.5 billion.",
+        "Next one here now.",
+    ]
+    assert [i for _, _, i in spans] == [0, 1, -1]
+
+
+@pytest.mark.parametrize(
+    "sentence, expected",
+    [
+        ("We continually seek new ways to grow.", "Acme continually seeks new ways to grow."),
+        ("We supply products to retailers.", "Acme supplies products to retailers."),
+        ("We rely heavily on one customer.", "Acme relies heavily on one customer."),
+    ],
+)
+def test_third_person_handles_adverbs_ending_in_ly(sentence, expected):
+    assert third_person(sentence, "Acme") == expected
+
+
+def test_prior_period_spans_cover_last_years_comparison_only():
+    text = (
+        "Item 7. Management's Discussion\n"
+        "Fiscal 2012 as Compared with Fiscal 2011\n"
+        "Net sales increased 10% to $9,713.6 million.\n"
+        "Fiscal 2011 as Compared with Fiscal 2010\n"
+        "Net sales increased 13% to $8,810.0 million.\n"
+        "Liquidity and Capital Resources\n"
+        "Cash was $1,347.7 million.\n"
+    )
+    chunks = [Chunk("d#0", "d", text[:150], 0, 0, 150, "Item 7"), Chunk("d#1", "d", text[120:], 1, 120, len(text), "Item 7")]
+    spans = prior_period_spans(chunk_lines(chunks), 2012)
+    inside = lambda s: any(a <= text.index(s) < b for a, b in spans)  # noqa: E731
+    assert inside("Net sales increased 13%")
+    assert not inside("Net sales increased 10%") and not inside("Cash was")
+    assert prior_period_spans(chunk_lines(chunks), None) == spans  # the latest compared year stands in for it
+
+
+def _candidate(text: str, facet: str, score: float, profile) -> Candidate:
+    f = next(x for x in profile.facets if x.name == facet)
+    return Candidate(text, facet, f"c{len(text)}", 0, len(text), "Item 7", score, count_tokens(text),
+                     frozenset(words(text)), frozenset(NUMBER.findall(text)), fact_keys(text), aspects_of(text, f), 0, score)
+
+
+def test_a_new_kind_of_fact_beats_a_stronger_repeat():
+    profile = load_profile()
+    pools = {f.name: [] for f in profile.facets}
+    pools["revenue"] = [
+        _candidate("Total net sales increased 10% to $9,713.6 million in fiscal 2012.", "revenue", 3.0, profile),
+        _candidate("Total net sales in the fourth quarter increased 9% to $2,400.1 million.", "revenue", 2.8, profile),
+        _candidate("Total net sales in the third quarter increased 8% to $2,300.7 million.", "revenue", 2.7, profile),
+        _candidate("International sales were 61% of net sales, led by Europe and Asia.", "revenue", 1.2, profile),
+    ]
+    assert pools["revenue"][3].aspects >= {"geography"} and "total" in pools["revenue"][0].aspects
+    reserved = sum(count_tokens(f.missing) + 1 for f in profile.facets if f.name != "revenue")
+    room_for_two = reserved + sum(c.tokens + 2 for c in pools["revenue"][:2]) + 2
+    chosen = [s.text for s in select(profile, pools, room_for_two) if s.facet == "revenue"]
+    assert chosen == [pools["revenue"][0].text, pools["revenue"][3].text]  # total, then the new kind: geography
+
+
+def test_parallel_statements_with_different_figures_are_not_redundant():
+    profile = load_profile()
+    pools = {f.name: [] for f in profile.facets}
+    pools["revenue"] = [
+        _candidate("Consumer Products net sales increased 7.8%, or $49.8 million, to $686.3 million.", "revenue", 3.0, profile),
+        _candidate("Building Products net sales increased 8.2%, or $44.3 million, to $586.1 million.", "revenue", 2.9, profile),
+        _candidate("Consumer Products net sales increased 7.8%, or $49.8 million, to $686.3 million in the year.", "revenue", 2.8, profile),
+    ]
+    chosen = [s.text for s in select(profile, pools, 300) if s.facet == "revenue"]
+    assert len(chosen) == 2 and any("Building" in c for c in chosen)
+
+
+def test_profile_aspects_must_be_valid_patterns(tmp_path):
+    bad = tmp_path / "bad.toml"
+    lines = ['name = "x"', 'instructions = "Summarize."', "[[facets]]", 'name = "revenue"', 'title = "Revenue"', 'covers = "c"',
+             'missing = "m"', 'queries = ["q"]', "[facets.aspects]", "total = ['(unclosed']"]
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="aspects"):
+        load_profile(bad)
