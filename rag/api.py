@@ -155,8 +155,11 @@ def summarize_document(
 
         fiscal_year = record.metadata.get("fiscal_year")
         year = int(fiscal_year) if fiscal_year and str(fiscal_year).isdigit() else None
-        prior = prior_period_spans(chunk_lines(chunks), year)
-        sentences = reduce_extractive(profile, evidence, company, max_tokens, fiscal_year=fiscal_year, prior=prior)
+        from rag.tables import locate, table_sentences
+
+        lines = chunk_lines(chunks)
+        prior, tables = prior_period_spans(lines, year), locate(table_sentences(lines), chunks)
+        sentences = reduce_extractive(profile, evidence, company, max_tokens, fiscal_year=fiscal_year, prior=prior, tables=tables)
         backend = "extractive"
         encoding = "cl100k_base"
         facet_chunks: dict[str, list[str]] = {}

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from ingest.sentences import looks_like_heading, sentence_spans
 from queries.profile import Facet, Profile
 from rag.retrieve import words
+from rag.tables import TableSentence
 from rag.tokens import count_tokens
 from rag.types import Citation, FacetEvidence, Sentence
 
@@ -77,6 +78,7 @@ FRESH_BONUS = 0.5
 REPEAT = 0.5
 NO_ASPECT = 0.15
 PER_FACET_CAP = 7
+TABLE_RANK = 5
 MIN_WORDS = 6
 
 
@@ -368,10 +370,25 @@ def candidates(
     per_chunk: int = 4,
     fiscal_year: int | None = None,
     prior: Sequence[tuple[int, int]] = (),
+    tables: Sequence[TableSentence] = (),
 ) -> list[Candidate]:
-    """The facet's scored sentences, best first. ``prior`` spans discuss an earlier year."""
+    """The facet's scored sentences, best first. ``prior`` spans discuss an earlier year;
+    ``tables`` are the document's tables as sentences, candidates where their chunk was retrieved."""
     facet = evidence.facet
     out: list[Candidate] = []
+    # A table is a candidate for every facet its words serve, at its chunk's rank when the chunk
+    # was retrieved and at TABLE_RANK otherwise: dense retrieval ranks rows of figures poorly.
+    ranks = {sc.chunk.id: sc.rank for sc in evidence.chunks}
+    largest = max((t.scale for t in tables), default=0.0) or 1.0
+    for t in tables:
+        rank = ranks.get(t.chunk_id, TABLE_RANK)
+        # relative to the largest figure of any table: the consolidated split before a region's
+        s = score_sentence(t.text, facet, rank, t.item, fiscal_year) * math.sqrt(t.scale / largest)
+        if s > 0 and t.chunk_id:
+            tokens = count_tokens(t.text)
+            out.append(Candidate(t.text, facet.name, t.chunk_id, t.start, t.end, t.item, s / max(tokens, 12) ** LENGTH_EXP, tokens,
+                                 frozenset(words(t.text)), frozenset(NUMBER.findall(t.text)), fact_keys(t.text),
+                                 aspects_of(t.text, facet), rank, s / math.sqrt(max(tokens, 12))))
     for scored in evidence.chunks:
         chunk = scored.chunk
         found = []
@@ -434,11 +451,12 @@ def reduce_extractive(
     min_score: float = 0.25,
     fiscal_year: str | None = None,
     prior: Sequence[tuple[int, int]] = (),
+    tables: Sequence[TableSentence] = (),
 ) -> list[Sentence]:
     """Choose and order sentences so the joined text stays within ``max_tokens`` (cl100k)."""
     name = _as_written(short_company_name(company), [sc.chunk.text for ev in evidence for sc in ev.chunks])
     year = int(fiscal_year) if fiscal_year and str(fiscal_year).isdigit() else None
-    pools = {ev.facet.name: [c for c in candidates(ev, name, fiscal_year=year, prior=prior) if c.quality >= min_score] for ev in evidence}
+    pools = {ev.facet.name: [c for c in candidates(ev, name, fiscal_year=year, prior=prior, tables=tables) if c.quality >= min_score] for ev in evidence}
     return select(profile, pools, max_tokens)
 
 

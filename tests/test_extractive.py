@@ -135,3 +135,53 @@ def test_profile_aspects_must_be_valid_patterns(tmp_path):
     bad.write_text("\n".join(lines) + "\n")
     with pytest.raises(InputError, match="aspects"):
         load_profile(bad)
+
+
+NIKE_LIKE = """CONSOLIDATED OPERATING RESULTS
+REVENUES
+(Dollars in millions)
+FISCAL 2025 FISCAL 2024 % CHANGE % CHANGE EXCLUDING CURRENCY CHANGES (1) FISCAL 2023 % CHANGE % CHANGE EXCLUDING CURRENCY CHANGES (1)
+NIKE Brand Revenues by:
+Footwear $29,510 $33,427 -12% -11% $33,135 1% 1%
+Apparel 12,965 13,775 -6% -5% 13,843 0% 0%
+Global Brand Divisions (2) 48 45 7% 10% 58 -22% -25%
+TOTAL NIKE BRAND REVENUES $44,714 $49,322 -9% -9% $48,763 1% 1%
+Corporate (3) (97) (42) — — 27 — —
+Weighted average shares 1,484.9 1,517.6 -2% -2% 1,552.3 0% 0%
+The text goes on.
+NORTH AMERICA
+(In thousands)
+2025 2024
+Footwear 12,684 14,537
+Apparel 5,837 5,953
+"""
+
+
+def _lines(text):
+    out, pos = [], 0
+    for line in text.split("\n"):
+        out.append((pos, line, "Item 7"))
+        pos += len(line) + 1
+    return out
+
+
+def test_tables_become_sentences_with_their_unit_and_the_latest_year():
+    from rag.tables import table_sentences
+
+    found = table_sentences(_lines(NIKE_LIKE))
+    assert [t.text for t in found] == [
+        "NIKE Brand Revenues, fiscal 2025 ($ millions; change from fiscal 2024): Footwear 29,510 (-12%), Apparel 12,965 (-6%), "
+        "Global Brand Divisions 48 (7%), TOTAL NIKE BRAND REVENUES 44,714 (-9%).",
+        # thousands stay thousands, and a segment's table carries the segment's name
+        "North America, fiscal 2025 (thousands): Footwear 12,684, Apparel 5,837.",
+    ]
+    assert NIKE_LIKE[found[0].start:].startswith("Footwear $29,510")
+    # negative cells and share counts are never stated as money
+    assert "Corporate" not in found[0].text and "shares" not in found[0].text
+
+
+def test_a_table_without_a_title_gives_no_sentence():
+    from rag.tables import table_sentences
+
+    untitled = "(Dollars in millions)\n2025 2024\nFootwear $29,510 $33,427\nApparel 12,965 13,775\n"
+    assert table_sentences(_lines(untitled)) == []
