@@ -160,6 +160,8 @@ def summarize_document(
         lines = chunk_lines(chunks)
         prior, tables = prior_period_spans(lines, year), locate(table_sentences(lines), chunks)
         sentences = reduce_extractive(profile, evidence, company, max_tokens, fiscal_year=fiscal_year, prior=prior, tables=tables)
+        every = {c.id: c for c in chunks}  # a table's header can lie in a chunk no facet retrieved
+        chunks_by_id.update({cid: every[cid] for s in sentences for cid in s.chunk_ids if cid in every})
         backend = "extractive"
         encoding = "cl100k_base"
         facet_chunks: dict[str, list[str]] = {}

@@ -79,6 +79,8 @@ REPEAT = 0.5
 NO_ASPECT = 0.15
 PER_FACET_CAP = 7
 TABLE_RANK = 5
+DANGLING = 0.5  # a sentence opening with "This", "These", "Such": it leans on the one before
+ANAPHORA = re.compile(r"^(?:This|These|Those|Such|That|The increase|The decrease)\b")
 MIN_WORDS = 6
 
 
@@ -98,6 +100,7 @@ class Candidate:
     aspects: frozenset[str] = frozenset()  # the facet's kinds of fact this sentence holds
     rank: int = 0  # the rank of its chunk in the facet's retrieval
     quality: float = 0.0  # evidence strength regardless of length: decides whether a facet has evidence at all
+    also: tuple[str, ...] = ()  # further chunks the sentence rests on (a table's header and rows)
 
 
 # -- scoring --------------------------------------------------------------------------------
@@ -388,7 +391,7 @@ def candidates(
             tokens = count_tokens(t.text)
             out.append(Candidate(t.text, facet.name, t.chunk_id, t.start, t.end, t.item, s / max(tokens, 12) ** LENGTH_EXP, tokens,
                                  frozenset(words(t.text)), frozenset(NUMBER.findall(t.text)), fact_keys(t.text),
-                                 aspects_of(t.text, facet), rank, s / math.sqrt(max(tokens, 12))))
+                                 aspects_of(t.text, facet), rank, s / math.sqrt(max(tokens, 12)), t.also))
     for scored in evidence.chunks:
         chunk = scored.chunk
         found = []
@@ -412,6 +415,8 @@ def candidates(
             text = third_person(trim(compress(latest_only(tidy(raw))), fiscal_year), company)
             if len(text.split()) < MIN_WORDS or not re.match(r"[\"“(]?[A-Z0-9$]", text):
                 continue  # trimming left a fragment
+            if ANAPHORA.match(text):
+                s *= DANGLING  # "This includes ...", "These include ...": says little without the sentence before
             if facet.fact_weight >= 1.0 and not specific(text, company):
                 s *= NO_FACT  # "Its strategy is to build strong relationships with retailers": nothing to check
             tokens = count_tokens(text)
@@ -523,5 +528,5 @@ def select(profile: Profile, pools: dict[str, list[Candidate]], max_tokens: int)
         if not picked:
             out.append(Sentence(f.missing, f.name, ()))
             continue
-        out.extend(Sentence(c.text, f.name, (c.chunk_id,), (Citation(c.chunk_id, c.item, c.position, c.end),)) for c in picked)
+        out.extend(Sentence(c.text, f.name, (c.chunk_id, *c.also), (Citation(c.chunk_id, c.item, c.position, c.end),)) for c in picked)
     return out

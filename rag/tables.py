@@ -35,6 +35,8 @@ class TableSentence:
     chunk_id: str | None = None  # the chunk holding the first row, for citations
     item: str | None = None
     scale: float = 0.0  # the largest figure in the group: a company's totals outweigh a segment's
+    head: int = -1  # offset of the table's title line: its unit and years are part of the evidence
+    also: tuple[str, ...] = ()  # further chunks from the title to the last row
 
 
 def locate(tables: list[TableSentence], chunks) -> list[TableSentence]:
@@ -45,7 +47,9 @@ def locate(tables: list[TableSentence], chunks) -> list[TableSentence]:
     for t in tables:
         i = bisect.bisect_right(starts, t.start) - 1
         if i >= 0 and ordered[i].start <= t.start < ordered[i].end:
-            out.append(replace(t, chunk_id=ordered[i].id, item=ordered[i].item))
+            head = t.head if t.head >= 0 else t.start
+            also = tuple(c.id for c in ordered if c.start < t.end and c.end > head and c.id != ordered[i].id)
+            out.append(replace(t, chunk_id=ordered[i].id, item=ordered[i].item, also=also))
     return out
 
 
@@ -63,16 +67,16 @@ def _columns(header: str) -> list[str] | None:
     return cols
 
 
-def _heading(lines: list[tuple[int, str, str | None]], i: int, stop: int) -> str | None:
-    """The nearest short text line above line ``i`` (not before ``stop``) that can title a group."""
+def _heading(lines: list[tuple[int, str, str | None]], i: int, stop: int) -> tuple[str | None, int]:
+    """The nearest short text line above line ``i`` (not before ``stop``) that can title a table, and its offset."""
     for j in range(i - 1, max(stop, i - 6) - 1, -1):
         text = lines[j][1].strip()
         if not text or _UNIT.match(text) or _columns(text):
             continue
         if len(text) <= 80 and not re.search(r"\d{2,}", text) and not text.endswith("."):
-            return _title(text)
-        return None
-    return None
+            return _title(text), lines[j][0]
+        return None, -1
+    return None, -1
 
 
 def _title(text: str) -> str:
@@ -97,7 +101,7 @@ def table_sentences(lines: list[tuple[int, str, str | None]]) -> list[TableSente
             i += 1
             continue
         unit = unit_match.group(1).lower()
-        title = _heading(lines, i, 0)
+        title, head = _heading(lines, i, 0)
         if not title:  # whose figures these are cannot be told: a segment's table reads like the company's
             i += 1
             continue
@@ -142,31 +146,31 @@ def table_sentences(lines: list[tuple[int, str, str | None]]) -> list[TableSente
                     if re.match(r"\$?\s?\d", value) and not value.endswith("%"):
                         group.append((label, value.lstrip("$ "), pct if pct and pct.endswith("%") else None, offset, offset + len(text)))
                 if label.lower().startswith("total"):
-                    out += _emit(group, title, group_title, unit, dollars, latest, previous if change else None)
+                    out += _emit(group, title, group_title, unit, dollars, latest, previous if change else None, head)
                     group, group_title = [], None
             elif text:
                 misses += 1
-                out += _emit(group, title, group_title, unit, dollars, latest, previous if change else None)
+                out += _emit(group, title, group_title, unit, dollars, latest, previous if change else None, head)
                 group = []
                 group_title = _title(text) if len(text) <= 80 and not text.endswith(".") and not re.search(r"\d", text) else None
             j += 1
-        out += _emit(group, title, group_title, unit, dollars, latest, previous if change else None)
+        out += _emit(group, title, group_title, unit, dollars, latest, previous if change else None, head)
         i = j
     return out
 
 
-def _emit(group, table_title, group_title, unit, dollars, year, previous) -> list[TableSentence]:
+def _emit(group, table_title, group_title, unit, dollars, year, previous, head=-1) -> list[TableSentence]:
     if len(group) < 2:
         return []
     title = table_title
     if group_title and table_title.lower() not in group_title.lower():
-        title = table_title if group_title.lower() in table_title.lower() else f"{table_title} {group_title}"
+        title = table_title if group_title.lower() in table_title.lower() else f"{group_title} of {table_title}"
     elif group_title:
         title = group_title
     rows = group[:_MAX_ROWS]
     parts = [f"{label} {value}" + (f" ({pct})" if pct else "") for label, value, pct, _, _ in rows]
     unit = f"$ {unit}" if dollars else unit
     detail = f"{unit}; change from fiscal {previous}" if previous and any(p for _, _, p, _, _ in rows) else unit
-    head = f"{title}, fiscal {year} ({detail})"
+    lead = f"{title}, fiscal {year} ({detail})"
     scale = max(float(v.replace(",", "")) for _, v, _, _, _ in rows)
-    return [TableSentence(f"{head}: " + ", ".join(parts) + ".", rows[0][3], rows[-1][4], scale=scale)]
+    return [TableSentence(f"{lead}: " + ", ".join(parts) + ".", rows[0][3], rows[-1][4], scale=scale, head=head)]
