@@ -506,9 +506,10 @@ def select(profile: Profile, pools: dict[str, list[Candidate]], max_tokens: int)
             covered[c.facet][a] = covered[c.facet].get(a, 0) + 1
         return True
 
-    # Round robin: each facet's best sentences first, so no facet starves.
+    # Round robin: each facet's best sentences first, so no facet starves. In each round the facet
+    # that has spent least goes first, so the last in profile order does not find the budget gone.
     for _round in range(ROUNDS):
-        for f in facets:
+        for f in sorted(facets, key=lambda f: sum(c.tokens for c in chosen[f.name])):
             pool = pools.get(f.name, [])
             while pool:
                 best = max(pool, key=gain)

@@ -185,3 +185,23 @@ def test_a_table_without_a_title_gives_no_sentence():
 
     untitled = "(Dollars in millions)\n2025 2024\nFootwear $29,510 $33,427\nApparel 12,965 13,775\n"
     assert table_sentences(_lines(untitled)) == []
+
+
+def test_the_facet_that_spent_least_takes_its_turn_first():
+    profile = load_profile()
+    pools = {f.name: [] for f in profile.facets}
+    pools["revenue"] = [
+        _candidate("Total net sales increased 10% to $9,713.6 million, with growth in every region, every channel, every "
+                   "product category and every one of the brands sold in department stores, specialty stores and online.", "revenue", 3.0, profile),
+        _candidate("International sales were 61% of net sales.", "revenue", 2.9, profile),
+    ]
+    pools["financing"] = [
+        _candidate("It has a $1.0 billion revolving credit facility.", "financing", 1.0, profile),
+        _candidate("It paid dividends of $204.0 million.", "financing", 0.9, profile),
+    ]
+    reserved = sum(count_tokens(f.missing) + 1 for f in profile.facets if f.name not in {"revenue", "financing"})
+    first_round = pools["revenue"][0].tokens + pools["financing"][0].tokens + 4
+    assert abs(pools["revenue"][1].tokens - pools["financing"][1].tokens) <= 3  # room for one of the two, not both
+    chosen = select(profile, pools, reserved + first_round + max(pools["revenue"][1].tokens, pools["financing"][1].tokens) + 3)
+    assert [s.text for s in chosen if s.facet == "financing"] == [c.text for c in pools["financing"]]
+    assert len([s for s in chosen if s.facet == "revenue"]) == 1
