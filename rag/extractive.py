@@ -241,7 +241,7 @@ def _as_written(name: str, texts: Sequence[str]) -> str:
 # Explanations after the fact ("..., primarily due to higher volume") spend tokens a reader can skip.
 _BECAUSE = re.compile(
     r",?\s+(?:(?:primarily|mainly|largely|partially|partly|principally|in part)\s+)?"
-    r"(?:due to|driven by|as a result of|resulting from|reflecting|attributable to|offset by|because of|which reflects?)\b[^;]*?(?=[.;]?$)",
+    r"(?:due to|driven by|as a result of|resulting from|reflecting|attributable to|offset by|because of|which reflects?)\b",
     re.I,
 )
 _DEFINED_TERM = re.compile(r"\s*\((?:the\s+|collectively,?\s+|together,?\s+)?[“\"][^)]{1,60}[”\"]\)|\s*\((?:collectively|together)[^)]*\)", re.I)
@@ -250,12 +250,11 @@ _DEFINED_TERM = re.compile(r"\s*\((?:the\s+|collectively,?\s+|together,?\s+)?[�
 def compress(text: str) -> str:
     """Drop defined-term parentheticals and trailing explanations, keeping every figure of the main clause."""
     text = _DEFINED_TERM.sub("", text)
-    m = _BECAUSE.search(text)
-    if m:
+    for m in _BECAUSE.finditer(text):  # the first explanation that leaves a whole statement before it
         head = text[: m.start()].rstrip(" ,;")
         dangling = head.split()[-1].lower() in {"was", "were", "is", "are", "be", "been", "being", "primarily", "mainly"} if head.split() else True
-        if len(head.split()) >= 6 and not dangling and (NUMBER.search(head) or not NUMBER.search(m.group(0))):
-            text = head + "."
+        if len(head.split()) >= 6 and not dangling and (NUMBER.search(head) or not NUMBER.search(text[m.start():])):
+            return head + "."
     return text
 
 
