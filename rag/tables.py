@@ -18,7 +18,11 @@ import bisect
 import re
 from dataclasses import dataclass, replace
 
-_UNIT = re.compile(r"^\W*\(?\s*(?:dollars|amounts|\$)?\s*in\s+(thousands|millions|billions)\b(?:\s+of\s+(?:u\.s\.\s+)?dollars)?[^)]{0,40}\)?\s*$", re.I)
+_UNIT = re.compile(
+    r"^\W*\(?\s*(?:dollars|amounts|\$)?\s*in\s+(thousands|millions|billions)\b(?:\s+of\s+(?:u\.s\.\s+)?dollars)?[^)]{0,40}\)?\s*$"
+    r"|^\W*\(\s*(?:dollars\s|amounts\s|\$\s?)?in\s+(thousands|millions|billions)\b[^)]{0,40}\)\s*(?P<header>.*\d{4}.*)$",  # "(in thousands) 2025 2024 % Change"
+    re.I,
+)
 _YEAR = r"(?:19[5-9]\d|20\d\d)"
 _COLUMN = re.compile(r"\b(" + _YEAR + r")\b|%\s*change|\bchange\b", re.I)
 _CELL = r"(?:\$\s?)?\(?-?\d[\d,]*(?:\.\d+)?%?\)?|—|–|-"
@@ -100,14 +104,14 @@ def table_sentences(lines: list[tuple[int, str, str | None]]) -> list[TableSente
         if not unit_match:
             i += 1
             continue
-        unit = unit_match.group(1).lower()
+        unit = (unit_match.group(1) or unit_match.group(2)).lower()
         title, head = _heading(lines, i, 0)
         if not title:  # whose figures these are cannot be told: a segment's table reads like the company's
             i += 1
             continue
-        # the header follows the unit line within a few lines
-        cols, h = None, i + 1
-        while h < min(len(lines), i + 4):
+        # the header is on the unit line or follows it within a few lines
+        cols, h = (_columns(unit_match.group("header")), i) if unit_match.group("header") else (None, i + 1)
+        while not cols and h < min(len(lines), i + 4):
             cols = _columns(lines[h][1].strip())
             if cols:
                 break

@@ -205,3 +205,20 @@ def test_the_facet_that_spent_least_takes_its_turn_first():
     chosen = select(profile, pools, reserved + first_round + max(pools["revenue"][1].tokens, pools["financing"][1].tokens) + 3)
     assert [s.text for s in chosen if s.facet == "financing"] == [c.text for c in pools["financing"]]
     assert len([s for s in chosen if s.facet == "revenue"]) == 1
+
+
+def test_a_unit_line_can_carry_the_header():
+    from rag.tables import table_sentences
+
+    text = "Net Sales by Segment\n(in thousands) 2025 2024 % Change\nFrozen Meals $ 412,306 $ 380,115 8.5%\nFoodservice 148,520 143,962 3.2%\n"
+    assert [t.text for t in table_sentences(_lines(text))] == [
+        "Net Sales by Segment, fiscal 2025 ($ thousands; change from fiscal 2024): Frozen Meals 412,306 (8.5%), Foodservice 148,520 (3.2%)."
+    ]
+
+
+def test_a_segments_sales_are_part_of_the_split_not_the_total():
+    revenue = load_profile().facets[0]
+    assert "mix" in aspects_of("Plant-Based Snacks net sales increased 19.4% to $236.8 million.", revenue)
+    assert "mix" in aspects_of("Building Products - Net sales increased 8.2% to $586.1 million.", revenue)
+    assert "mix" not in aspects_of("Net sales increased 10.4% to $797.7 million.", revenue)
+    assert "total" in aspects_of("Net sales increased 10.4% to $797.7 million.", revenue)
