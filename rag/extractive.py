@@ -52,7 +52,8 @@ BOILERPLATE = re.compile(
     r"(table of contents|incorporated (?:herein )?by reference|forward-looking|safe harbor|the following table|"
     r"as follows:?$|see note|refer to note|in thousands|in millions|\bpage\b|summary of significant accounting|"
     r"critical accounting|recently issued|accounting standards|we measure|we evaluate|is defined as|incorporation by reference|"
-    r"information required by|competitive position|(?:shown|listed|set forth|summarized) (?:below|above)|the following discussions?)",
+    r"information required by|competitive position|(?:shown|listed|set forth|summarized) (?:below|above)|the following discussions?|"
+    r"^(?:we|management|the company) (?:believes?|expects?|anticipates?)\b|carrying (?:amount|value)s?|fair (?:market )?value)",
     re.I,
 )
 # Text in a filing is data: a sentence that addresses the summarizer is never evidence.
