@@ -260,7 +260,12 @@ def compress(text: str) -> str:
 
 
 _ASIDE = re.compile(r"\s*\((?![^)]*[\d$%®™])(?:[^()]{0,100})\)")
-_WHICH = re.compile(r",\s(?:which|who)\s(?![^,]*[\d$%])[^,;]{3,160},\s")
+# ", which hold fuel for grills, are sold ...": only when the main clause resumes with its verb
+# (a comma inside the "which" clause would otherwise cut a list in half).
+_WHICH = re.compile(
+    r",\s(?:which|who)\s(?![^,]*[\d$%])[^,;]{3,160},\s(?=(?:is|are|was|were|has|have|had|will|would|can|could|may|also|generally|"
+    r"primarily|typically|\w+ed)\b)"
+)
 _VERSUS = re.compile(
     r",?\s(?:as\s)?(?:compared\s(?:to|with)|versus|vs\.)\s(?:\$?[\d.,]+\s?(?:million|billion|%)?\s)?(?:in|for|at|during|from|over)?\s?"
     r"(?:the\s)?(?:prior|previous|last|same period|fiscal\s(?:year\s)?(?P<y>(?:19|20)\d\d)|(?P<y2>(?:19|20)\d\d)|[A-Z][a-z]+ \d{1,2}, (?P<y3>(?:19|20)\d\d))[^,;.]*",

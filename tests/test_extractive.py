@@ -38,6 +38,9 @@ def test_latest_only_keeps_the_latest_year_figure_as_written(sentence, expected)
          "At June 30, 2012, it had cash and cash equivalents of $1,347.7 million."),
         ("LPG cylinders, which hold fuel for barbeque grills and camping stoves, are also sold through cylinder exchangers.", 2023,
          "LPG cylinders are also sold through cylinder exchangers."),
+        # a "who" clause holding a list is not cut at the list's first comma
+        ("It uses 38 food brokers, who represent its products to grocers, convenience store wholesalers and natural food retailers.", 2025,
+         "It uses 38 food brokers, who represent its products to grocers, convenience store wholesalers and natural food retailers."),
         ("Revenue comes from fees charged to cable operators (multichannel video distributors) and from advertisers.", 2014,
          "Revenue comes from fees charged to cable operators and from advertisers."),
         ("During fiscal 2023, Steel Processing served approximately 1,300 customers in North America.", 2023,
