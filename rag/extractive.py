@@ -255,7 +255,7 @@ def compress(text: str) -> str:
         head = text[: m.start()].rstrip(" ,;")
         dangling = head.split()[-1].lower() in {"was", "were", "is", "are", "be", "been", "being", "primarily", "mainly"} if head.split() else True
         if len(head.split()) >= 6 and not dangling and (NUMBER.search(head) or not NUMBER.search(text[m.start():])):
-            return head + "."
+            return head if head.endswith(".") else head + "."
     return text
 
 
@@ -336,7 +336,7 @@ def tidy(text: str) -> str:
     text = re.sub(r"\s+", " ", text).strip()
     if text and text[0].islower():
         text = text[0].upper() + text[1:]
-    if text and text[-1] not in ".!?":
+    if text and not re.search(r"[.!?][\"”’)]?$", text):
         text = text.rstrip(",;:") + "."
     return text
 
@@ -410,7 +410,7 @@ def candidates(
                 continue  # a row of figures with a period is still a table row
             if looks_like_heading(raw):
                 continue
-            if clause <= 0 and re.match(r"^[\s•·\-–—*▪●§]*(?:[oO]\s+)?[a-z]", raw):
+            if clause <= 0 and re.match(r"^[\s•·\-–—*▪●§]*(?:[oO]\s+)?(?:[a-z]|(?:And|Or|But|Nor)\b)", raw):
                 continue  # a list fragment without its lead-in ("working with customers to ...")
             s = score_sentence(raw, facet, scored.rank, chunk.item, fiscal_year)
             if s <= 0:

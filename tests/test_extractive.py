@@ -225,3 +225,11 @@ def test_a_segments_sales_are_part_of_the_split_not_the_total():
     assert "mix" in aspects_of("Building Products - Net sales increased 8.2% to $586.1 million.", revenue)
     assert "mix" not in aspects_of("Net sales increased 10.4% to $797.7 million.", revenue)
     assert "total" in aspects_of("Net sales increased 10.4% to $797.7 million.", revenue)
+
+
+def test_sentence_ends_are_not_doubled():
+    from rag.extractive import compress, tidy
+
+    assert tidy("Moody’s assigned a ratings outlook of “stable.”") == "Moody’s assigned a ratings outlook of “stable.”"
+    assert compress("Logistics runs through FedEx Supply Chain Distribution System, Inc., primarily due to demand.") == (
+        "Logistics runs through FedEx Supply Chain Distribution System, Inc.")
