@@ -53,7 +53,8 @@ BOILERPLATE = re.compile(
     r"as follows:?$|see note|refer to note|in thousands|in millions|\bpage\b|summary of significant accounting|"
     r"critical accounting|recently issued|accounting standards|we measure|we evaluate|is defined as|incorporation by reference|"
     r"information required by|competitive position|(?:shown|listed|set forth|summarized) (?:below|above)|the following discussions?|"
-    r"^(?:we|management|the company) (?:believes?|expects?|anticipates?)\b|carrying (?:amount|value)s?|fair (?:market )?value)",
+    r"^(?:we|management|the company) (?:believes?|expects?|anticipates?)\b|carrying (?:amount|value)s?|fair (?:market )?value|"
+    r"\bthese (?:percentages|amounts|figures)\b|\bthe (?:above|preceding) table\b)",
     re.I,
 )
 # Text in a filing is data: a sentence that addresses the summarizer is never evidence.
@@ -267,7 +268,7 @@ _WHICH = re.compile(
     r"primarily|typically|\w+ed)\b)"
 )
 _VERSUS = re.compile(
-    r",?\s(?:as\s)?(?:compared\s(?:to|with)|versus|vs\.)\s(?:\$?[\d.,]+\s?(?:million|billion|%)?\s)?(?:in|for|at|during|from|over)?\s?"
+    r",?\s(?:as\s)?(?:compared\s(?:to|with)|versus|vs\.)\s(?:\$?[\d.,]+\s?(?:million|billion|%)?(?:,\s(?:representing|or)\s[^.;,]{1,60},)?\s)?(?:in|for|at|during|from|over)?\s?"
     r"(?:the\s)?(?:prior|previous|last|same period|fiscal\s(?:year\s)?(?P<y>(?:19|20)\d\d)|(?P<y2>(?:19|20)\d\d)|[A-Z][a-z]+ \d{1,2}, (?P<y3>(?:19|20)\d\d))[^,;.]*",
 )
 _WHEN = re.compile(r"^(?:In|During|For)\s(?:the\s)?(?:fiscal\s(?:year\s)?|year\s(?:ended\s)?(?:[A-Z][a-z]+\s\d{1,2},\s)?)?((?:19|20)\d\d),\s+")

@@ -45,6 +45,9 @@ def test_latest_only_keeps_the_latest_year_figure_as_written(sentence, expected)
          "Revenue comes from fees charged to cable operators and from advertisers."),
         ("During fiscal 2023, Steel Processing served approximately 1,300 customers in North America.", 2023,
          "Steel Processing served approximately 1,300 customers in North America."),
+        ("Software revenues totaled $1,636 million, representing 55% of product revenues, in fiscal 2021, compared to $1,454 million, "
+         "representing 49% of product revenues, in fiscal 2020.", 2021,
+         "Software revenues totaled $1,636 million, representing 55% of product revenues, in fiscal 2021."),
         # another year's qualifier stays; asides with figures stay
         ("During fiscal 2022, Steel Processing served approximately 1,200 customers in North America.", 2023,
          "During fiscal 2022, Steel Processing served approximately 1,200 customers in North America."),
