@@ -57,15 +57,16 @@ def test_evidence_must_come_from_the_filing(tmp_path, fake_embedder):
         evaluate_case(case, ChromaStore.open(tmp_path / "store"), Settings(store=tmp_path / "store"), load_profile(), lambda: fake_embedder)
 
 
-def test_shipped_cases_are_well_formed(corpus):
+@pytest.mark.parametrize("folder, least", [("cases", 10), ("holdout", 5)])
+def test_shipped_cases_are_well_formed(corpus, folder, least):
     from pathlib import Path
 
     import re
 
     from ingest.loaders import load_document
 
-    cases = load_cases(Path(__file__).resolve().parents[1] / "eval" / "cases")
-    assert len(cases) >= 10
+    cases = load_cases(Path(__file__).resolve().parents[1] / "eval" / folder)
+    assert len(cases) >= least
     assert all(set(c.facets) == {"revenue", "customers", "products", "distribution", "financing"} for c in cases)
     generic = "The company sells products to customers through distributors and had revenue, debt and a credit facility."
     for case in cases:
