@@ -477,8 +477,8 @@ def select(profile: Profile, pools: dict[str, list[Candidate]], max_tokens: int)
     facets = [f for f in profile.facets]
     # The facets without evidence cost one sentence each; reserve it before anything else.
     missing = {f.name for f in facets if not pools.get(f.name)}
-    # Joining adds one space per sentence; a sentence's count alone can differ by a token from its
-    # count in context, so keep one token of slack per sentence (checked again at the end).
+    # Sentences are counted alone; joined, a count can differ by a token at each seam. The joined
+    # text is counted at the end and the last choices are given back until it fits.
     budget = max_tokens - sum(count_tokens(f.missing) + 1 for f in facets if f.name in missing)
     chosen: dict[str, list[Candidate]] = {f.name: [] for f in facets}
     used = 0
@@ -486,11 +486,11 @@ def select(profile: Profile, pools: dict[str, list[Candidate]], max_tokens: int)
 
     def try_add(c: Candidate) -> bool:
         nonlocal used
-        if used + c.tokens + 2 > budget or _redundant(c, all_chosen):
+        if used + c.tokens > budget or _redundant(c, all_chosen):
             return False
         chosen[c.facet].append(c)
         all_chosen.append(c)
-        used += c.tokens + 2
+        used += c.tokens
         return True
 
     covered: dict[str, dict[str, int]] = {f.name: {} for f in facets}
@@ -529,11 +529,23 @@ def select(profile: Profile, pools: dict[str, list[Candidate]], max_tokens: int)
         rest.remove(best)
         if len(chosen[best.facet]) < PER_FACET_CAP:
             take(best)
-    out: list[Sentence] = []
-    for f in facets:
-        picked = sorted(chosen[f.name], key=lambda c: c.position)
-        if not picked:
-            out.append(Sentence(f.missing, f.name, ()))
-            continue
-        out.extend(Sentence(c.text, f.name, (c.chunk_id, *c.also), (Citation(c.chunk_id, c.item, c.position, c.end),)) for c in picked)
+    def assemble() -> list[Sentence]:
+        out: list[Sentence] = []
+        for f in facets:
+            picked = sorted(chosen[f.name], key=lambda c: c.position)
+            if not picked:
+                out.append(Sentence(f.missing, f.name, ()))
+                continue
+            out.extend(Sentence(c.text, f.name, (c.chunk_id, *c.also), (Citation(c.chunk_id, c.item, c.position, c.end),)) for c in picked)
+        return out
+
+    out = assemble()
+    while count_tokens(" ".join(s.text for s in out)) > max_tokens:
+        # the latest (weakest) choice goes back, but never a facet's only sentence
+        last = next((c for c in reversed(all_chosen) if len(chosen[c.facet]) > 1), None)
+        if last is None:
+            break  # cannot happen within the budget; the caller cuts at the ceiling regardless
+        all_chosen.remove(last)
+        chosen[last.facet].remove(last)
+        out = assemble()
     return out

@@ -236,3 +236,14 @@ def test_sentence_ends_are_not_doubled():
     assert tidy("Moody’s assigned a ratings outlook of “stable.”") == "Moody’s assigned a ratings outlook of “stable.”"
     assert compress("Logistics runs through FedEx Supply Chain Distribution System, Inc., primarily due to demand.") == (
         "Logistics runs through FedEx Supply Chain Distribution System, Inc.")
+
+
+def test_the_joined_text_fills_the_ceiling_and_never_crosses_it():
+    profile = load_profile()
+    pools = {f.name: [] for f in profile.facets}
+    for i, f in enumerate(profile.facets):
+        pools[f.name] = [_candidate(f"Segment {chr(65 + i)}{j} net sales were ${100 + 10 * i + j}.{j} million, up {j + 1}.{i}% in fiscal 2025.",
+                                    f.name, 3.0 - 0.1 * j, profile) for j in range(12)]
+    for ceiling in (120, 200, 333):
+        text = " ".join(s.text for s in select(profile, pools, ceiling))
+        assert ceiling - 25 <= count_tokens(text) <= ceiling
