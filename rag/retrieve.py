@@ -115,19 +115,23 @@ def mmr(scores: dict[str, float], chunks_by_id: dict[str, Chunk], k: int, pool: 
     rel = {c: (scores[c] - low) / span for c in ranked}
     bags = {c: set(words(chunks_by_id[c].text)) for c in ranked}
     picked: list[str] = []
+    nearest = dict.fromkeys(ranked, 0.0)  # each chunk's highest similarity to any picked chunk
     while ranked and len(picked) < k:
         best, best_value = None, -1e9
         for c in ranked:
-            sim = max((len(bags[c] & bags[p]) / max(1, min(len(bags[c]), len(bags[p]))) for p in picked), default=0.0)
-            if sim > 0.8:
+            if nearest[c] > 0.8:
                 continue
-            value = MMR_LAMBDA * rel[c] - (1 - MMR_LAMBDA) * sim
+            value = MMR_LAMBDA * rel[c] - (1 - MMR_LAMBDA) * nearest[c]
             if value > best_value:
                 best, best_value = c, value
         if best is None:
             break
         picked.append(best)
         ranked.remove(best)
+        for c in ranked:  # only the new pick can raise a chunk's similarity
+            sim = len(bags[c] & bags[best]) / max(1, min(len(bags[c]), len(bags[best])))
+            if sim > nearest[c]:
+                nearest[c] = sim
     return [ScoredChunk(chunks_by_id[c], scores[c], i) for i, c in enumerate(picked)]
 
 
