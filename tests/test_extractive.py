@@ -247,3 +247,35 @@ def test_the_joined_text_fills_the_ceiling_and_never_crosses_it():
     for ceiling in (120, 200, 333):
         text = " ".join(s.text for s in select(profile, pools, ceiling))
         assert ceiling - 25 <= count_tokens(text) <= ceiling
+
+
+def test_mmr_matches_the_textbook_definition():
+    import random
+
+    from rag.retrieve import MMR_LAMBDA, mmr
+
+    rng = random.Random(7)
+    vocab = [f"w{i}" for i in range(60)]
+    chunks = {f"c{i}": Chunk(f"c{i}", "d", " ".join(rng.sample(vocab, rng.randint(8, 30))), i, i * 10, i * 10 + 9) for i in range(50)}
+    scores = {cid: rng.random() for cid in chunks}
+
+    def naive(k, pool=60):
+        ranked = sorted(scores, key=lambda c: -scores[c])[:pool]
+        top, low = scores[ranked[0]], scores[ranked[-1]]
+        bags = {c: set(chunks[c].text.split()) for c in ranked}
+        picked = []
+        while ranked and len(picked) < k:
+            best, value = None, -1e9
+            for c in ranked:
+                sim = max((len(bags[c] & bags[p]) / min(len(bags[c]), len(bags[p])) for p in picked), default=0.0)
+                v = MMR_LAMBDA * (scores[c] - low) / (top - low) - (1 - MMR_LAMBDA) * sim
+                if sim <= 0.8 and v > value:
+                    best, value = c, v
+            if best is None:
+                break
+            picked.append(best)
+            ranked.remove(best)
+        return picked
+
+    for k in (1, 5, 20, 50):
+        assert [sc.chunk.id for sc in mmr(scores, chunks, k)] == naive(k)
