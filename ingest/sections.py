@@ -84,7 +84,9 @@ def prior_period_spans(lines: list[tuple[int, str, str | None]], fiscal_year: in
     years = [y for _, y in marks if y]
     if not years:
         return []
-    current = fiscal_year if fiscal_year and fiscal_year >= max(years) - 1 else max(years)
+    # the latest compared year is the filing's own unless the fiscal year says otherwise (a filing dated a
+    # year after its data must not mark its own year as "earlier")
+    current = min(fiscal_year, max(years)) if fiscal_year else max(years)
     end = lines[-1][0] + len(lines[-1][1]) + 1
     spans, open_at = [], None
     for offset, year in marks + [(end, None)]:

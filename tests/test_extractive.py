@@ -98,6 +98,7 @@ def test_prior_period_spans_cover_last_years_comparison_only():
     assert inside("Net sales increased 13%")
     assert not inside("Net sales increased 10%") and not inside("Cash was")
     assert prior_period_spans(chunk_lines(chunks), None) == spans  # the latest compared year stands in for it
+    assert prior_period_spans(chunk_lines(chunks), 2013) == spans  # a fiscal year a year late does not mark 2012 as earlier
 
 
 def _candidate(text: str, facet: str, score: float, profile) -> Candidate:
