@@ -74,6 +74,16 @@ def test_summary_is_faithful_complete_and_under_the_ceiling(indexed):
     covered = {f: sum(bool(re.search("|".join(x["patterns"]), text, re.I)) for x in facts) for f, facts in gold["facets"].items()}
     assert all(covered[f] >= 1 for f in FACETS), covered
     assert sum(covered.values()) >= 10, covered
+    # every sentence cites where it stands in the filing: a reader can check each figure there
+    from ingest.loaders import load_document
+
+    doc = load_document(SAMPLE).text
+    for sentence in out["sentences"]:
+        [cite] = sentence["citations"][:1]
+        assert cite["chunk"] in sentence["chunks"] and cite["item"] and 0 <= cite["start"] < cite["end"] <= len(doc)
+        cited = doc[cite["start"]:cite["end"]]
+        for n in numbers_in(sentence["text"]):
+            assert normalize(n) in {normalize(m) for m in numbers_in(cited)} or re.fullmatch(r"(19|20)\d\d", normalize(n)), (n, sentence["text"])
 
 
 def test_plain_output_is_the_summary_alone_and_a_path_reuses_the_index(indexed):
