@@ -149,17 +149,15 @@ def summarize_document(
     allowed_names = [n for n in (company, short_company_name(company)) if n]
     repair = None
     if settings.llm is None:
-        from rag.extractive import reduce_extractive
-
         from ingest.sections import chunk_lines, prior_period_spans
+        from rag.extractive import reduce_extractive
+        from rag.tables import locate, table_sentences
 
         fiscal_year = record.metadata.get("fiscal_year")
         year = int(fiscal_year) if fiscal_year and str(fiscal_year).isdigit() else None
-        from rag.tables import locate, table_sentences
-
         lines = chunk_lines(chunks)
         prior, tables = prior_period_spans(lines, year), locate(table_sentences(lines), chunks)
-        sentences = reduce_extractive(profile, evidence, company, max_tokens, fiscal_year=fiscal_year, prior=prior, tables=tables)
+        sentences = reduce_extractive(profile, evidence, company, max_tokens, fiscal_year=year, prior=prior, tables=tables)
         every = {c.id: c for c in chunks}  # a table's header can lie in a chunk no facet retrieved
         chunks_by_id.update({cid: every[cid] for s in sentences for cid in s.chunk_ids if cid in every})
         backend = "extractive"

@@ -373,6 +373,16 @@ def clause_spans(text: str) -> list[tuple[int, int, int]]:
 
 
 # -- map ------------------------------------------------------------------------------------
+def make_candidate(text: str, facet: Facet, chunk_id: str, start: int, end: int, item: str | None, strength: float,
+                   rank: int, tokens: int | None = None, also: tuple[str, ...] = ()) -> Candidate:
+    """A sentence with its evidence ``strength``. Its value is facts per token, but not so steeply that
+    fragments win: a 40-token sentence with 3 facts beats a 12-token one with 1."""
+    tokens = count_tokens(text) if tokens is None else tokens
+    return Candidate(text, facet.name, chunk_id, start, end, item, strength / max(tokens, 12) ** LENGTH_EXP, tokens,
+                     frozenset(words(text)), frozenset(NUMBER.findall(text)), fact_keys(text), aspects_of(text, facet), rank,
+                     strength / math.sqrt(max(tokens, 12)), also)
+
+
 def candidates(
     evidence: FacetEvidence,
     company: str,
@@ -394,10 +404,7 @@ def candidates(
         # relative to the largest figure of any table: the consolidated split before a region's
         s = score_sentence(t.text, facet, rank, t.item, fiscal_year) * math.sqrt(t.scale / largest)
         if s > 0 and t.chunk_id:
-            tokens = count_tokens(t.text)
-            out.append(Candidate(t.text, facet.name, t.chunk_id, t.start, t.end, t.item, s / max(tokens, 12) ** LENGTH_EXP, tokens,
-                                 frozenset(words(t.text)), frozenset(NUMBER.findall(t.text)), fact_keys(t.text),
-                                 aspects_of(t.text, facet), rank, s / math.sqrt(max(tokens, 12)), t.also))
+            out.append(make_candidate(t.text, facet, t.chunk_id, t.start, t.end, t.item, s, rank, also=t.also))
     for scored in evidence.chunks:
         chunk = scored.chunk
         found = []
@@ -428,13 +435,7 @@ def candidates(
             tokens = count_tokens(text)
             if tokens > MAX_SENTENCE_TOKENS:
                 s *= (MAX_SENTENCE_TOKENS / tokens) ** 2  # long sentences spend the budget; rarely worth it
-            # Facts per token, but not so steeply that fragments win: a 40-token sentence with 3 facts
-            # beats a 12-token one with 1.
-            value = s / max(tokens, 12) ** LENGTH_EXP
-            found.append(
-                Candidate(text, facet.name, chunk.id, chunk.start + a, chunk.start + b, chunk.item, value, tokens,
-                          frozenset(words(text)), frozenset(NUMBER.findall(text)), fact_keys(text), aspects_of(text, facet), scored.rank, s / math.sqrt(max(tokens, 12)))
-            )
+            found.append(make_candidate(text, facet, chunk.id, chunk.start + a, chunk.start + b, chunk.item, s, scored.rank, tokens))
         found.sort(key=lambda c: -c.score)
         out.extend(found[:per_chunk])
     out.sort(key=lambda c: -c.score)
@@ -460,14 +461,14 @@ def reduce_extractive(
     company: str | None,
     max_tokens: int,
     min_score: float = 0.25,
-    fiscal_year: str | None = None,
+    fiscal_year: int | None = None,
     prior: Sequence[tuple[int, int]] = (),
     tables: Sequence[TableSentence] = (),
 ) -> list[Sentence]:
     """Choose and order sentences so the joined text stays within ``max_tokens`` (cl100k)."""
     name = _as_written(short_company_name(company), [sc.chunk.text for ev in evidence for sc in ev.chunks])
-    year = int(fiscal_year) if fiscal_year and str(fiscal_year).isdigit() else None
-    pools = {ev.facet.name: [c for c in candidates(ev, name, fiscal_year=year, prior=prior, tables=tables) if c.quality >= min_score] for ev in evidence}
+    found = (candidates(ev, name, fiscal_year=fiscal_year, prior=prior, tables=tables) for ev in evidence)
+    pools = {ev.facet.name: [c for c in cands if c.quality >= min_score] for ev, cands in zip(evidence, found)}
     return select(profile, pools, max_tokens)
 
 
@@ -529,6 +530,7 @@ def select(profile: Profile, pools: dict[str, list[Candidate]], max_tokens: int)
         rest.remove(best)
         if len(chosen[best.facet]) < PER_FACET_CAP:
             take(best)
+
     def assemble() -> list[Sentence]:
         out: list[Sentence] = []
         for f in facets:
