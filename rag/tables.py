@@ -71,9 +71,9 @@ def _columns(header: str) -> list[str] | None:
     return cols
 
 
-def _heading(lines: list[tuple[int, str, str | None]], i: int, stop: int) -> tuple[str | None, int]:
-    """The nearest short text line above line ``i`` (not before ``stop``) that can title a table, and its offset."""
-    for j in range(i - 1, max(stop, i - 6) - 1, -1):
+def _heading(lines: list[tuple[int, str, str | None]], i: int) -> tuple[str | None, int]:
+    """The nearest short text line above line ``i`` that can title a table, and its offset."""
+    for j in range(i - 1, max(0, i - 6) - 1, -1):
         text = lines[j][1].strip()
         if not text or _UNIT.match(text) or _columns(text):
             continue
@@ -91,10 +91,6 @@ def _title(text: str) -> str:
     return re.sub(r"^the (?:breakdown|components|summary) of (.+?) (?:is|are) as follows$", r"\1", text, flags=re.I)
 
 
-def _cells(raw: str) -> list[str]:
-    return re.findall(_CELL, raw)
-
-
 def table_sentences(lines: list[tuple[int, str, str | None]]) -> list[TableSentence]:
     """Sentences for the tables in a document's lines ((offset, text, item), as from ``chunk_lines``)."""
     out: list[TableSentence] = []
@@ -105,7 +101,7 @@ def table_sentences(lines: list[tuple[int, str, str | None]]) -> list[TableSente
             i += 1
             continue
         unit = (unit_match.group(1) or unit_match.group(2)).lower()
-        title, head = _heading(lines, i, 0)
+        title, head = _heading(lines, i)
         if not title:  # whose figures these are cannot be told: a segment's table reads like the company's
             i += 1
             continue
@@ -126,39 +122,45 @@ def table_sentences(lines: list[tuple[int, str, str | None]]) -> list[TableSente
         # the change of the latest year is the first "%" column after the year it is compared with
         after = cols.index(previous) + 1 if previous else col + 1
         pct_col = after if after < len(cols) and cols[after] == "%" else None
-        change = pct_col is not None
+        compared = previous if pct_col is not None else None
         dollars = bool(re.search(r"dollars|\$", lines[i][1], re.I))
         group: list[tuple[str, str, str | None, int, int]] = []
         group_title = None
+
+        def flush() -> None:
+            out.extend(_emit(group, title, group_title, unit, dollars, latest, compared, head))
+            group.clear()
+
         misses = 0
         j = h + 1
         while j < len(lines) and misses < 3 and j < h + 60:
             offset, text, _ = lines[j]
             text = text.strip()
-            m = _ROW.match(text)
             if _UNIT.match(text) or _columns(text):
                 break
-            if m:
-                misses = 0
-                label = m.group("label").strip(" .:")
-                cells = _cells(m.group("cells"))
-                if len(cells) in (len(cols), len(years)) and not _NOT_MONEY.search(label):
-                    full = len(cells) == len(cols)
-                    value = cells[col if full else years.index(latest)]
-                    pct = cells[pct_col] if change and full else None
-                    dollars = dollars or value.startswith("$")
-                    if re.match(r"\$?\s?\d", value) and not value.endswith("%"):
-                        group.append((label, value.lstrip("$ "), pct if pct and pct.endswith("%") else None, offset, offset + len(text)))
-                if label.lower().startswith("total"):
-                    out += _emit(group, title, group_title, unit, dollars, latest, previous if change else None, head)
-                    group, group_title = [], None
-            elif text:
-                misses += 1
-                out += _emit(group, title, group_title, unit, dollars, latest, previous if change else None, head)
-                group = []
-                group_title = _title(text) if len(text) <= 80 and not text.endswith(".") and not re.search(r"\d", text) else None
+            m = _ROW.match(text)
+            if not m:
+                if text:  # a sub-heading ("NIKE Brand Revenues by:") or prose: the group ends
+                    misses += 1
+                    flush()
+                    group_title = _title(text) if len(text) <= 80 and not text.endswith(".") and not re.search(r"\d", text) else None
+                j += 1
+                continue
+            misses = 0
+            label = m.group("label").strip(" .:")
+            cells = re.findall(_CELL, m.group("cells"))
+            if len(cells) in (len(cols), len(years)) and not _NOT_MONEY.search(label):
+                full = len(cells) == len(cols)
+                value = cells[col if full else years.index(latest)]
+                pct = cells[pct_col] if pct_col is not None and full else None
+                dollars = dollars or value.startswith("$")
+                if re.match(r"\$?\s?\d", value) and not value.endswith("%"):
+                    group.append((label, value.lstrip("$ "), pct if pct and pct.endswith("%") else None, offset, offset + len(text)))
+            if label.lower().startswith("total"):
+                flush()
+                group_title = None
             j += 1
-        out += _emit(group, title, group_title, unit, dollars, latest, previous if change else None, head)
+        flush()
         i = j
     return out
 
@@ -166,11 +168,14 @@ def table_sentences(lines: list[tuple[int, str, str | None]]) -> list[TableSente
 def _emit(group, table_title, group_title, unit, dollars, year, previous, head=-1) -> list[TableSentence]:
     if len(group) < 2:
         return []
-    title = table_title
-    if group_title and table_title.lower() not in group_title.lower():
-        title = table_title if group_title.lower() in table_title.lower() else f"{group_title} of {table_title}"
-    elif group_title:
+    if not group_title:
+        title = table_title
+    elif table_title.lower() in group_title.lower():
         title = group_title
+    elif group_title.lower() in table_title.lower():
+        title = table_title
+    else:
+        title = f"{group_title} of {table_title}"
     rows = group[:_MAX_ROWS]
     parts = [f"{label} {value}" + (f" ({pct})" if pct else "") for label, value, pct, _, _ in rows]
     unit = f"$ {unit}" if dollars else unit
