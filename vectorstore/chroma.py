@@ -163,9 +163,21 @@ class ChromaStore:
 
     def query(self, embeddings: Sequence[Sequence[float]], doc_id: str, k: int = 10, item: str | None = None) -> list[list[Hit]]:
         """For each query vector, the ``k`` nearest chunks of one document (optionally of one 10-K item)."""
+        return self._nearest(embeddings, {"doc_id": doc_id}, k, item)
+
+    def query_many(self, embedding: Sequence[float], doc_ids: Sequence[str], k: int, item: str | None = None) -> list[Hit]:
+        """One query over several documents at once (``$in`` filter): the ``k`` nearest chunks among them.
+
+        A filtered query costs about the same whatever the filter, so asking 70 documents in one call
+        instead of 70 calls is what keeps corpus-wide questions fast as the store grows.
+        """
+        cond: dict = {"doc_id": {"$in": list(doc_ids)}} if len(doc_ids) > 1 else {"doc_id": doc_ids[0]}
+        return self._nearest([embedding], cond, k, item)[0]
+
+    def _nearest(self, embeddings: Sequence[Sequence[float]], cond: dict, k: int, item: str | None) -> list[list[Hit]]:
         if not embeddings:
             return []
-        where: dict = {"doc_id": doc_id} if item is None else {"$and": [{"doc_id": doc_id}, {"item": item}]}
+        where = cond if item is None else {"$and": [cond, {"item": item}]}
         try:
             got = self._chunks.query(
                 query_embeddings=[list(map(float, e)) for e in embeddings],
@@ -177,22 +189,8 @@ class ChromaStore:
             if "dimension" in str(exc):
                 raise StoreError(f"The store {self.location} was built with another embedding model ({exc}); use a new --store for this model.") from exc
             raise
-        out = []
-        for ids, docs, metas, dists in zip(got["ids"], got["documents"], got["metadatas"], got["distances"]):
-            out.append([Hit(_chunk(i, d, m), 1.0 - float(dist)) for i, d, m, dist in zip(ids, docs, metas, dists)])
-        return out
-
-    def query_many(self, embedding: Sequence[float], doc_ids: Sequence[str], k: int, item: str | None = None) -> list[Hit]:
-        """One query over several documents at once (``$in`` filter): the ``k`` nearest chunks among them.
-
-        A filtered query costs about the same whatever the filter, so asking 70 documents in one call
-        instead of 70 calls is what keeps corpus-wide questions fast as the store grows.
-        """
-        cond: dict = {"doc_id": {"$in": list(doc_ids)}} if len(doc_ids) > 1 else {"doc_id": doc_ids[0]}
-        where = cond if item is None else {"$and": [cond, {"item": item}]}
-        got = self._chunks.query(query_embeddings=[list(map(float, embedding))], n_results=k, where=where,
-                                 include=["documents", "metadatas", "distances"])
-        return [Hit(_chunk(i, d, m), 1.0 - float(dist)) for i, d, m, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
+        return [[Hit(_chunk(i, d, m), 1.0 - float(dist)) for i, d, m, dist in zip(ids, docs, metas, dists)]
+                for ids, docs, metas, dists in zip(got["ids"], got["documents"], got["metadatas"], got["distances"])]
 
     # -- query embedding cache -----------------------------------------------------------
     def cached_embeddings(self, model: str, texts: Sequence[str]) -> dict[str, list[float]]:
