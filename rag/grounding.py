@@ -69,9 +69,10 @@ def figures(text: str, unit_scale: float | None = None) -> list[Figure]:
         value = float(digits)
         decimals = len(digits.split(".")[1]) if "." in digits else 0
         scale_word = (m.group("scale") or "").lower()
-        if m.group("pct") and not (m.group("pct").startswith(" ") and re.fullmatch(r"(?:19|20)\d{2}", raw)):
+        year = re.fullmatch(r"(?:19|20)\d{2}", raw) and not m.group("cur") and not scale_word
+        if m.group("pct") and not (year and m.group("pct").startswith(" ")):
             kind, scaled = "percent", False
-        elif re.fullmatch(r"(?:19|20)\d{2}", raw) and not m.group("cur") and not scale_word:
+        elif year:
             kind, scaled = "year", False  # also "FISCAL 2024 % CHANGE", a table header
         else:
             kind = "money" if m.group("cur") else "number"
