@@ -107,15 +107,21 @@ def _candidate(text: str, facet: str, score: float, profile) -> Candidate:
                      frozenset(words(text)), frozenset(NUMBER.findall(text)), fact_keys(text), aspects_of(text, f), 0, score)
 
 
+def _pools(profile, **by_facet: list[tuple[str, float]]) -> dict[str, list[Candidate]]:
+    """Candidate pools with exact scores: facet name -> [(sentence, score), ...]; other facets empty."""
+    pools = {f.name: [] for f in profile.facets}
+    pools.update({name: [_candidate(t, name, score, profile) for t, score in items] for name, items in by_facet.items()})
+    return pools
+
+
 def test_a_new_kind_of_fact_beats_a_stronger_repeat():
     profile = load_profile()
-    pools = {f.name: [] for f in profile.facets}
-    pools["revenue"] = [
-        _candidate("Total net sales increased 10% to $9,713.6 million in fiscal 2012.", "revenue", 3.0, profile),
-        _candidate("Total net sales in the fourth quarter increased 9% to $2,400.1 million.", "revenue", 2.8, profile),
-        _candidate("Total net sales in the third quarter increased 8% to $2,300.7 million.", "revenue", 2.7, profile),
-        _candidate("International sales were 61% of net sales, led by Europe and Asia.", "revenue", 1.2, profile),
-    ]
+    pools = _pools(profile, revenue=[
+        ("Total net sales increased 10% to $9,713.6 million in fiscal 2012.", 3.0),
+        ("Total net sales in the fourth quarter increased 9% to $2,400.1 million.", 2.8),
+        ("Total net sales in the third quarter increased 8% to $2,300.7 million.", 2.7),
+        ("International sales were 61% of net sales, led by Europe and Asia.", 1.2),
+    ])
     assert pools["revenue"][3].aspects >= {"geography"} and "total" in pools["revenue"][0].aspects
     reserved = sum(count_tokens(f.missing) + 1 for f in profile.facets if f.name != "revenue")
     room_for_two = reserved + sum(c.tokens + 2 for c in pools["revenue"][:2]) + 2
@@ -125,12 +131,11 @@ def test_a_new_kind_of_fact_beats_a_stronger_repeat():
 
 def test_parallel_statements_with_different_figures_are_not_redundant():
     profile = load_profile()
-    pools = {f.name: [] for f in profile.facets}
-    pools["revenue"] = [
-        _candidate("Consumer Products net sales increased 7.8%, or $49.8 million, to $686.3 million.", "revenue", 3.0, profile),
-        _candidate("Building Products net sales increased 8.2%, or $44.3 million, to $586.1 million.", "revenue", 2.9, profile),
-        _candidate("Consumer Products net sales increased 7.8%, or $49.8 million, to $686.3 million in the year.", "revenue", 2.8, profile),
-    ]
+    pools = _pools(profile, revenue=[
+        ("Consumer Products net sales increased 7.8%, or $49.8 million, to $686.3 million.", 3.0),
+        ("Building Products net sales increased 8.2%, or $44.3 million, to $586.1 million.", 2.9),
+        ("Consumer Products net sales increased 7.8%, or $49.8 million, to $686.3 million in the year.", 2.8),
+    ])
     chosen = [s.text for s in select(profile, pools, 300) if s.facet == "revenue"]
     assert len(chosen) == 2 and any("Building" in c for c in chosen)
 
@@ -196,16 +201,13 @@ def test_a_table_without_a_title_gives_no_sentence():
 
 def test_the_facet_that_spent_least_takes_its_turn_first():
     profile = load_profile()
-    pools = {f.name: [] for f in profile.facets}
-    pools["revenue"] = [
-        _candidate("Total net sales increased 10% to $9,713.6 million, with growth in every region, every channel, every "
-                   "product category and every one of the brands sold in department stores, specialty stores and online.", "revenue", 3.0, profile),
-        _candidate("International sales were 61% of net sales.", "revenue", 2.9, profile),
-    ]
-    pools["financing"] = [
-        _candidate("It has a $1.0 billion revolving credit facility.", "financing", 1.0, profile),
-        _candidate("It paid dividends of $204.0 million.", "financing", 0.9, profile),
-    ]
+    pools = _pools(
+        profile,
+        revenue=[("Total net sales increased 10% to $9,713.6 million, with growth in every region, every channel, every "
+                  "product category and every one of the brands sold in department stores, specialty stores and online.", 3.0),
+                 ("International sales were 61% of net sales.", 2.9)],
+        financing=[("It has a $1.0 billion revolving credit facility.", 1.0), ("It paid dividends of $204.0 million.", 0.9)],
+    )
     reserved = sum(count_tokens(f.missing) + 1 for f in profile.facets if f.name not in {"revenue", "financing"})
     first_round = pools["revenue"][0].tokens + pools["financing"][0].tokens + 4
     assert abs(pools["revenue"][1].tokens - pools["financing"][1].tokens) <= 3  # room for one of the two, not both
@@ -241,10 +243,11 @@ def test_sentence_ends_are_not_doubled():
 
 def test_the_joined_text_fills_the_ceiling_and_never_crosses_it():
     profile = load_profile()
-    pools = {f.name: [] for f in profile.facets}
-    for i, f in enumerate(profile.facets):
-        pools[f.name] = [_candidate(f"Segment {chr(65 + i)}{j} net sales were ${100 + 10 * i + j}.{j} million, up {j + 1}.{i}% in fiscal 2025.",
-                                    f.name, 3.0 - 0.1 * j, profile) for j in range(12)]
+    pools = _pools(profile, **{
+        f.name: [(f"Segment {chr(65 + i)}{j} net sales were ${100 + 10 * i + j}.{j} million, up {j + 1}.{i}% in fiscal 2025.", 3.0 - 0.1 * j)
+                 for j in range(12)]
+        for i, f in enumerate(profile.facets)
+    })
     for ceiling in (120, 200, 333):
         text = " ".join(s.text for s in select(profile, pools, ceiling))
         assert ceiling - 25 <= count_tokens(text) <= ceiling
