@@ -5,7 +5,7 @@ carries (money, percentages, counts, named organizations), the facet's key terms
 its chunk was retrieved; hedged, generic and cross-reference sentences are marked down.
 Reduce: share the token ceiling across facets (every facet gets its best sentences first, then
 the strongest remaining evidence wins), drop redundancy, rewrite first person into the
-company's name, and join everything, facets in profile order, into one paragraph.
+third ("We sell" becomes "It sells"; the first such sentence names the company), and join everything, facets in profile order, into one paragraph.
 
 Every number in the output is copied from the filing: sentences are trimmed and their subjects
 rewritten, but figures are never computed or converted.
@@ -17,7 +17,7 @@ import functools
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ingest.sentences import looks_like_heading, sentence_spans
 from queries.profile import Facet, Profile
@@ -212,18 +212,19 @@ def _third_person(verb: str) -> str | None:
 _WE = re.compile(r"\b(We|we)\s+((?:(?:" + "|".join(_ADVERBS) + r"|(?!(?:supply|apply|rely|reply|comply|multiply|fly|ally)\b)[a-z]+ly)\s+)?)([a-z]+)\b")
 
 
-def third_person(text: str, company: str) -> str:
-    """'We sell' → 'Acme sells', 'our plants' → 'its plants'; left alone when the verb is unclear."""
+def third_person(text: str) -> str:
+    """'We sell' → 'It sells', 'our plants' → 'its plants'; left alone when the verb is unclear. The
+    summary names the company once (``name_first``): repeating a three-token name in every
+    sentence spends the budget on words a reader does not need."""
 
     def we(m: re.Match) -> str:
         verb = _third_person(m.group(3))
         if verb is None:
             return m.group(0)
-        subject = company if m.start() == 0 else "it"
+        subject = "It" if m.start() == 0 else "it"
         return f"{subject} {m.group(2)}{verb}"
 
     out = _WE.sub(we, text)
-    out = re.sub(r"^Our\b", possessive(company), out)
     out = re.sub(r"\bour\b", "its", out)
     out = re.sub(r"\bOur\b", "Its", out)
     out = re.sub(r"\bus\b", "it", out)
@@ -253,6 +254,8 @@ def compress(text: str) -> str:
     """Drop defined-term parentheticals and trailing explanations, keeping every figure of the main clause."""
     text = _DEFINED_TERM.sub("", text)
     for m in _BECAUSE.finditer(text):  # the first explanation that leaves a whole statement before it
+        if m.group(0).lower().endswith("attributable to") and not m.group(0).startswith(","):
+            continue  # "net income attributable to Disney" names whose income it is; it explains nothing
         head = text[: m.start()].rstrip(" ,;")
         dangling = head.split()[-1].lower() in {"was", "were", "is", "are", "be", "been", "being", "primarily", "mainly"} if head.split() else True
         if len(head.split()) >= 6 and not dangling and (NUMBER.search(head) or not NUMBER.search(text[m.start():])):
@@ -345,11 +348,16 @@ def tidy(text: str) -> str:
 def short_company_name(company: str | None) -> str:
     if not company:
         return "The company"
-    name = re.sub(r"\s*/\w+/?$|\\\w+\\$", "", company).strip()  # EDGAR's "/DE/" state suffixes
+    name = re.sub(r"\s*/\w+/?$|\\\w+\\$", "", company).strip().rstrip("/")  # EDGAR's "/DE/" and "CO/" suffixes
     name = re.sub(r",?\s+(Inc|Incorporated|Corp|Corporation|Co|Company|Ltd|LLC|plc|N\.V|S\.A|L\.P)\.?$", "", name, flags=re.I)
     if name.isupper():
         name = " ".join(w if len(w) <= 3 and w not in {"AND", "THE", "OF"} else w.capitalize() for w in name.split())
     return name.strip(" ,") or "The company"
+
+
+def _outside_parentheses(text: str, at: int) -> bool:
+    head = text[:at]
+    return head.count("(") <= head.count(")")
 
 
 def clause_spans(text: str) -> list[tuple[int, int, int]]:
@@ -359,11 +367,13 @@ def clause_spans(text: str) -> list[tuple[int, int, int]]:
     out = []
     for a, b in sentence_spans(text):
         raw = text[a:b]
-        parts = [m.start() for m in re.finditer(r";\s+(?=[a-zA-Z$])", raw)] if ";" in raw and "(" not in raw else []
+        parts = [m.start() for m in re.finditer(r";\s+(?=[a-zA-Z$])", raw) if _outside_parentheses(raw, m.start())]
         pieces, start = [], 0
         for p in parts:
             pieces.append((start, p + 1))
             start = p + 1 + len(raw[p + 1 :]) - len(raw[p + 1 :].lstrip())
+            conj = re.match(r"(?:and|or|but|while)\s+", raw[start:])  # "; and diluted EPS rose": the clause without its joint
+            start += conj.end() if conj else 0
         pieces.append((start, len(raw)))
         if len(pieces) > 1 and all(len(raw[x:y].split()) >= MIN_WORDS for x, y in pieces):
             out.extend((a + x, a + y, i) for i, (x, y) in enumerate(pieces))
@@ -425,7 +435,7 @@ def candidates(
                 continue
             if any(p0 <= chunk.start + a < p1 for p0, p1 in prior):
                 s *= PRIOR_PERIOD  # last year's comparison, lifted out of its section, reads as this year's
-            text = third_person(trim(compress(latest_only(tidy(raw))), fiscal_year), company)
+            text = third_person(trim(compress(latest_only(tidy(raw))), fiscal_year))
             if len(text.split()) < MIN_WORDS or not re.match(r"[\"“(]?[A-Z0-9$]", text):
                 continue  # trimming left a fragment
             if ANAPHORA.match(text):
@@ -469,10 +479,21 @@ def reduce_extractive(
     name = _as_written(short_company_name(company), [sc.chunk.text for ev in evidence for sc in ev.chunks])
     found = (candidates(ev, name, fiscal_year=fiscal_year, prior=prior, tables=tables) for ev in evidence)
     pools = {ev.facet.name: [c for c in cands if c.quality >= min_score] for ev, cands in zip(evidence, found)}
-    return select(profile, pools, max_tokens)
+    return select(profile, pools, max_tokens, company=name)
 
 
-def select(profile: Profile, pools: dict[str, list[Candidate]], max_tokens: int) -> list[Sentence]:
+def name_first(sentences: list[Sentence], company: str) -> list[Sentence]:
+    """The first sentence that opens with "It" or "Its" names the company instead, so every later
+    "It" has something to refer to."""
+    for i, s in enumerate(sentences):
+        m = re.match(r"It(s)?\b", s.text)
+        if m and company:
+            named = (possessive(company) if m.group(1) else company) + s.text[m.end():]
+            return [*sentences[:i], replace(s, text=named), *sentences[i + 1:]]
+    return sentences
+
+
+def select(profile: Profile, pools: dict[str, list[Candidate]], max_tokens: int, company: str = "") -> list[Sentence]:
     """Greedy choice under the ceiling: facets take turns first, then whatever adds most."""
     pools = {k: list(v) for k, v in pools.items()}
     facets = [f for f in profile.facets]
@@ -539,7 +560,7 @@ def select(profile: Profile, pools: dict[str, list[Candidate]], max_tokens: int)
                 out.append(Sentence(f.missing, f.name, ()))
                 continue
             out.extend(Sentence(c.text, f.name, (c.chunk_id, *c.also), (Citation(c.chunk_id, c.item, c.position, c.end),)) for c in picked)
-        return out
+        return name_first(out, company)
 
     out = assemble()
     while count_tokens(" ".join(s.text for s in out)) > max_tokens:

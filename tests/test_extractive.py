@@ -8,9 +8,11 @@ from ingest.errors import InputError
 from ingest.sections import chunk_lines, prior_period_spans
 from ingest.types import Chunk
 from queries.profile import load_profile
-from rag.extractive import NUMBER, Candidate, aspects_of, clause_spans, fact_keys, latest_only, select, third_person, trim
+from rag.extractive import (NUMBER, Candidate, aspects_of, clause_spans, compress, fact_keys, latest_only, name_first, select,
+                            short_company_name, third_person, trim)
 from rag.retrieve import words
 from rag.tokens import count_tokens
+from rag.types import Sentence
 
 
 @pytest.mark.parametrize(
@@ -73,13 +75,53 @@ def test_clauses_joined_by_semicolons_are_candidates_of_their_own():
 @pytest.mark.parametrize(
     "sentence, expected",
     [
-        ("We continually seek new ways to grow.", "Acme continually seeks new ways to grow."),
-        ("We supply products to retailers.", "Acme supplies products to retailers."),
-        ("We rely heavily on one customer.", "Acme relies heavily on one customer."),
+        ("We continually seek new ways to grow.", "It continually seeks new ways to grow."),
+        ("We supply products to retailers.", "It supplies products to retailers."),
+        ("We rely heavily on one customer.", "It relies heavily on one customer."),
+        ("Our largest customer is Acme Stores.", "Its largest customer is Acme Stores."),
     ],
 )
 def test_third_person_handles_adverbs_ending_in_ly(sentence, expected):
-    assert third_person(sentence, "Acme") == expected
+    assert third_person(sentence) == expected
+
+
+def test_the_first_it_sentence_names_the_company_and_later_ones_do_not():
+    sentences = [
+        Sentence("Revenues rose 8% to $48.8 billion.", "revenue", ("c1",)),
+        Sentence("Its largest customer accounted for 12% of net sales.", "customers", ("c2",)),
+        Sentence("It sells through distributors.", "distribution", ("c3",)),
+    ]
+    out = name_first(sentences, "Acme")
+    assert [s.text for s in out] == [
+        "Revenues rose 8% to $48.8 billion.",
+        "Acme's largest customer accounted for 12% of net sales.",
+        "It sells through distributors.",
+    ]
+    assert out[1].chunk_ids == ("c2",)
+    assert name_first(sentences, "") == sentences
+
+
+def test_a_semicolon_splits_clauses_even_when_the_sentence_has_parentheses():
+    text = ("Revenues for fiscal 2014 increased 8%, or $3.8 billion, to $48.8 billion; net income attributable to Disney "
+            "increased 22% to $7.5 billion; and diluted earnings per share (EPS) increased 26% to $4.26.")
+    pieces = [text[a:b] for a, b, _ in clause_spans(text)]
+    assert pieces[0] == "Revenues for fiscal 2014 increased 8%, or $3.8 billion, to $48.8 billion;"
+    assert pieces[2].startswith("diluted earnings per share (EPS)")  # the clause without its "and"
+    # a semicolon inside parentheses is not a clause boundary
+    inner = "Net sales were $5.0 million (of which $1.0 million came from Europe; the rest from Asia) in fiscal 2014."
+    assert len(clause_spans(inner)) == 1
+
+
+def test_attributable_to_a_name_is_not_an_explanation_to_cut():
+    kept = "Net income attributable to Disney increased 22%, or $1.4 billion, to $7.5 billion."
+    assert compress(kept) == kept
+    assert compress("Net sales increased 5% to $120.0 million, primarily attributable to higher volume.") == (
+        "Net sales increased 5% to $120.0 million.")
+
+
+@pytest.mark.parametrize("company, short", [("WALT DISNEY CO/", "Walt Disney"), ("NIKE, Inc.", "Nike"), ("ACME CORP /DE/", "Acme")])
+def test_short_company_name_drops_edgar_suffixes(company, short):
+    assert short_company_name(company) == short
 
 
 def test_prior_period_spans_cover_last_years_comparison_only():
