@@ -84,6 +84,8 @@ TABLE_RANK = 5
 DANGLING = 0.5  # a sentence opening with "This", "These", "Such": it leans on the one before
 ANAPHORA = re.compile(r"^(?:This|These|Those|Such|That|The increase|The decrease)\b")
 MIN_WORDS = 6
+TOTAL_ASPECT = "total"  # the profile's aspect for a facet's headline figure (revenue: total net sales)
+TOTAL_EXP = 0.25
 
 
 @dataclass
@@ -448,8 +450,37 @@ def candidates(
             found.append(make_candidate(text, facet, chunk.id, chunk.start + a, chunk.start + b, chunk.item, s, scored.rank, tokens))
         found.sort(key=lambda c: -c.score)
         out.extend(found[:per_chunk])
+    out = _company_totals_first(out)
     out.sort(key=lambda c: -c.score)
     return out
+
+
+_MULTIPLIER = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+
+
+def money_amount(text: str) -> float:
+    """The largest amount of money a sentence states, in dollars ("$9,713.6 million" is 9.7e9)."""
+    best = 0.0
+    for m in MONEY.finditer(text):
+        figure = m.group(0)
+        if "$" not in figure:
+            continue  # "610 million pounds"
+        value = float(re.search(r"\d[\d,]*(?:\.\d+)?", figure).group(0).replace(",", ""))
+        unit = re.search(r"thousand|million|billion|trillion", figure, re.I)
+        if unit:
+            value *= _MULTIPLIER[unit.group(0).lower()]
+        best = max(best, value)
+    return best
+
+
+def _company_totals_first(found: list[Candidate]) -> list[Candidate]:
+    """Among statements of a total ("net sales increased 10% to $9,713.6 million"), the company's
+    own outranks a segment's: each is weighted by its amount against the largest one, gently."""
+    amounts = {id(c): money_amount(c.text) for c in found if TOTAL_ASPECT in c.aspects}
+    largest = max(amounts.values(), default=0.0)
+    if largest <= 0:
+        return found
+    return [replace(c, score=c.score * (amounts[id(c)] / largest) ** TOTAL_EXP) if amounts.get(id(c)) else c for c in found]
 
 
 # -- reduce ---------------------------------------------------------------------------------

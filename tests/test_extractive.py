@@ -8,7 +8,8 @@ from ingest.errors import InputError
 from ingest.sections import chunk_lines, prior_period_spans
 from ingest.types import Chunk
 from queries.profile import load_profile
-from rag.extractive import (NUMBER, Candidate, aspects_of, clause_spans, compress, fact_keys, latest_only, name_first, select,
+from rag.extractive import (NUMBER, Candidate, _company_totals_first, aspects_of, clause_spans, compress, fact_keys, latest_only,
+                            money_amount, name_first, select,
                             short_company_name, third_person, trim)
 from rag.retrieve import words
 from rag.tokens import count_tokens
@@ -325,3 +326,26 @@ def test_mmr_matches_the_textbook_definition():
 
     for k in (1, 5, 20, 50):
         assert [sc.chunk.id for sc in mmr(scores, chunks, k)] == naive(k)
+
+
+@pytest.mark.parametrize("text, dollars", [
+    ("Revenues increased 8%, or $3.8 billion, to $48.8 billion.", 48.8e9),
+    ("Net sales increased 10%, or $903.6 million, to $9,713.6 million.", 9713.6e6),
+    ("Dividends of $1,606,000 were declared.", 1606000.0),
+    ("Its plants can produce 610 million pounds a year.", 0.0),  # not money
+])
+def test_money_amount_reads_the_largest_dollar_figure(text, dollars):
+    assert money_amount(text) == pytest.approx(dollars)
+
+
+def test_the_company_total_outranks_a_segments_total():
+    profile = load_profile()
+    segment = _candidate("Service revenues for fiscal 2014 increased 8%, or $3.0 billion, to $40.2 billion.", "revenue", 3.0, profile)
+    parks = _candidate("Parks and Resorts revenues increased 7%, or $1.0 billion, to $15.1 billion.", "revenue", 2.4, profile)
+    company = _candidate("Revenues for fiscal 2014 increased 8%, or $3.8 billion, to $48.8 billion.", "revenue", 2.9, profile)
+    other = _candidate("Licensing and royalty income rose to $3.9 million.", "revenue", 1.0, profile)
+    assert all("total" in c.aspects for c in (segment, parks, company)) and "total" not in other.aspects
+    out = {c.text: c.score for c in _company_totals_first([segment, parks, company, other])}
+    assert out[company.text] == 2.9  # the largest total keeps its score
+    assert out[segment.text] < out[company.text] and out[parks.text] < 2.4 * 0.8
+    assert out[other.text] == 1.0  # not a total: untouched
