@@ -138,15 +138,14 @@ def aspects_of(text: str, facet: Facet) -> frozenset[str]:
 
 def specific(text: str, company: str = "") -> bool:
     """Whether a sentence states something checkable: a figure other than a year, a name other
-    than the company's own, a brand, or an enumeration of at least three things."""
+    than the company's own, or a brand. An enumeration is not enough here: "Liquidity includes
+    cash, short-term investments, and availability under its facility" defines, it does not report."""
     if MONEY.search(text) or PERCENT.search(text) or "®" in text or "™" in text:
         return True
     if any(not _YEAR.fullmatch(n) for n in NUMBER.findall(text)):
         return True
     rest = text.replace(company, " ") if company else text
-    if ORG.search(rest) or any(len(m.split()) >= 2 for m in PROPER.findall(rest)):
-        return True
-    return rest.count(",") >= 2
+    return bool(ORG.search(rest) or any(len(m.split()) >= 2 for m in PROPER.findall(rest)))
 
 
 def term_hits(text: str, key_terms: Sequence[str]) -> int:

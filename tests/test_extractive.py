@@ -9,7 +9,7 @@ from ingest.sections import chunk_lines, prior_period_spans
 from ingest.types import Chunk
 from queries.profile import load_profile
 from rag.extractive import (NUMBER, Candidate, _company_totals_first, aspects_of, clause_spans, compress, fact_keys, latest_only,
-                            money_amount, name_first, select,
+                            money_amount, name_first, select, specific,
                             short_company_name, third_person, trim)
 from rag.retrieve import words
 from rag.tokens import count_tokens
@@ -349,3 +349,10 @@ def test_the_company_total_outranks_a_segments_total():
     assert out[company.text] == 2.9  # the largest total keeps its score
     assert out[segment.text] < out[company.text] and out[parks.text] < 2.4 * 0.8
     assert out[other.text] == 1.0  # not a total: untouched
+
+
+def test_a_definition_with_an_enumeration_is_not_a_specific_fact():
+    assert not specific("Liquidity includes cash and cash equivalents, short-term investments, and availability under its "
+                        "revolving credit facility, less outstanding commercial paper.", "Tyson Foods")
+    assert specific("It has a $1.75 billion revolving credit facility.", "Tyson Foods")
+    assert specific("Its facility is funded by a syndicate of banks led by JPMorgan Chase Bank.", "Tyson Foods")
