@@ -508,8 +508,26 @@ def reduce_extractive(
     """Choose and order sentences so the joined text stays within ``max_tokens`` (cl100k)."""
     name = _as_written(short_company_name(company), [sc.chunk.text for ev in evidence for sc in ev.chunks])
     found = (candidates(ev, name, fiscal_year=fiscal_year, prior=prior, tables=tables) for ev in evidence)
-    pools = {ev.facet.name: [c for c in cands if c.quality >= min_score] for ev, cands in zip(evidence, found)}
+    pools = {ev.facet.name: evidence_pool(ev.facet, cands, min_score) for ev, cands in zip(evidence, found)}
     return select(profile, pools, max_tokens, company=name)
+
+
+WEAK_EVIDENCE = 0.2  # of the floor: how weak a sentence in the facet's own words may be before absence is claimed
+
+
+def evidence_pool(facet: Facet, found: Sequence[Candidate], min_score: float) -> list[Candidate]:
+    """The sentences strong enough to state. When none is, the facet would say the filing does not
+    disclose it; that claim must be true, so a weak sentence in the facet's own core words ("The
+    company maintains lines of credit ...") is stated instead, the best one only."""
+    pool = [c for c in found if c.quality >= min_score]
+    if pool:
+        return pool
+    return [c for c in found if c.quality >= min_score * WEAK_EVIDENCE and term_hits(c.text, facet.core_terms)
+            and not CONDITIONAL.search(c.text) and not BOILERPLATE.search(c.text)][:1]
+
+
+# A hypothetical discloses nothing; nor does a pointer to another document (BOILERPLATE).
+CONDITIONAL = re.compile(r"^(?:If|Unless|Should|Were)\b|\bwould\b")
 
 
 def name_first(sentences: list[Sentence], company: str) -> list[Sentence]:

@@ -9,7 +9,7 @@ from ingest.sections import chunk_lines, prior_period_spans
 from ingest.types import Chunk
 from queries.profile import load_profile
 from rag.extractive import (NUMBER, Candidate, _company_totals_first, aspects_of, clause_spans, compress, fact_keys, latest_only,
-                            money_amount, name_first, select, specific,
+                            evidence_pool, money_amount, name_first, select, specific,
                             short_company_name, third_person, trim)
 from rag.retrieve import words
 from rag.tokens import count_tokens
@@ -356,3 +356,19 @@ def test_a_definition_with_an_enumeration_is_not_a_specific_fact():
                         "revolving credit facility, less outstanding commercial paper.", "Tyson Foods")
     assert specific("It has a $1.75 billion revolving credit facility.", "Tyson Foods")
     assert specific("Its facility is funded by a syndicate of banks led by JPMorgan Chase Bank.", "Tyson Foods")
+
+
+def test_a_facet_claims_absence_only_when_its_own_words_are_absent_too():
+    profile = load_profile()
+    financing = next(f for f in profile.facets if f.name == "financing")
+    weak = _candidate("The company maintains lines of credit that may be used to finance seasonal fluctuations in "
+                      "working capital on a short-term basis.", "financing", 0.07, profile)
+    hypothetical = _candidate("If it is required to comply with the rules, it would incur capital expenditures of "
+                              "approximately $200,000.", "financing", 0.2, profile)
+    pointer = _candidate("Capital expenditures are described on page 29 of the Annual Report, which is incorporated by "
+                         "reference.", "financing", 0.2, profile)
+    off_topic = _candidate("The company settled approximately 10,500 asbestos cases in March 1993.", "financing", 0.2, profile)
+    strong = _candidate("It has a $1.0 billion revolving credit facility that expires in 2015.", "financing", 0.9, profile)
+    assert evidence_pool(financing, [strong, weak], 0.25) == [strong]  # strong evidence: the weak stays out
+    assert evidence_pool(financing, [off_topic, weak], 0.25) == [weak]  # stated rather than "does not disclose"
+    assert evidence_pool(financing, [hypothetical, pointer, off_topic], 0.25) == []  # so the facet says it plainly
