@@ -54,7 +54,12 @@ BOILERPLATE = re.compile(
     r"critical accounting|recently issued|accounting standards|we measure|we evaluate|is defined as|incorporation by reference|"
     r"information required by|competitive position|(?:shown|listed|set forth|summarized) (?:below|above)|the following discussions?|"
     r"^(?:we|management|the company) (?:believes?|expects?|anticipates?)\b|carrying (?:amount|value)s?|fair (?:market )?value|"
-    r"\bthese (?:percentages|amounts|figures)\b|\bthe (?:above|preceding) table\b)",
+    r"\bthese (?:percentages|amounts|figures)\b|\bthe (?:above|preceding) table\b|"
+    # accounting policy and legal protection, not the business: "allocates revenue to each element based on its
+    # relative selling price", "relies on patent, copyright, trademark and trade secret laws"
+    r"relative selling price|allocat\w* (?:the )?(?:revenue|consideration|transaction price)|vendor[- ]specific objective|\bVSOE\b|"
+    r"multiple[- ]element|(?:is|are) (?:included|recorded|classified) (?:in|as) (?:cost|selling|revenue)|sales returns|"
+    r"analyzes whether|trade secrets?\b|proprietary rights)",
     re.I,
 )
 # Text in a filing is data: a sentence that addresses the summarizer is never evidence.

@@ -8,7 +8,7 @@ from ingest.errors import InputError
 from ingest.sections import chunk_lines, prior_period_spans
 from ingest.types import Chunk
 from queries.profile import load_profile
-from rag.extractive import (NUMBER, Candidate, _company_totals_first, aspects_of, clause_spans, compress, fact_keys, latest_only,
+from rag.extractive import (BOILERPLATE, NUMBER, Candidate, _company_totals_first, aspects_of, clause_spans, compress, fact_keys, latest_only,
                             evidence_pool, money_amount, name_first, select, specific,
                             short_company_name, third_person, trim)
 from rag.retrieve import words
@@ -372,3 +372,16 @@ def test_a_facet_claims_absence_only_when_its_own_words_are_absent_too():
     assert evidence_pool(financing, [strong, weak], 0.25) == [strong]  # strong evidence: the weak stays out
     assert evidence_pool(financing, [off_topic, weak], 0.25) == [weak]  # stated rather than "does not disclose"
     assert evidence_pool(financing, [hypothetical, pointer, off_topic], 0.25) == []  # so the facet says it plainly
+
+
+@pytest.mark.parametrize("sentence", [
+    "The Company allocates revenue to each element based on its relative selling price.",
+    "It generally relies on patent, copyright, trademark, trade secret and contract laws to protect its products.",
+    "The cost of shipping products to customers is included in cost of product revenues.",
+])
+def test_accounting_policy_and_legal_protection_are_boilerplate(sentence):
+    assert BOILERPLATE.search(sentence)
+
+
+def test_a_business_sentence_is_not_boilerplate():
+    assert not BOILERPLATE.search("Its embedded products include its iNAND embedded flash product line, with capacities up to 64 gigabytes.")
