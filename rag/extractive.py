@@ -253,6 +253,7 @@ _BECAUSE = re.compile(
     r"(?:due to|driven by|as a result of|resulting from|reflecting|attributable to|offset by|because of|which reflects?)\b",
     re.I,
 )
+_SUBORDINATE = re.compile(r"^(?:As|If|While|Although|Though|Because|When|Whenever|Since|Whereas|Unless|After|Before|Once|Until)\b")
 _DEFINED_TERM = re.compile(r"\s*\((?:the\s+|collectively,?\s+|together,?\s+)?[“\"][^)]{1,60}[”\"]\)|\s*\((?:collectively|together)[^)]*\)", re.I)
 
 
@@ -263,6 +264,8 @@ def compress(text: str) -> str:
         if m.group(0).lower().endswith("attributable to") and not m.group(0).startswith(","):
             continue  # "net income attributable to Disney" names whose income it is; it explains nothing
         head = text[: m.start()].rstrip(" ,;")
+        if _SUBORDINATE.match(head) and "," not in head:
+            break  # "As revenues fluctuate due to ..., its other operations are stable": the cut would keep only the "As" clause
         dangling = head.split()[-1].lower() in {"was", "were", "is", "are", "be", "been", "being", "primarily", "mainly"} if head.split() else True
         if len(head.split()) >= 6 and not dangling and (NUMBER.search(head) or not NUMBER.search(text[m.start():])):
             return head if head.endswith(".") else head + "."

@@ -385,3 +385,9 @@ def test_accounting_policy_and_legal_protection_are_boilerplate(sentence):
 
 def test_a_business_sentence_is_not_boilerplate():
     assert not BOILERPLATE.search("Its embedded products include its iNAND embedded flash product line, with capacities up to 64 gigabytes.")
+
+
+def test_an_explanation_inside_a_subordinate_clause_is_not_cut_away_with_the_main_clause():
+    text = ("As revenues from financial services fluctuate over time due to varying performance of the commodities markets, "
+            "its other operations are expected to be stable.")
+    assert compress(text) == text
