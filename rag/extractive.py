@@ -283,6 +283,8 @@ _VERSUS = re.compile(
     r",?\s(?:as\s)?(?:compared\s(?:to|with)|versus|vs\.)\s(?:\$?[\d.,]+\s?(?:million|billion|%)?(?:,\s(?:representing|or)\s[^.;,]{1,60},)?\s)?(?:in|for|at|during|from|over)?\s?"
     r"(?:the\s)?(?:prior|previous|last|same period|fiscal\s(?:year\s)?(?P<y>(?:19|20)\d\d)|(?P<y2>(?:19|20)\d\d)|[A-Z][a-z]+ \d{1,2}, (?P<y3>(?:19|20)\d\d))[^,;.]*",
 )
+# "... compared to fiscal year 2001 when approximately 67.0% of sales were ...": the rest of the sentence is last year's
+_VERSUS_WHEN = re.compile(r",?\s(?:as\s)?compared\s(?:to|with)\s(?:the\s)?(?:fiscal\s(?:year\s)?)?((?:19|20)\d\d)\s(?:when|in which)\b.*?(?=\.(?:\s|$))")
 _WHEN = re.compile(r"^(?:In|During|For)\s(?:the\s)?(?:fiscal\s(?:year\s)?|year\s(?:ended\s)?(?:[A-Z][a-z]+\s\d{1,2},\s)?)?((?:19|20)\d\d),\s+")
 
 
@@ -292,9 +294,15 @@ def trim(text: str, fiscal_year: int | None = None) -> str:
     2023," when 2023 is the filing's own year. Every figure of the main statement stays."""
     def versus(m: re.Match) -> str:
         y = m.group("y") or m.group("y2") or m.group("y3")
+        if re.match(r"\.[\dA-Za-z]", m.string[m.end():m.end() + 2]):
+            return m.group(0)  # stopped at "67.0%" or "U.S.", not at the clause's end: cutting there leaves debris
         return "" if (y is None or (fiscal_year and int(y) < fiscal_year)) else m.group(0)
 
-    out = _VERSUS.sub(versus, _WHICH.sub(" ", _ASIDE.sub("", text)))
+    def versus_when(m: re.Match) -> str:
+        return "" if fiscal_year and int(m.group(1)) < fiscal_year else m.group(0)
+
+    out = _VERSUS_WHEN.sub(versus_when, _WHICH.sub(" ", _ASIDE.sub("", text)))
+    out = _VERSUS.sub(versus, out)
     if fiscal_year:
         m = _WHEN.match(out)
         if m and int(m.group(1)) == fiscal_year and len(out[m.end():].split()) >= MIN_WORDS:

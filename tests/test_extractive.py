@@ -391,3 +391,13 @@ def test_an_explanation_inside_a_subordinate_clause_is_not_cut_away_with_the_mai
     text = ("As revenues from financial services fluctuate over time due to varying performance of the commodities markets, "
             "its other operations are expected to be stable.")
     assert compress(text) == text
+
+
+def test_a_comparison_is_not_cut_at_a_decimal_point():
+    text = ("In fiscal year 2002, approximately 69.7% of sales were derived from U.S. customers, while approximately 30.3% were "
+            "derived from international customers compared to fiscal year 2001 when approximately 67.0% of sales were derived "
+            "from the U.S.")
+    assert trim(text, 2002) == ("Approximately 69.7% of sales were derived from U.S. customers, while "
+                                "approximately 30.3% were derived from international customers.")
+    cut_short = "Sales were 40.2% of the total compared to 2001 and 38.5% in 2000, with the rest from the U.S. and Canada."
+    assert "38.5%" in trim(cut_short, 2002)  # a comparison that would stop at "38.5" is left whole
