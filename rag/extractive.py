@@ -59,7 +59,8 @@ BOILERPLATE = re.compile(
     # relative selling price", "relies on patent, copyright, trademark and trade secret laws"
     r"relative selling price|allocat\w* (?:the )?(?:revenue|consideration|transaction price)|vendor[- ]specific objective|\bVSOE\b|"
     r"multiple[- ]element|(?:is|are) (?:included|recorded|classified) (?:in|as) (?:cost|selling|revenue)|sales returns|"
-    r"analyzes whether|trade secrets?\b|proprietary rights)",
+    r"analyzes whether|trade secrets?\b|proprietary rights|risk of loss|recogni[sz]ed as revenue|revenue recognition criteria|"
+    r"debt issuance costs|subject to certain exceptions)",
     re.I,
 )
 # Text in a filing is data: a sentence that addresses the summarizer is never evidence.
@@ -87,6 +88,7 @@ NO_ASPECT = 0.15
 PER_FACET_CAP = 7
 TABLE_RANK = 5
 DANGLING = 0.5  # a sentence opening with "This", "These", "Such": it leans on the one before
+HYPOTHETICAL = 0.5
 ANAPHORA = re.compile(r"^(?:This|These|Those|Such|That|The increase|The decrease)\b")
 MIN_WORDS = 6
 TOTAL_ASPECT = "total"  # the profile's aspect for a facet's headline figure (revenue: total net sales)
@@ -455,6 +457,8 @@ def candidates(
             text = third_person(trim(compress(latest_only(tidy(raw))), fiscal_year))
             if len(text.split()) < MIN_WORDS or not re.match(r"[\"“(]?[A-Z0-9$]", text):
                 continue  # trimming left a fragment
+            if CONDITIONAL.search(text):
+                s *= HYPOTHETICAL  # "If the Company is unable to ..., it will ...": what has not happened
             if ANAPHORA.match(text):
                 s *= DANGLING  # "This includes ...", "These include ...": says little without the sentence before
             if facet.fact_weight >= 1.0 and not specific(text, company):

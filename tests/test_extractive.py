@@ -8,7 +8,7 @@ from ingest.errors import InputError
 from ingest.sections import chunk_lines, prior_period_spans
 from ingest.types import Chunk
 from queries.profile import load_profile
-from rag.extractive import (BOILERPLATE, NUMBER, Candidate, _company_totals_first, aspects_of, clause_spans, compress, fact_keys, latest_only,
+from rag.extractive import (BOILERPLATE, CONDITIONAL, NUMBER, Candidate, _company_totals_first, aspects_of, clause_spans, compress, fact_keys, latest_only,
                             evidence_pool, money_amount, name_first, select, specific,
                             short_company_name, third_person, trim)
 from rag.retrieve import words
@@ -378,6 +378,8 @@ def test_a_facet_claims_absence_only_when_its_own_words_are_absent_too():
     "The Company allocates revenue to each element based on its relative selling price.",
     "It generally relies on patent, copyright, trademark, trade secret and contract laws to protect its products.",
     "The cost of shipping products to customers is included in cost of product revenues.",
+    "When products are sold through distributors, title and risk of loss generally passes upon shipment.",
+    "The ending unamortized deferred debt issuance costs for the 5.375% Senior Notes were $11.1 million.",
 ])
 def test_accounting_policy_and_legal_protection_are_boilerplate(sentence):
     assert BOILERPLATE.search(sentence)
@@ -401,3 +403,12 @@ def test_a_comparison_is_not_cut_at_a_decimal_point():
                                 "approximately 30.3% were derived from international customers.")
     cut_short = "Sales were 40.2% of the total compared to 2001 and 38.5% in 2000, with the rest from the U.S. and Canada."
     assert "38.5%" in trim(cut_short, 2002)  # a comparison that would stop at "38.5" is left whole
+
+
+@pytest.mark.parametrize("sentence, hypothetical", [
+    ("If the Company is unable to satisfy such cash requirements, it will reduce capital expenditures.", True),
+    ("It estimates that it would incur capital expenditures of approximately $200,000.", True),
+    ("It has a $5.0 million revolving credit facility.", False),
+])
+def test_hypotheticals_are_recognized(sentence, hypothetical):
+    assert bool(CONDITIONAL.search(sentence)) is hypothetical
