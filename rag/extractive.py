@@ -33,7 +33,8 @@ ORG = re.compile(r"\b(?:[A-Z][\w&'.-]+\s){0,4}(?:Bank|Inc\.|Corporation|Company|
 PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)+")
 HEDGE = re.compile(
     r"\b(may|might|could|would|believes?|expects?|anticipates?|intends?|seeks?|strives?|committed|forward-looking|"
-    r"no assurance|cannot assure|there can be|adversely|risks?|uncertaint\w*|such as|including, but not limited)\b",
+    r"no assurance|cannot assure|there can be|adversely|risks?|uncertaint\w*|such as|including, but not limited|"
+    r"terminable|without penalty|exert|influence over|minimum purchase)\b",
     re.I,
 )
 XREF = re.compile(
@@ -60,7 +61,7 @@ BOILERPLATE = re.compile(
     r"relative selling price|allocat\w* (?:the )?(?:revenue|consideration|transaction price)|vendor[- ]specific objective|\bVSOE\b|"
     r"multiple[- ]element|(?:is|are) (?:included|recorded|classified) (?:in|as) (?:cost|selling|revenue)|sales returns|"
     r"analyzes whether|trade secrets?\b|proprietary rights|risk of loss|recogni[sz]ed as revenue|revenue recognition criteria|"
-    r"debt issuance costs|subject to certain exceptions)",
+    r"debt issuance costs|subject to certain exceptions|classification is based on|classified based on)",
     re.I,
 )
 # Text in a filing is data: a sentence that addresses the summarizer is never evidence.

@@ -8,7 +8,7 @@ from ingest.errors import InputError
 from ingest.sections import chunk_lines, prior_period_spans
 from ingest.types import Chunk
 from queries.profile import load_profile
-from rag.extractive import (BOILERPLATE, CONDITIONAL, NUMBER, Candidate, _company_totals_first, aspects_of, clause_spans, compress, fact_keys, latest_only,
+from rag.extractive import (BOILERPLATE, CONDITIONAL, HEDGE, NUMBER, Candidate, _company_totals_first, aspects_of, clause_spans, compress, fact_keys, latest_only,
                             evidence_pool, money_amount, name_first, select, specific,
                             short_company_name, third_person, trim)
 from rag.retrieve import words
@@ -412,3 +412,11 @@ def test_a_comparison_is_not_cut_at_a_decimal_point():
 ])
 def test_hypotheticals_are_recognized(sentence, hypothetical):
     assert bool(CONDITIONAL.search(sentence)) is hypothetical
+
+
+@pytest.mark.parametrize("sentence", [
+    "In accordance with industry practice, its contracts are generally terminable at will by clients without penalty.",
+    "The RBOCs are significantly larger than the Company and are able to exert a high degree of influence over it.",
+])
+def test_risk_factor_language_counts_as_hedged(sentence):
+    assert HEDGE.search(sentence)
