@@ -90,7 +90,7 @@ PER_FACET_CAP = 7
 TABLE_RANK = 5
 DANGLING = 0.5  # a sentence opening with "This", "These", "Such": it leans on the one before
 HYPOTHETICAL = 0.5
-ANAPHORA = re.compile(r"^(?:This|These|Those|Such|That|The increase|The decrease)\b")
+ANAPHORA = re.compile(r"^(?:This|These|Those|Such|That|The (?:\w+ )?(?:increase|decrease|decline|change|growth|improvement))\b")
 MIN_WORDS = 6
 TOTAL_ASPECT = "total"  # the profile's aspect for a facet's headline figure (revenue: total net sales)
 TOTAL_EXP = 0.25
@@ -283,11 +283,11 @@ _WHICH = re.compile(
     r"primarily|typically|\w+ed)\b)"
 )
 _VERSUS = re.compile(
-    r",?\s(?:as\s)?(?:compared\s(?:to|with)|versus|vs\.)\s(?:\$?[\d.,]+\s?(?:million|billion|%)?(?:,\s(?:representing|or)\s[^.;,]{1,60},)?\s)?(?:in|for|at|during|from|over)?\s?"
+    r",?\s(?:as\s)?(?:compared\s(?:to|with)|versus|vs\.)\s(?:(?:(?:net\s)?(?:sales|revenues?)\sof\s)?\$?[\d.,]+\s?(?:million|billion|%)?(?:,\s(?:representing|or)\s[^.;,]{1,60},)?\s)?(?:in|for|at|during|from|over)?\s?"
     r"(?:the\s)?(?:prior|previous|last|same period|fiscal\s(?:year\s)?(?P<y>(?:19|20)\d\d)|(?P<y2>(?:19|20)\d\d)|[A-Z][a-z]+ \d{1,2}, (?P<y3>(?:19|20)\d\d))[^,;.]*",
 )
 # "... compared to fiscal year 2001 when approximately 67.0% of sales were ...": the rest of the sentence is last year's
-_VERSUS_WHEN = re.compile(r",?\s(?:as\s)?compared\s(?:to|with)\s(?:the\s)?(?:fiscal\s(?:year\s)?)?((?:19|20)\d\d)\s(?:when|in which)\b.*?(?=\.(?:\s|$))")
+_VERSUS_WHEN = re.compile(r",?\s(?:as\s)?compared\s(?:to|with)\s(?:the\s)?(?:fiscal\s(?:year\s)?)?((?:19|20)\d\d)\s(?:when|in which)\b.*(?=\.[\"”’)]?\s*$)")
 _WHEN = re.compile(r"^(?:In|During|For)\s(?:the\s)?(?:fiscal\s(?:year\s)?|year\s(?:ended\s)?(?:[A-Z][a-z]+\s\d{1,2},\s)?)?((?:19|20)\d\d),\s+")
 
 

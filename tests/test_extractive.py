@@ -8,7 +8,7 @@ from ingest.errors import InputError
 from ingest.sections import chunk_lines, prior_period_spans
 from ingest.types import Chunk
 from queries.profile import load_profile
-from rag.extractive import (BOILERPLATE, CONDITIONAL, HEDGE, NUMBER, Candidate, _company_totals_first, aspects_of, clause_spans, compress, fact_keys, latest_only,
+from rag.extractive import (ANAPHORA, BOILERPLATE, CONDITIONAL, HEDGE, NUMBER, Candidate, _company_totals_first, aspects_of, clause_spans, compress, fact_keys, latest_only,
                             evidence_pool, money_amount, name_first, select, specific,
                             short_company_name, third_person, trim)
 from rag.retrieve import words
@@ -398,7 +398,7 @@ def test_an_explanation_inside_a_subordinate_clause_is_not_cut_away_with_the_mai
 def test_a_comparison_is_not_cut_at_a_decimal_point():
     text = ("In fiscal year 2002, approximately 69.7% of sales were derived from U.S. customers, while approximately 30.3% were "
             "derived from international customers compared to fiscal year 2001 when approximately 67.0% of sales were derived "
-            "from the U.S.")
+            "from the U.S. and approximately 33.0% were from international customers.")
     assert trim(text, 2002) == ("Approximately 69.7% of sales were derived from U.S. customers, while "
                                 "approximately 30.3% were derived from international customers.")
     cut_short = "Sales were 40.2% of the total compared to 2001 and 38.5% in 2000, with the rest from the U.S. and Canada."
@@ -420,3 +420,14 @@ def test_hypotheticals_are_recognized(sentence, hypothetical):
 ])
 def test_risk_factor_language_counts_as_hedged(sentence):
     assert HEDGE.search(sentence)
+
+
+@pytest.mark.parametrize("sentence", ["The slight increase can be attributed to research and development.", "This includes retail stores."])
+def test_a_sentence_leaning_on_the_one_before_is_recognized(sentence):
+    assert ANAPHORA.match(sentence)
+
+
+def test_a_comparison_naming_last_years_sales_is_cut():
+    text = ("Sales for fiscal year 2002 were $251.2 million compared to sales of $272.5 million in fiscal year 2001, "
+            "a decrease of $21.3 million or 7.8%.")
+    assert trim(text, 2002) == "Sales for fiscal year 2002 were $251.2 million, a decrease of $21.3 million or 7.8%."
