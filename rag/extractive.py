@@ -504,9 +504,16 @@ def _company_totals_first(found: list[Candidate]) -> list[Candidate]:
 
 
 # -- reduce ---------------------------------------------------------------------------------
+def _other_year(a: str, b: str) -> bool:
+    years_a, years_b = set(_YEAR.findall(a)), set(_YEAR.findall(b))
+    return bool(years_a) and bool(years_b) and years_a.isdisjoint(years_b)
+
+
 def _redundant(c: Candidate, chosen: Sequence[Candidate]) -> bool:
     for o in chosen:
         overlap = len(c.words & o.words) / max(1, min(len(c.words), len(o.words)))
+        if overlap > 0.6 and all(w[0].isdigit() for w in c.words - o.words) and _other_year(c.text, o.text):
+            return True  # the same statement for another year: one is enough
         if overlap > 0.6 and (not c.facts or c.facts & o.facts or not (c.facts - o.facts) or overlap > 0.85):
             return True  # one template with different figures ("Segment A sales rose ...", "Segment B ...") is not
         if c.numbers and len(c.numbers) >= 2 and c.numbers <= o.numbers:

@@ -8,7 +8,8 @@ from ingest.errors import InputError
 from ingest.sections import chunk_lines, prior_period_spans
 from ingest.types import Chunk
 from queries.profile import load_profile
-from rag.extractive import (ANAPHORA, BOILERPLATE, CONDITIONAL, HEDGE, NUMBER, Candidate, _company_totals_first, aspects_of, clause_spans, compress, fact_keys, latest_only,
+from rag.extractive import (ANAPHORA, BOILERPLATE, CONDITIONAL, HEDGE, NUMBER, Candidate, _company_totals_first, _redundant,
+                            aspects_of, clause_spans, compress, fact_keys, latest_only,
                             evidence_pool, money_amount, name_first, select, specific,
                             short_company_name, third_person, trim)
 from rag.retrieve import words
@@ -286,9 +287,10 @@ def test_sentence_ends_are_not_doubled():
 
 def test_the_joined_text_fills_the_ceiling_and_never_crosses_it():
     profile = load_profile()
+    names = ["Amber", "Birch", "Cedar", "Dune", "Elm", "Fern", "Grove", "Heath", "Iris", "Jade", "Kelp", "Lark"]
     pools = _pools(profile, **{
-        f.name: [(f"Segment {chr(65 + i)}{j} net sales were ${100 + 10 * i + j}.{j} million, up {j + 1}.{i}% in fiscal 2025.", 3.0 - 0.1 * j)
-                 for j in range(12)]
+        f.name: [(f"The {names[j]} {f.name} business net sales were ${100 + 10 * i + j}.{j} million, up {j + 1}.{i}% in fiscal 2025.",
+                  3.0 - 0.1 * j) for j in range(12)]
         for i, f in enumerate(profile.facets)
     })
     for ceiling in (120, 200, 333):
@@ -431,3 +433,19 @@ def test_a_comparison_naming_last_years_sales_is_cut():
     text = ("Sales for fiscal year 2002 were $251.2 million compared to sales of $272.5 million in fiscal year 2001, "
             "a decrease of $21.3 million or 7.8%.")
     assert trim(text, 2002) == "Sales for fiscal year 2002 were $251.2 million, a decrease of $21.3 million or 7.8%."
+
+
+def test_the_same_statement_for_an_earlier_year_is_redundant():
+    profile = load_profile()
+    this = _candidate("Net cash used in financing activities in fiscal 2025 included dividend payments of $658.5 million, "
+                      "share repurchases of $418.2 million and repayment of commercial paper of $86.8 million.", "financing", 2.0, profile)
+    last = _candidate("Net cash used in financing activities in fiscal 2024 included dividend payments of $628.4 million "
+                      "and share repurchases of $453.9 million.", "financing", 1.5, profile)
+    other_segment = _candidate("Building Products net sales increased 8.2% to $586.1 million.", "revenue", 1.0, profile)
+    segment = _candidate("Consumer Products net sales increased 7.8% to $686.3 million.", "revenue", 1.0, profile)
+    assert _redundant(last, [this])
+    assert not _redundant(other_segment, [segment])
+    total = _candidate("Net sales increased 10%, or $903.6 million, to $9,713.6 million.", "revenue", 1.0, profile)
+    region = _candidate("In Europe, the Middle East & Africa, net sales increased 11%, or $345.6 million, to $3,603.2 million.",
+                        "revenue", 1.0, profile)
+    assert not _redundant(total, [region])  # the company's total is not a region's, though its words are a subset
