@@ -218,7 +218,28 @@ def _third_person(verb: str) -> str | None:
     return low + "s"
 
 
-_WE = re.compile(r"\b(We|we)\s+((?:(?:" + "|".join(_ADVERBS) + r"|(?!(?:supply|apply|rely|reply|comply|multiply|fly|ally)\b)[a-z]+ly)\s+)?)([a-z]+)\b")
+_ADVERB = r"(?:" + "|".join(_ADVERBS) + r"|(?!(?:supply|apply|rely|reply|comply|multiply|fly|ally)\b)[a-z]+ly)"
+# "We design, manufacture and sell": verbs listed right after the subject's verb share its subject.
+_VERB_LIST = r"((?:,\s*[a-z]+)*,?\s+(?:and|or)\s+[a-z]+\b(?!\s+(?:of|to)\b))?"
+_WE = re.compile(r"\b(We|we)\s+((?:" + _ADVERB + r"\s+)?)([a-z]+)\b" + _VERB_LIST)
+# "... and usually source steel": after "and", an adverb marks the next word as a verb.
+_AND_ADVERB_VERB = re.compile(r"\b(and|or)\s+(" + _ADVERB + r")\s+([a-z]+)\b")
+
+
+def _coordinated(tail: str) -> str:
+    """The verbs of a list after the subject's verb, each in the third person: ", manufacture and
+    sell" becomes ", manufactures and sells". Anything that is not plainly a verb is left alone."""
+    if not tail:
+        return tail
+    def one(m: re.Match) -> str:
+        verb = _third_person(m.group(0))
+        word = m.group(0)
+        return verb if verb is not None and word not in _LIST_NOUNS and not word.endswith("ing") else word
+    return re.sub(r"(?<![\w-])(?!and\b|or\b)[a-z]+\b", one, tail)
+
+
+# Words that can follow "and" after a verb without being a second verb.
+_LIST_NOUNS = {"other", "others", "related", "then", "thereby", "also", "not", "is", "has", "was", "does"}
 
 
 def third_person(text: str) -> str:
@@ -231,9 +252,11 @@ def third_person(text: str) -> str:
         if verb is None:
             return m.group(0)
         subject = "It" if m.start() == 0 else "it"
-        return f"{subject} {m.group(2)}{verb}"
+        return f"{subject} {m.group(2)}{verb}" + _coordinated(m.group(4) or "")
 
     out = _WE.sub(we, text)
+    if out != text:  # the subject became "it": so do its later verbs after "and usually"
+        out = _AND_ADVERB_VERB.sub(lambda m: f"{m.group(1)} {m.group(2)} {_third_person(m.group(3)) or m.group(3)}", out)
     out = re.sub(r"\bour\b", "its", out)
     out = re.sub(r"\bOur\b", "Its", out)
     out = re.sub(r"\bus\b", "it", out)

@@ -81,9 +81,15 @@ def test_clauses_joined_by_semicolons_are_candidates_of_their_own():
         ("We supply products to retailers.", "It supplies products to retailers."),
         ("We rely heavily on one customer.", "It relies heavily on one customer."),
         ("Our largest customer is Acme Stores.", "Its largest customer is Acme Stores."),
+        ("We design, manufacture and market footwear.", "It designs, manufactures and markets footwear."),
+        ("We own or lease facilities in 12 states.", "It owns or leases facilities in 12 states."),
+        ("We have plants in Ohio and usually source steel.", "It has plants in Ohio and usually sources steel."),
+        ("We sell shoes and apparel to retailers.", "It sells shoes and apparel to retailers."),
+        ("We offer products and services.", "It offers products and services."),
+        ("Revenues rose and typically peak in May.", "Revenues rose and typically peak in May."),
     ],
 )
-def test_third_person_handles_adverbs_ending_in_ly(sentence, expected):
+def test_third_person_handles_adverbs_and_lists_of_verbs(sentence, expected):
     assert third_person(sentence) == expected
 
 
