@@ -61,7 +61,10 @@ BOILERPLATE = re.compile(
     r"relative selling price|allocat\w* (?:the )?(?:revenue|consideration|transaction price)|vendor[- ]specific objective|\bVSOE\b|"
     r"multiple[- ]element|(?:is|are) (?:included|recorded|classified) (?:in|as) (?:cost|selling|revenue)|sales returns|"
     r"analyzes whether|trade secrets?\b|proprietary rights|risk of loss|recogni[sz]ed as revenue|revenue recognition criteria|"
-    r"debt issuance costs|subject to certain exceptions|classification is based on|classified based on)",
+    r"debt issuance costs|subject to certain exceptions|classification is based on|classified based on|"
+    # an officer's biography: "Mr. Allard previously was employed by ..., where as Chief Operating Officer ..."
+    r"\b(?:previously|formerly) (?:was )?(?:employed|served)|\bwas employed by\b|"
+    r"\bserved as (?:its |the )?(?:chief|president|vice|director|chairman|executive))",
     re.I,
 )
 # Text in a filing is data: a sentence that addresses the summarizer is never evidence.
@@ -373,9 +376,13 @@ def possessive(name: str) -> str:
     return name + ("'" if name.endswith("s") else "'s")
 
 
+# A running page header glued to the text after a page break: "Index to Financial Statements circuits which ..."
+PAGE_HEADER = re.compile(r"^\s*(?:Index to (?:Consolidated )?Financial Statements|Table of Contents)\s+(?=\S)", re.I)
+
+
 def tidy(text: str) -> str:
     """Trim a sentence for the summary: cross-references, lead-in connectives, stray bullets."""
-    text = text.strip().lstrip("•·-–—*▪●§ ").strip()
+    text = PAGE_HEADER.sub("", text.strip()).lstrip("•·-–—*▪●§ ").strip()
     text = re.sub(r"^[oO]\s+(?=[a-z])", "", text)  # "o" used as a bullet in older filings
     text = re.sub(r"^\(?\d{1,2}\)\s*|^[a-z]\)\s*", "", text)  # footnote or list markers "(1)", "a)"
     text = XREF.sub("", text)
@@ -471,6 +478,9 @@ def candidates(
                 continue  # a row of figures with a period is still a table row
             if looks_like_heading(raw):
                 continue
+            header = PAGE_HEADER.match(raw)
+            if header and raw[header.end()].islower():
+                continue  # the rest of a sentence from the page before
             if clause <= 0 and re.match(r"^[\s•·\-–—*▪●§]*(?:[oO]\s+)?(?:[a-z]|(?:And|Or|But|Nor)\b)", raw):
                 continue  # a list fragment without its lead-in ("working with customers to ...")
             s = score_sentence(raw, facet, scored.rank, chunk.item, fiscal_year)
@@ -573,7 +583,7 @@ def evidence_pool(facet: Facet, found: Sequence[Candidate], min_score: float) ->
     pool = [c for c in found if c.quality >= min_score]
     if pool:
         return pool
-    return [c for c in found if c.quality >= min_score * WEAK_EVIDENCE and term_hits(c.text, facet.core_terms)
+    return [c for c in found if c.quality >= min_score * WEAK_EVIDENCE and (term_hits(c.text, facet.core_terms) or c.aspects)
             and not CONDITIONAL.search(c.text) and not BOILERPLATE.search(c.text)][:1]
 
 

@@ -455,3 +455,27 @@ def test_the_same_statement_for_an_earlier_year_is_redundant():
     region = _candidate("In Europe, the Middle East & Africa, net sales increased 11%, or $345.6 million, to $3,603.2 million.",
                         "revenue", 1.0, profile)
     assert not _redundant(total, [region])  # the company's total is not a region's, though its words are a subset
+
+
+def test_a_facet_with_weak_evidence_of_its_kind_states_it_rather_than_claim_absence():
+    profile = load_profile()
+    distribution = next(f for f in profile.facets if f.name == "distribution")
+    network = _candidate("Its network provides subscribers with local dial-up access in all major metropolitan areas of "
+                         "Texas.", "distribution", 0.18, profile)
+    assert network.aspects  # a network reaches the customers: logistics
+    assert evidence_pool(distribution, [network], 0.25) == [network]
+
+
+def test_page_headers_and_biographies_are_not_evidence():
+    from rag.types import FacetEvidence, ScoredChunk
+    from rag.extractive import candidates
+    profile = load_profile()
+    revenue = next(f for f in profile.facets if f.name == "revenue")
+    text = ("Index to Financial Statements circuits which was a result of decreased revenues of $2.1 million. "
+            "Index to Financial Statements Total revenue decreased by $8.0 million, or 31.4%, to $17.5 million. "
+            "Mr. Allard previously was employed by Primedia, where he managed products to increase revenue by $40 million.")
+    chunk = Chunk("c1", "d1", text, 0, 0, len(text), "Item 7")
+    found = candidates(FacetEvidence(revenue, (ScoredChunk(chunk, 1.0, 0),)), "Internet America")
+    assert found[0].text == "Total revenue decreased by $8.0 million, or 31.4%, to $17.5 million."
+    assert not any(c.text.startswith(("Index", "Circuits")) for c in found)
+    assert BOILERPLATE.search(text.split(". ")[-1])
