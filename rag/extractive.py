@@ -272,8 +272,10 @@ def _as_written(name: str, texts: Sequence[str]) -> str:
         return name
     joined = "\n".join(texts)
     forms = {m for m in re.findall(re.escape(name), joined, re.I)}
-    mixed = {f for f in forms if not f.isupper()}  # headings shout; prose uses the real casing
-    return max(mixed or forms, key=joined.count) if forms else name
+    # Headings shout and web addresses whisper ("www.spacehab.com"); prose uses the real casing.
+    mixed = {f for f in forms if not f.isupper() and not f.islower()}
+    upper = {f for f in forms if f.isupper()}
+    return max(mixed or upper or forms, key=joined.count) if forms else name
 
 
 # Explanations after the fact ("..., primarily due to higher volume") spend tokens a reader can skip.
@@ -376,6 +378,9 @@ def possessive(name: str) -> str:
     return name + ("'" if name.endswith("s") else "'s")
 
 
+# Two scraps of a figure on lines of their own right before the text ("$\n600\nmillion\n2-year\n"): the
+# sentence began lines earlier. One short line ("Fiscal 2025") is a heading.
+_BROKEN_FIGURE = re.compile(r"(?:^|\n)[^\n]{0,8}\n[^\n.!?:;]{0,6}(?:\$|\d|\b(?:million|billion|thousand)|-year|%)[ \t]*\n\s*\Z", re.I)
 # A running page header glued to the text after a page break: "Index to Financial Statements circuits which ..."
 PAGE_HEADER = re.compile(r"^\s*(?:Index to (?:Consolidated )?Financial Statements|Table of Contents)\s+(?=\S)", re.I)
 
@@ -478,6 +483,8 @@ def candidates(
                 continue  # a row of figures with a period is still a table row
             if looks_like_heading(raw):
                 continue
+            if _BROKEN_FIGURE.search(chunk.text, 0, a):
+                continue  # the tail of a sentence whose figure the extraction broke over lines ("$\n600\nmillion\n2-year\n")
             header = PAGE_HEADER.match(raw)
             if header and raw[header.end()].islower():
                 continue  # the rest of a sentence from the page before

@@ -8,7 +8,7 @@ from ingest.errors import InputError
 from ingest.sections import chunk_lines, prior_period_spans
 from ingest.types import Chunk
 from queries.profile import load_profile
-from rag.extractive import (ANAPHORA, BOILERPLATE, CONDITIONAL, HEDGE, NUMBER, Candidate, _company_totals_first, _redundant,
+from rag.extractive import (ANAPHORA, BOILERPLATE, CONDITIONAL, HEDGE, NUMBER, Candidate, _as_written, _company_totals_first, _redundant,
                             aspects_of, clause_spans, compress, fact_keys, latest_only,
                             evidence_pool, money_amount, name_first, select, specific,
                             short_company_name, third_person, trim)
@@ -479,3 +479,28 @@ def test_page_headers_and_biographies_are_not_evidence():
     assert found[0].text == "Total revenue decreased by $8.0 million, or 31.4%, to $17.5 million."
     assert not any(c.text.startswith(("Index", "Circuits")) for c in found)
     assert BOILERPLATE.search(text.split(". ")[-1])
+
+
+def test_the_company_is_named_as_its_prose_writes_it():
+    texts = ["SPACEHAB’s revenue grew. Visit www.spacehab.com or www.spacehab.com/store or spacehab.com."]
+    assert _as_written("Spacehab", texts) == "SPACEHAB"  # the web address is lower case, the prose is not
+    assert _as_written("Nike", ["NIKE, Inc. designs footwear. NIKE sells apparel. NIKE DIRECT"]) == "NIKE"
+    assert _as_written("Darden", ["DARDEN RESTAURANTS. Darden owns Olive Garden. Darden's brands. DARDEN"]) == "Darden"
+
+
+def test_the_tail_of_a_sentence_broken_over_lines_is_not_a_sentence():
+    from rag.types import FacetEvidence, ScoredChunk
+    from rag.extractive import candidates
+    profile = load_profile()
+    financing = next(f for f in profile.facets if f.name == "financing")
+    text = ("The Revolving Credit Agreement of $1,250 million matures on October 23, 2028.\n"
+            "On September 16, 2024, it entered into a senior unsecured $\n600\nmillion\n2-year\n"
+            "Term Loan Credit Agreement with BOA, as administrative agent, the lenders and other agents party thereto, the "
+            "material terms of which were consistent with the Revolving Credit Agreement of $1,250 million.\n"
+            "Liquidity\nIt had $2.1 billion of borrowing capacity under its credit facilities.\n"
+            "Fiscal 2025\nIts revolving credit facility of $1,250 million was undrawn at year end.")
+    chunk = Chunk("c1", "d1", text, 0, 0, len(text), "Item 7")
+    found = {c.text for c in candidates(FacetEvidence(financing, (ScoredChunk(chunk, 1.0, 0),)), "Darden")}
+    assert not any(t.startswith("Term Loan") for t in found)
+    assert "It had $2.1 billion of borrowing capacity under its credit facilities." in found  # after a heading
+    assert "Its revolving credit facility of $1,250 million was undrawn at year end." in found  # a year heading too
