@@ -495,13 +495,18 @@ def candidates(
                 continue
             if any(p0 <= chunk.start + a < p1 for p0, p1 in prior):
                 s *= PRIOR_PERIOD  # last year's comparison, lifted out of its section, reads as this year's
-            text = third_person(trim(compress(latest_only(tidy(raw))), fiscal_year))
+            plain = trim(compress(latest_only(tidy(raw))), fiscal_year)
+            text = third_person(plain)
             if len(text.split()) < MIN_WORDS or not re.match(r"[\"“(]?[A-Z0-9$]", text):
                 continue  # trimming left a fragment
             if CONDITIONAL.search(text):
                 s *= HYPOTHETICAL  # "If the Company is unable to ..., it will ...": what has not happened
-            if ANAPHORA.match(text):
+            if ANAPHORA.match(text) or re.match(r"(?:They|Their)\b", plain):
                 s *= DANGLING  # "This includes ...", "These include ...": says little without the sentence before
+            elif re.match(r"Its?\b", plain):
+                # The filing's own "It contributes to ..." means something said before; in the summary,
+                # where "It" is the company, it would tell of the company what was said of something else.
+                s *= DANGLING**2
             if facet.fact_weight >= 1.0 and not specific(text, company):
                 s *= NO_FACT  # "Its strategy is to build strong relationships with retailers": nothing to check
             tokens = count_tokens(text)

@@ -504,3 +504,17 @@ def test_the_tail_of_a_sentence_broken_over_lines_is_not_a_sentence():
     assert not any(t.startswith("Term Loan") for t in found)
     assert "It had $2.1 billion of borrowing capacity under its credit facilities." in found  # after a heading
     assert "Its revolving credit facility of $1,250 million was undrawn at year end." in found  # a year heading too
+
+
+def test_the_filings_own_it_is_marked_down_because_in_the_summary_it_is_the_company():
+    from rag.types import FacetEvidence, ScoredChunk
+    from rag.extractive import candidates
+    profile = load_profile()
+    distribution = next(f for f in profile.facets if f.name == "distribution")
+    text = ("Its supply chain is run by a subsidiary. It ships food to 2,000 restaurants from 12 distribution centers. "
+            "We ship food to 1,900 restaurants from 12 distribution centers.")
+    chunk = Chunk("c1", "d1", text, 0, 0, len(text), "Item 1")
+    found = {c.text: c.score for c in candidates(FacetEvidence(distribution, (ScoredChunk(chunk, 1.0, 0),)), "Darden")}
+    ours = found["It ships food to 1,900 restaurants from 12 distribution centers."]  # from "We ship"
+    theirs = found["It ships food to 2,000 restaurants from 12 distribution centers."]  # the filing's "It": the subsidiary
+    assert theirs == pytest.approx(ours * 0.25, rel=0.05)
