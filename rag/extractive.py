@@ -294,6 +294,8 @@ def compress(text: str) -> str:
     for m in _BECAUSE.finditer(text):  # the first explanation that leaves a whole statement before it
         if m.group(0).lower().endswith("attributable to") and not m.group(0).startswith(","):
             continue  # "net income attributable to Disney" names whose income it is; it explains nothing
+        if m.group(0).lower().endswith("offset by") and NUMBER.search(text, m.end()):
+            continue  # "$3.0 million, consisting of ..., offset by borrowings of $42.0 million": a term of the sum
         head = text[: m.start()].rstrip(" ,;")
         if _SUBORDINATE.match(head) and "," not in head:
             break  # "As revenues fluctuate due to ..., its other operations are stable": the cut would keep only the "As" clause

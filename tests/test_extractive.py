@@ -127,6 +127,14 @@ def test_attributable_to_a_name_is_not_an_explanation_to_cut():
         "Net sales increased 5% to $120.0 million.")
 
 
+def test_an_offset_with_a_figure_is_part_of_the_sum_and_stays():
+    kept = ("Net cash used in financing activities was $3.0 million in fiscal 2025, consisting of dividends of $18.2 million "
+            "and share repurchases of $18.5 million, largely offset by net borrowings of $42.0 million.")
+    assert compress(kept) == kept  # without the offset the parts would not add up to the total
+    assert compress("Net sales increased 5% to $120.0 million, partially offset by lower prices.") == (
+        "Net sales increased 5% to $120.0 million.")
+
+
 @pytest.mark.parametrize("company, short", [("WALT DISNEY CO/", "Walt Disney"), ("NIKE, Inc.", "Nike"), ("ACME CORP /DE/", "Acme")])
 def test_short_company_name_drops_edgar_suffixes(company, short):
     assert short_company_name(company) == short
