@@ -93,7 +93,7 @@ PER_FACET_CAP = 7
 TABLE_RANK = 5
 DANGLING = 0.5  # a sentence opening with "This", "These", "Such": it leans on the one before
 HYPOTHETICAL = 0.5
-ANAPHORA = re.compile(r"^(?:This|These|Those|Such|That|The (?:\w+ )?(?:increase|decrease|decline|change|growth|improvement))\b")
+ANAPHORA = re.compile(r"^(?:This|These|Those|Such|That|They|Their|The (?:\w+ )?(?:increase|decrease|decline|change|growth|improvement))\b")
 MIN_WORDS = 6
 TOTAL_ASPECT = "total"  # the profile's aspect for a facet's headline figure (revenue: total net sales)
 TOTAL_EXP = 0.25
@@ -203,7 +203,8 @@ _UNCHANGED = {
     "gave", "got", "rose", "fell", "saw", "set", "put", "cut", "chose", "sought", "sent", "lent", "owned", "thought",
     "found", "went", "began", "ran", "shut", "paid", "bore", "wrote", "became", "let", "said", "told", "struck",
 }
-_NOT_VERBS = {"and", "or", "to", "the", "a", "an", "in", "on", "at", "of", "for", "with", "as", "by", "that", "which", "not", "believe"}
+_NOT_VERBS = {"and", "or", "to", "the", "a", "an", "in", "on", "at", "of", "for", "with", "as", "by", "that", "which", "not", "believe",
+              "other", "others", "related", "then", "thereby", "also", "is", "has", "was", "does"}
 
 
 def _third_person(verb: str) -> str | None:
@@ -232,17 +233,10 @@ _AND_ADVERB_VERB = re.compile(r"\b(and|or)\s+(" + _ADVERB + r")\s+([a-z]+)\b")
 def _coordinated(tail: str) -> str:
     """The verbs of a list after the subject's verb, each in the third person: ", manufacture and
     sell" becomes ", manufactures and sells". Anything that is not plainly a verb is left alone."""
-    if not tail:
-        return tail
     def one(m: re.Match) -> str:
-        verb = _third_person(m.group(0))
         word = m.group(0)
-        return verb if verb is not None and word not in _LIST_NOUNS and not word.endswith("ing") else word
-    return re.sub(r"(?<![\w-])(?!and\b|or\b)[a-z]+\b", one, tail)
-
-
-# Words that can follow "and" after a verb without being a second verb.
-_LIST_NOUNS = {"other", "others", "related", "then", "thereby", "also", "not", "is", "has", "was", "does"}
+        return word if len(word) > 5 and word.endswith("ing") else _third_person(word) or word
+    return re.sub(r"(?<![\w-])[a-z]+\b", one, tail)
 
 
 def third_person(text: str) -> str:
@@ -382,7 +376,7 @@ def possessive(name: str) -> str:
 
 # Two scraps of a figure on lines of their own right before the text ("$\n600\nmillion\n2-year\n"): the
 # sentence began lines earlier. One short line ("Fiscal 2025") is a heading.
-_BROKEN_FIGURE = re.compile(r"(?:^|\n)[^\n]{0,8}\n[^\n.!?:;]{0,6}(?:\$|\d|\b(?:million|billion|thousand)|-year|%)[ \t]*\n\s*\Z", re.I)
+_BROKEN_FIGURE = re.compile(r"(?:\A|\n)[^\n]{0,8}\n[^\n.!?:;]{0,6}(?:\$|\d|\b(?:million|billion|thousand)|-year|%)[ \t]*\n\s*\Z", re.I)
 # A running page header glued to the text after a page break: "Index to Financial Statements circuits which ..."
 PAGE_HEADER = re.compile(r"^\s*(?:Index to (?:Consolidated )?Financial Statements|Table of Contents)\s+(?=\S)", re.I)
 
@@ -485,7 +479,7 @@ def candidates(
                 continue  # a row of figures with a period is still a table row
             if looks_like_heading(raw):
                 continue
-            if _BROKEN_FIGURE.search(chunk.text, 0, a):
+            if _BROKEN_FIGURE.search(chunk.text, max(0, a - 48), a):
                 continue  # the tail of a sentence whose figure the extraction broke over lines ("$\n600\nmillion\n2-year\n")
             header = PAGE_HEADER.match(raw)
             if header and raw[header.end()].islower():
@@ -503,7 +497,7 @@ def candidates(
                 continue  # trimming left a fragment
             if CONDITIONAL.search(text):
                 s *= HYPOTHETICAL  # "If the Company is unable to ..., it will ...": what has not happened
-            if ANAPHORA.match(text) or re.match(r"(?:They|Their)\b", plain):
+            if ANAPHORA.match(plain):
                 s *= DANGLING  # "This includes ...", "These include ...": says little without the sentence before
             elif re.match(r"Its?\b", plain):
                 # The filing's own "It contributes to ..." means something said before; in the summary,

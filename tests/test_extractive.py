@@ -11,10 +11,10 @@ from queries.profile import load_profile
 from rag.extractive import (ANAPHORA, BOILERPLATE, CONDITIONAL, HEDGE, NUMBER, Candidate, _as_written, _company_totals_first, _redundant,
                             aspects_of, clause_spans, compress, fact_keys, latest_only,
                             evidence_pool, money_amount, name_first, select, specific,
-                            short_company_name, third_person, trim)
+                            short_company_name, third_person, trim, candidates)
 from rag.retrieve import words
 from rag.tokens import count_tokens
-from rag.types import Sentence
+from rag.types import FacetEvidence, ScoredChunk, Sentence
 
 
 @pytest.mark.parametrize(
@@ -163,6 +163,12 @@ def _candidate(text: str, facet: str, score: float, profile) -> Candidate:
     f = next(x for x in profile.facets if x.name == facet)
     return Candidate(text, facet, f"c{len(text)}", 0, len(text), "Item 7", score, count_tokens(text),
                      frozenset(words(text)), frozenset(NUMBER.findall(text)), fact_keys(text), aspects_of(text, f), 0, score)
+
+
+def _found(facet: str, text: str, company: str, item: str = "Item 7") -> list[Candidate]:
+    """The candidates of one chunk holding ``text``, retrieved first for ``facet``."""
+    f = next(x for x in load_profile().facets if x.name == facet)
+    return candidates(FacetEvidence(f, (ScoredChunk(Chunk("c1", "d1", text, 0, 0, len(text), item), 1.0, 0),)), company)
 
 
 def _pools(profile, **by_facet: list[tuple[str, float]]) -> dict[str, list[Candidate]]:
@@ -475,15 +481,10 @@ def test_a_facet_with_weak_evidence_of_its_kind_states_it_rather_than_claim_abse
 
 
 def test_page_headers_and_biographies_are_not_evidence():
-    from rag.types import FacetEvidence, ScoredChunk
-    from rag.extractive import candidates
-    profile = load_profile()
-    revenue = next(f for f in profile.facets if f.name == "revenue")
     text = ("Index to Financial Statements circuits which was a result of decreased revenues of $2.1 million. "
             "Index to Financial Statements Total revenue decreased by $8.0 million, or 31.4%, to $17.5 million. "
             "Mr. Allard previously was employed by Primedia, where he managed products to increase revenue by $40 million.")
-    chunk = Chunk("c1", "d1", text, 0, 0, len(text), "Item 7")
-    found = candidates(FacetEvidence(revenue, (ScoredChunk(chunk, 1.0, 0),)), "Internet America")
+    found = _found("revenue", text, "Internet America")
     assert found[0].text == "Total revenue decreased by $8.0 million, or 31.4%, to $17.5 million."
     assert not any(c.text.startswith(("Index", "Circuits")) for c in found)
     assert BOILERPLATE.search(text.split(". ")[-1])
@@ -497,32 +498,22 @@ def test_the_company_is_named_as_its_prose_writes_it():
 
 
 def test_the_tail_of_a_sentence_broken_over_lines_is_not_a_sentence():
-    from rag.types import FacetEvidence, ScoredChunk
-    from rag.extractive import candidates
-    profile = load_profile()
-    financing = next(f for f in profile.facets if f.name == "financing")
     text = ("The Revolving Credit Agreement of $1,250 million matures on October 23, 2028.\n"
             "On September 16, 2024, it entered into a senior unsecured $\n600\nmillion\n2-year\n"
             "Term Loan Credit Agreement with BOA, as administrative agent, the lenders and other agents party thereto, the "
             "material terms of which were consistent with the Revolving Credit Agreement of $1,250 million.\n"
             "Liquidity\nIt had $2.1 billion of borrowing capacity under its credit facilities.\n"
             "Fiscal 2025\nIts revolving credit facility of $1,250 million was undrawn at year end.")
-    chunk = Chunk("c1", "d1", text, 0, 0, len(text), "Item 7")
-    found = {c.text for c in candidates(FacetEvidence(financing, (ScoredChunk(chunk, 1.0, 0),)), "Darden")}
+    found = {c.text for c in _found("financing", text, "Darden")}
     assert not any(t.startswith("Term Loan") for t in found)
     assert "It had $2.1 billion of borrowing capacity under its credit facilities." in found  # after a heading
     assert "Its revolving credit facility of $1,250 million was undrawn at year end." in found  # a year heading too
 
 
 def test_the_filings_own_it_is_marked_down_because_in_the_summary_it_is_the_company():
-    from rag.types import FacetEvidence, ScoredChunk
-    from rag.extractive import candidates
-    profile = load_profile()
-    distribution = next(f for f in profile.facets if f.name == "distribution")
     text = ("Its supply chain is run by a subsidiary. It ships food to 2,000 restaurants from 12 distribution centers. "
             "We ship food to 1,900 restaurants from 12 distribution centers.")
-    chunk = Chunk("c1", "d1", text, 0, 0, len(text), "Item 1")
-    found = {c.text: c.score for c in candidates(FacetEvidence(distribution, (ScoredChunk(chunk, 1.0, 0),)), "Darden")}
+    found = {c.text: c.score for c in _found("distribution", text, "Darden", item="Item 1")}
     ours = found["It ships food to 1,900 restaurants from 12 distribution centers."]  # from "We ship"
     theirs = found["It ships food to 2,000 restaurants from 12 distribution centers."]  # the filing's "It": the subsidiary
     assert theirs == pytest.approx(ours * 0.25, rel=0.05)
