@@ -3,10 +3,18 @@
 Runs on the largest filing of ../shared/corpus (FedEx 2023, all items joined) by default, on
 2 cores as CI has them. Prints figures; asserts nothing about speed.
 
-    .venv/bin/python bench/bench_pipeline.py [--filing PATH] [--skip-llm]
+    .venv/bin/python bench/bench_pipeline.py [--filing PATH] [--skip-llm | --llm SPEC]
+    .venv/bin/python bench/bench_pipeline.py --llm local        # the default local GGUF model, 2-4 min on 2 cores
 
 "cold" is a fresh process on a fresh store (model load + ingest + summarize); "warm" is a fresh
 process on the store that already holds the filing (index reused, query embeddings cached).
+
+Without --llm, the LLM-backend figures come from a local stub server (calls and input tokens per
+summary; --skip-llm skips them). With --llm SPEC (`local`, `local:qwen2.5-coder-0.5b`,
+`MODEL@BASE_URL`; anything `rag summarize --llm` takes) the stub is replaced by a real model:
+`rag summarize DOC --json --llm SPEC` runs as a fresh process on the store that already holds
+the filing, and the script prints its wall time (model load included) and peak RSS, one line per
+model call (tokens, seconds, tokens/s, reply, sentences offered/used), totals, and the summary.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -28,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 def run(args: list[str], env: dict | None = None) -> tuple[float, subprocess.CompletedProcess]:
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "rag.cli", *args], check=False, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=1800)
     took = time.perf_counter() - t
     if proc.returncode != 0:
@@ -40,14 +49,91 @@ def child_peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def run_measured(args: list[str], env: dict | None = None, timeout: float = 1800) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Like :func:`run`, plus the peak RSS (MB) of that one process, from its own ``wait4`` rusage.
+
+    RUSAGE_CHILDREN's ru_maxrss is the maximum over every child so far (the cold summarize
+    included), so a before/after delta cannot isolate one process; ``wait4`` can. Output goes to
+    temporary files, so no pipe fills up while nobody reads it.
+    """
+    cmd = [sys.executable, "-m", "rag.cli", *args]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, text=True, env={**os.environ, **(env or {})})
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        took = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(cmd, proc.returncode, out.read(), err.read())
+    if done.returncode != 0:
+        sys.exit(f"command failed (exit {done.returncode}, {took:.0f} s): rag {' '.join(args)}\n{done.stderr}")
+    return took, usage.ru_maxrss / 1024, done
+
+
+def _rate(tokens: int, seconds: float) -> str:
+    return f"{tokens / seconds:.1f}" if seconds > 0 else "-"
+
+
+def report_llm(spec: str, document: str, store: Path, env: dict) -> None:
+    """Run `rag summarize DOC --json --llm SPEC` once as a fresh process and print its figures."""
+    took, rss, proc = run_measured(["summarize", document, "--store", str(store), "--json", "--llm", spec], env=env)
+    out = json.loads(proc.stdout)
+    llm = out.get("llm") or {}
+    facets = llm.get("facets") or []
+    usage = out.get("llm_usage") or {}
+    print(f"LLM backend (--llm {spec}, {out['backend']}): wall {took:.1f} s (fresh process on the indexed store: "
+          f"load embedder and model, retrieve, {len(facets)} facets, summarize)  peak RSS {rss:,.0f} MB")
+    for f in facets:
+        total = f["prompt_tokens"] + f["completion_tokens"]
+        called = f["reply"] != "none"
+        cost = (f"{f['prompt_tokens']:,} prompt + {f['completion_tokens']:,} completion tokens in {f['seconds']:.1f} s = "
+                f"{_rate(total, f['seconds'])} tokens/s ({_rate(f['completion_tokens'], f['seconds'])} completion tokens/s)"
+                if called else "no call (no evidence)")
+        why = f", why: {f['reason']}" if f.get("reason") else ""
+        withheld = f", {len(f['dropped'])} withheld" if f.get("dropped") else ""
+        print(f"  {f['facet']}: {cost}; reply {f['reply']}, {f['offered']} sentence(s) offered, {f['used']} used{withheld}, "
+              f"{f['evidence_lines']} evidence lines, source {f['source']}{why}")
+    calls = [f for f in facets if f["reply"] != "none"]
+    prompt = sum(f["prompt_tokens"] for f in facets)
+    completion = sum(f["completion_tokens"] for f in facets)
+    seconds = sum(f["seconds"] for f in facets)
+    agree = (usage.get("prompt_tokens"), usage.get("completion_tokens")) == (prompt, completion)
+    print(f"  total: {len(calls)} calls, {prompt:,} prompt + {completion:,} completion tokens, {seconds:.1f} s in model calls "
+          f"= {_rate(prompt + completion, seconds)} tokens/s ({_rate(completion, seconds)} completion tokens/s); "
+          f"llm_usage {usage}{'' if agree else ' (differs from the sum over facets)'}")
+    print(f"  wall {took:.1f} s of which {seconds:.1f} s model calls, {took - seconds:.1f} s process start, model loads, retrieval "
+          f"and choice; timings {out.get('timings')}")
+    withheld = sum(len(f.get("dropped") or []) for f in facets)
+    print(f"summary: {out['tokens']} tokens (ceiling {out['max_tokens']}), fallback to embedded: {llm.get('fallback') or 'none'}, "
+          f"dropped by grounding: {len(out.get('dropped') or [])}, model sentences withheld: {withheld}")
+    names = list(out["facets"])
+    written = [n for n in names if out["facets"][n]]
+    addressed = len(written) == len(names) and not out["missing"]
+    print(f"facets addressed: {'all' if addressed else 'NOT all'} ({len(written)}/{len(names)} with cited sentences; "
+          f"missing: {out['missing'] or 'none'}; without a cited sentence: {[n for n in names if not out['facets'][n]] or 'none'})")
+    print("summary text:")
+    print(out["summary"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--filing", type=Path, default=DEFAULT_FILING)
-    ap.add_argument("--skip-llm", action="store_true", help="skip the LLM-backend figures")
+    which = ap.add_mutually_exclusive_group()
+    which.add_argument("--skip-llm", action="store_true", help="skip the LLM-backend figures (the stub-server run)")
+    which.add_argument("--llm", metavar="SPEC", help="instead of the stub server, summarize with this model: local, local:NAME, "
+                                                     "MODEL@BASE_URL (as `rag summarize --llm`)")
     args = ap.parse_args()
     if not args.filing.is_file():
         sys.exit(f"filing not found: {args.filing} (the shared corpus must sit beside the repository)")
-    env = {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL"}}
+    # the figures above the LLM section are the embedded backend's; only an explicit --llm gets the key back
+    key_env = {k: v for k, v in os.environ.items() if k in {"OPENAI_API_KEY", "OPENAI_BASE_URL"}}
+    env = {k: v for k, v in os.environ.items() if k not in key_env}
     os.environ.clear()
     os.environ.update(env)
 
@@ -87,7 +173,9 @@ def main() -> None:
         size = sum(p.stat().st_size for p in (Path(tmp) / "store2").rglob("*") if p.is_file())
         print(f"store size on disk: {size / 1e6:.1f} MB for {chunks} chunks")
 
-        if not args.skip_llm:
+        if args.llm:
+            report_llm(args.llm, out["document"], store, key_env)
+        elif not args.skip_llm:
             sys.path.insert(0, str(ROOT / "tests"))
             from openai_stub import OpenAIStub
 

@@ -18,7 +18,7 @@ from ingest.errors import InputError
 from ingest.types import Document
 from queries.profile import Profile
 from rag.settings import Settings
-from rag.types import Sentence, Summary
+from rag.types import Summary
 from vectorstore.chroma import ChromaStore, DocumentRecord
 
 log = logging.getLogger("rag")
@@ -121,8 +121,11 @@ def summarize_document(
     max_tokens: int | None = None,
     model_name: str = "all-MiniLM-L6-v2",
     llm=None,
+    progress=None,
 ) -> Summary:
-    """Retrieve evidence per facet, then map and reduce with the configured backend."""
+    """Retrieve evidence per facet, then map and reduce with the configured backend.
+
+    ``progress`` (a callable taking one line) hears about each model call: a CPU model takes minutes."""
     from rag.retrieve import retrieve
     from rag.tokens import count_tokens, encoding_for_model, truncate_to_tokens
 
@@ -147,46 +150,45 @@ def summarize_document(
     from rag.grounding import ground_sentences
 
     allowed_names = [n for n in (company, short_company_name(company)) if n]
-    repair = None
-    if settings.llm is None:
-        from ingest.sections import chunk_lines, prior_period_spans
-        from rag.extractive import reduce_extractive
-        from rag.tables import locate, table_sentences
+    from ingest.sections import chunk_lines, prior_period_spans
+    from rag.extractive import facet_pools, select
+    from rag.tables import locate, table_sentences
 
-        fiscal_year = record.metadata.get("fiscal_year")
-        year = int(fiscal_year) if fiscal_year and str(fiscal_year).isdigit() else None
-        lines = chunk_lines(chunks)
-        prior, tables = prior_period_spans(lines, year), locate(table_sentences(lines), chunks)
-        sentences = reduce_extractive(profile, evidence, company, max_tokens, fiscal_year=year, prior=prior, tables=tables)
-        every = {c.id: c for c in chunks}  # a table's header can lie in a chunk no facet retrieved
-        chunks_by_id.update({cid: every[cid] for s in sentences for cid in s.chunk_ids if cid in every})
+    fiscal_year = record.metadata.get("fiscal_year")
+    year = int(fiscal_year) if fiscal_year and str(fiscal_year).isdigit() else None
+    lines = chunk_lines(chunks)
+    prior, tables = prior_period_spans(lines, year), locate(table_sentences(lines), chunks)
+    name, pools = facet_pools(profile, evidence, company, fiscal_year=year, prior=prior, tables=tables)
+    every = {c.id: c for c in chunks}  # a table's header can lie in a chunk no facet retrieved
+    report: dict = {}
+    if settings.llm is None:
+        sentences = select(profile, pools, max_tokens, company=name)
         backend = "extractive"
         encoding = "cl100k_base"
-        facet_chunks: dict[str, list[str]] = {}
     else:
-        from ingest.sentences import split_sentences
         from rag.llm import OpenAIChat
-        from rag.mapreduce import llm_summarize, make_repair
+        from rag.mapreduce import llm_summarize
 
         llm = llm or OpenAIChat(settings.llm)
-        whole, _, facet_chunks = llm_summarize(profile, evidence, record, settings.llm, max_tokens, llm=llm)
-        sentences = [Sentence(t, exempt.get(t, "summary"), ()) for t in split_sentences(whole[0].text)]
-        repair = make_repair(llm)
-        backend = f"llm:{settings.llm.model}"
+        before = llm.usage.as_dict()
+        sentences, reports = llm_summarize(
+            profile, pools, name, llm, max_tokens, settings.llm.evidence_tokens,
+            chunk_text=lambda cid: every[cid].text if cid in every else None,
+            allowed_names=[n for n in (*allowed_names, name) if n], fiscal_year=year, progress=progress,
+        )
+        backend = f"llm:{getattr(llm, 'model', settings.llm.model)}"
         encoding = encoding_for_model(settings.llm.model)
-    kept, dropped = ground_sentences(sentences, chunks_by_id, allowed_names, exempt, repair, max_tokens=max_tokens)
+        report = {"facets": [r.as_dict() for r in reports], "fallback": [r.facet for r in reports if r.fell_back]}
+    chunks_by_id.update({cid: every[cid] for s in sentences for cid in s.chunk_ids if cid in every})
+    kept, dropped = ground_sentences(sentences, chunks_by_id, allowed_names, exempt, None, max_tokens=max_tokens)
     if settings.llm is not None:
-        usage = llm.usage.as_dict()
-        owner = {cid: name for name, ids in facet_chunks.items() for cid in ids}
-        kept = [s if s.facet != "summary" else Sentence(s.text, next((owner[c] for c in s.chunk_ids if c in owner), "summary"), s.chunk_ids, s.citations) for s in kept]
+        usage = {k: v - before.get(k, 0) for k, v in llm.usage.as_dict().items()}
     text = " ".join(s.text for s in kept)
     # The ceiling is a hard guarantee, in the model's own encoding and in cl100k_base.
     text = truncate_to_tokens(truncate_to_tokens(text, max_tokens, encoding), max_tokens)
     kept = tuple(s for s in kept if s.text in text)
     timings["summarize_s"] = time.perf_counter() - t1
-    if settings.llm is None:
-        facet_chunks = {f.name: sorted({c for s in kept if s.facet == f.name for c in s.chunk_ids}) for f in profile.facets}
-    facets = {f.name: list(facet_chunks.get(f.name, [])) for f in profile.facets}
+    facets = {f.name: sorted({c for s in kept if s.facet == f.name for c in s.chunk_ids}) for f in profile.facets}
     missing = tuple(f.name for f in profile.facets if f.missing in text)
     return Summary(
         text=text,
@@ -201,4 +203,5 @@ def summarize_document(
         retrieved={ev.facet.name: [sc.chunk.id for sc in ev.chunks] for ev in evidence},
         timings=timings,
         llm_usage=usage,
+        llm_report=report,
     )

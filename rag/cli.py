@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -42,10 +41,25 @@ def store_options(f):
     return f
 
 
-def _settings(store: Path | None, chroma_url: str | None, llm: str | None = None, k: int | None = None):
+LLM_HELP = ("'local' runs the default GGUF model on this machine (`rag model pull` first), 'local:NAME_OR_FILE.gguf' another; "
+            "MODEL[@BASE_URL] any OpenAI-compatible endpoint (gpt-4o-mini, qwen2.5@http://127.0.0.1:8000/v1); 'none' the embedded backend. "
+            "[default: the embedded backend, or OPENAI_API_KEY / OPENAI_BASE_URL when set]")
+
+
+def llm_options(f):
+    f = click.option("--llm-context", "llm_context", type=click.IntRange(1024, 131072), default=None, metavar="TOKENS",
+                     help="Model context window per call; also the local server's size [env RAG_LLM_CONTEXT; default 8192].")(f)
+    f = click.option("--llm-timeout", "llm_timeout", type=click.FloatRange(1, 7200), default=None, metavar="SECONDS",
+                     help="Seconds per model request [env RAG_LLM_TIMEOUT; default 120, 600 with --llm local: a CPU reads ~50 tokens/s].")(f)
+    f = click.option("--llm", "llm", default=None, metavar="local|MODEL[@BASE_URL]|none", help=LLM_HELP)(f)
+    return f
+
+
+def _settings(store: Path | None, chroma_url: str | None, llm: str | None = None, k: int | None = None,
+              timeout: float | None = None, context: int | None = None):
     from rag.settings import Settings, default_store_dir, llm_from_env
 
-    kwargs = {"store": store or default_store_dir(), "chroma_url": chroma_url, "llm": llm_from_env(llm)}
+    kwargs = {"store": store or default_store_dir(), "chroma_url": chroma_url, "llm": llm_from_env(llm, timeout, context)}
     if k:
         kwargs["chunks_per_facet"] = k
     return Settings(**kwargs)
@@ -71,9 +85,12 @@ def main(verbose: int) -> None:
       rag docs                          list indexed documents
 
     Without OPENAI_API_KEY or OPENAI_BASE_URL the summary is written by the embedded
-    extractive backend (no language model, no network). With either set, or with
-    --llm MODEL[@BASE_URL], an OpenAI-compatible model writes it (OpenAI, vLLM, Ollama,
-    llama.cpp server).
+    extractive backend (no language model, no network). With --llm local a GGUF model runs
+    on this machine's cores (`rag model pull` fetches the default one, about 1.1 GB); with
+    either variable set, or --llm MODEL[@BASE_URL], an OpenAI-compatible model writes it
+    (OpenAI, vLLM, Ollama, llama.cpp server). A model writes each facet from the filing's
+    best sentences; every figure and name is checked against them, and a facet the model
+    gets wrong keeps the embedded backend's sentences.
 
     The index lives in a Chroma store: --store DIR, else $RAG_STORE, else a per-user data
     directory; --chroma-url (or $RAG_CHROMA_URL) uses a Chroma server instead.
@@ -182,13 +199,14 @@ def _check_ceiling(profile, max_tokens: int | None) -> int:
 @click.option("--max-tokens", type=int, default=None, help="Token ceiling for each summary (cl100k_base) [default: the profile's, 512].")
 @click.option("--profile", "profile_path", type=click.Path(path_type=Path), default=None,
               help="Profile TOML with the facets and instructions [default: business model; see queries/profiles/].")
-@click.option("--llm", "llm", default=None, metavar="MODEL[@BASE_URL]",
-              help="Use an OpenAI-compatible model, e.g. gpt-4o-mini or qwen2.5@http://127.0.0.1:8000/v1; 'none' forces the embedded backend.")
-@click.option("-k", "--chunks-per-facet", "k", type=click.IntRange(1, 50), default=None, help="Chunks retrieved per facet [default: 40, or 8 with --llm].")
+@llm_options
+@click.option("-k", "--chunks-per-facet", "k", type=click.IntRange(1, 50), default=None, help="Chunks retrieved per facet [default: 40].")
 @click.option("--json", "as_json", is_flag=True,
-              help="JSON: summary, tokens, document, facets (chunk ids per facet), sentences with citations, dropped; JSON Lines for several documents.")
+              help="JSON: summary, tokens, document, facets (chunk ids per facet), sentences with citations, dropped; with a model "
+                   "also llm (per facet: model or embedded, why, tokens, seconds; fallback). JSON Lines for several documents.")
 def summarize(targets: tuple[str, ...], all_docs: bool, store: Path | None, chroma_url: str | None, max_tokens: int | None,
-              profile_path: Path | None, llm: str | None, k: int | None, as_json: bool) -> None:
+              profile_path: Path | None, llm: str | None, llm_timeout: float | None, llm_context: int | None, k: int | None,
+              as_json: bool) -> None:
     """Summarize filings' business model, each in one continuous text under the token ceiling.
 
     Each PATH_OR_DOC_ID is a file (ingested first unless already indexed) or the id of an
@@ -207,7 +225,7 @@ def summarize(targets: tuple[str, ...], all_docs: bool, store: Path | None, chro
             from ingest.loaders import load_document
 
             docs_to_read[target] = (path, load_document(path))  # a bad file fails here, before the store is touched
-    settings = _settings(store, chroma_url, llm, k)
+    settings = _settings(store, chroma_url, llm, k, llm_timeout, llm_context)
     from rag.api import ingest_file, open_store, resolve_document, summarize_document
 
     db = open_store(settings, create=bool(docs_to_read))
@@ -229,8 +247,14 @@ def summarize(targets: tuple[str, ...], all_docs: bool, store: Path | None, chro
             records[i] = db.get_document(result.id)
     records = list({r.id: r for r in records}.values())
 
+    def progress(line: str) -> None:
+        click.echo(line, err=True)
+
     def one(record):
-        return summarize_document(db, record, profile, settings, _embedder, max_tokens=limit)
+        if settings.llm is not None:  # a local model loads once per process, however many documents
+            click.echo(f"Writing {_label(record)} with {settings.llm.model}, one call per facet:", err=True)
+        return summarize_document(db, record, profile, settings, _embedder, max_tokens=limit,
+                                  progress=progress if settings.llm is not None else None)
 
     if len(records) == 1:
         summary = one(records[0])
@@ -240,8 +264,9 @@ def summarize(targets: tuple[str, ...], all_docs: bool, store: Path | None, chro
     from tqdm import tqdm
 
     bar = tqdm(total=len(records), desc="Summarizing", unit="doc", file=sys.stderr)
-    # an LLM waits on the network, so several summaries run at once; the embedded backend is CPU-bound
-    workers = 4 if settings.llm is not None else 1
+    # a remote LLM waits on the network, so several summaries run at once; the embedded backend and a
+    # local model are CPU-bound
+    workers = 4 if settings.llm is not None and not settings.llm.is_local else 1
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -290,7 +315,7 @@ def docs(store: Path | None, chroma_url: str | None, as_json: bool) -> None:
 
 def ask_options(f):
     f = click.option("--json", "as_json", is_flag=True, help="Print JSON: answer, answered, citations [{doc, chunk, item, start, end}], documents.")(f)
-    f = click.option("--llm", "llm", default=None, metavar="MODEL[@BASE_URL]", help="Answer with an OpenAI-compatible model; 'none' forces the extractive answer.")(f)
+    f = llm_options(f)
     f = click.option("-k", "--k", "k", type=click.IntRange(1, 50), default=8, show_default=True, help="Chunks retrieved per document.")(f)
     f = click.option("--item", default=None, metavar="ITEM", help="Only this 10-K item, e.g. 'Item 7' or '7'.")(f)
     f = click.option("--year", default=None, metavar="YYYY", help="Only filings of this fiscal year.")(f)
@@ -319,7 +344,7 @@ def _print_answer(answer, as_json: bool) -> None:
 @click.argument("question")
 @ask_options
 def ask(question: str, store: Path | None, chroma_url: str | None, doc_ids: tuple[str, ...], company: str | None, year: str | None,
-        item: str | None, k: int, llm: str | None, as_json: bool) -> None:
+        item: str | None, k: int, llm: str | None, llm_timeout: float | None, llm_context: int | None, as_json: bool) -> None:
     """Answer a question from the indexed filings only, with a citation after each claim.
 
     \b
@@ -332,7 +357,7 @@ def ask(question: str, store: Path | None, chroma_url: str | None, doc_ids: tupl
     from rag.api import open_store
     from rag.ask import ask as run_ask
 
-    settings = _settings(store, chroma_url, llm)
+    settings = _settings(store, chroma_url, llm, timeout=llm_timeout, context=llm_context)
     db = open_store(settings, create=False)
     answer = run_ask(db, question, _embedder(), doc_ids=doc_ids, company=company, year=year, item=_item(item), k=k, llm=_llm(settings))
     _print_answer(answer, as_json)
@@ -349,7 +374,7 @@ def _llm(settings):
 @main.command()
 @ask_options
 def chat(store: Path | None, chroma_url: str | None, doc_ids: tuple[str, ...], company: str | None, year: str | None,
-         item: str | None, k: int, llm: str | None, as_json: bool) -> None:
+         item: str | None, k: int, llm: str | None, llm_timeout: float | None, llm_context: int | None, as_json: bool) -> None:
     """Ask questions one after another over the same documents (type 'exit' or Ctrl-D to stop).
 
     Short follow-ups ("and in Europe?") borrow the previous question's topic; with an LLM,
@@ -359,7 +384,7 @@ def chat(store: Path | None, chroma_url: str | None, doc_ids: tuple[str, ...], c
     from rag.ask import ask as run_ask
     from rag.ask import select_documents
 
-    settings = _settings(store, chroma_url, llm)
+    settings = _settings(store, chroma_url, llm, timeout=llm_timeout, context=llm_context)
     db = open_store(settings, create=False)
     chosen = select_documents(db, doc_ids, company, year)  # fail now, not at the first question
     click.echo(f"Asking {len(chosen)} document(s). Type 'exit' or Ctrl-D to stop.", err=True)
@@ -402,13 +427,13 @@ def rm(doc_ids: tuple[str, ...], store: Path | None, chroma_url: str | None) -> 
 @main.command("eval")
 @click.argument("cases", type=click.Path(path_type=Path))
 @store_options
-@click.option("--llm", "llm", default=None, metavar="MODEL[@BASE_URL]", help="Evaluate the LLM backend instead of the embedded one.")
+@llm_options
 @click.option("--profile", "profile_path", type=click.Path(path_type=Path), default=None, help="Profile TOML [default: business model].")
-@click.option("-k", "--chunks-per-facet", "k", type=click.IntRange(1, 50), default=None, help="Chunks retrieved per facet [default: 40, or 8 with --llm].")
+@click.option("-k", "--chunks-per-facet", "k", type=click.IntRange(1, 50), default=None, help="Chunks retrieved per facet [default: 40].")
 @click.option("-v", "--verbose", "show", is_flag=True, help="Also print each summary and the facts it missed.")
 @click.option("--json", "as_json", is_flag=True, help="Print per-case results and the overall figures as JSON.")
-def eval_cmd(cases: Path, store: Path | None, chroma_url: str | None, llm: str | None, profile_path: Path | None,
-             k: int | None, show: bool, as_json: bool) -> None:
+def eval_cmd(cases: Path, store: Path | None, chroma_url: str | None, llm: str | None, llm_timeout: float | None,
+             llm_context: int | None, profile_path: Path | None, k: int | None, show: bool, as_json: bool) -> None:
     """Run the summarizer over labelled cases (a case file or a directory, e.g. eval/cases).
 
     Reports fact coverage per facet, unsupported figures and names, tokens against the
@@ -421,7 +446,7 @@ def eval_cmd(cases: Path, store: Path | None, chroma_url: str | None, llm: str |
 
     loaded = load_cases(cases)
     profile = load_profile(profile_path)
-    settings = _settings(store, chroma_url, llm, k)
+    settings = _settings(store, chroma_url, llm, k, llm_timeout, llm_context)
     db = open_store(settings)
     results = []
     for case in loaded:
@@ -441,6 +466,11 @@ def eval_cmd(cases: Path, store: Path | None, chroma_url: str | None, llm: str |
                     click.echo(f"  missed {facet}: {fact}")
             for n in r.ungrounded_numbers + r.ungrounded_names:
                 click.echo(f"  UNGROUNDED: {n}")
+
+
+from rag.cli_model import model as _model_group  # noqa: E402  (click only: `rag --help` stays instant)
+
+main.add_command(_model_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -564,6 +564,23 @@ def _redundant(c: Candidate, chosen: Sequence[Candidate]) -> bool:
     return False
 
 
+def facet_pools(
+    profile: Profile,
+    evidence: Sequence[FacetEvidence],
+    company: str | None,
+    min_score: float = 0.25,
+    fiscal_year: int | None = None,
+    prior: Sequence[tuple[int, int]] = (),
+    tables: Sequence[TableSentence] = (),
+) -> tuple[str, dict[str, list[Candidate]]]:
+    """The company's name as the filing writes it, and each facet's scored sentences strong
+    enough to state, best first. Both backends start here: the embedded one chooses among them,
+    an LLM is shown the best of them."""
+    name = _as_written(short_company_name(company), [sc.chunk.text for ev in evidence for sc in ev.chunks])
+    found = (candidates(ev, name, fiscal_year=fiscal_year, prior=prior, tables=tables) for ev in evidence)
+    return name, {ev.facet.name: evidence_pool(ev.facet, cands, min_score) for ev, cands in zip(evidence, found)}
+
+
 def reduce_extractive(
     profile: Profile,
     evidence: Sequence[FacetEvidence],
@@ -575,9 +592,7 @@ def reduce_extractive(
     tables: Sequence[TableSentence] = (),
 ) -> list[Sentence]:
     """Choose and order sentences so the joined text stays within ``max_tokens`` (cl100k)."""
-    name = _as_written(short_company_name(company), [sc.chunk.text for ev in evidence for sc in ev.chunks])
-    found = (candidates(ev, name, fiscal_year=fiscal_year, prior=prior, tables=tables) for ev in evidence)
-    pools = {ev.facet.name: evidence_pool(ev.facet, cands, min_score) for ev, cands in zip(evidence, found)}
+    name, pools = facet_pools(profile, evidence, company, min_score, fiscal_year, prior, tables)
     return select(profile, pools, max_tokens, company=name)
 
 

@@ -19,12 +19,19 @@ from rag.settings import LLMSettings
 log = logging.getLogger(__name__)
 
 
-class IncompleteOutputError(LLMError):
-    """The model stopped at its token limit (finish_reason == "length"); the text is partial."""
+class ReplyError(LLMError):
+    """The endpoint answered, but the reply cannot be used as it is (cut off, empty, filtered).
+
+    Unlike a failure to reach the endpoint, this is the model's problem, not the user's: callers
+    keep what they can of ``partial`` or fall back to the embedded backend for that part."""
 
     def __init__(self, message: str, partial: str = ""):
         super().__init__(message)
         self.partial = partial
+
+
+class IncompleteOutputError(ReplyError):
+    """The model stopped at its token limit (finish_reason == "length"); the text is partial."""
 
 
 @dataclass(frozen=True)
@@ -63,9 +70,17 @@ class OpenAIChat(LLM):
         self.settings = settings
         self.backoff = backoff
         self._openai = openai
+        self.model = settings.model
+        self.base_url = settings.base_url
+        if settings.local_model is not None:
+            # The local model is one more OpenAI-compatible server: llama.cpp on 127.0.0.1, loaded once per process.
+            from rag.localmodel import LocalServer
+
+            server = LocalServer.get(settings.local_model, n_ctx=settings.context_tokens)
+            self.base_url, self.model = server.base_url, server.model_name
         self.client = openai.OpenAI(
             api_key=settings.api_key or "not-needed",  # local servers (vLLM, Ollama, llama.cpp) ignore it
-            base_url=settings.base_url,
+            base_url=self.base_url,
             timeout=settings.timeout,
             max_retries=0,  # retries are ours, so they are counted and logged
         )
@@ -73,11 +88,11 @@ class OpenAIChat(LLM):
     def complete(self, messages: list[dict[str, str]], max_tokens: int) -> Completion:
         openai = self._openai
         transient = (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
-        where = self.settings.base_url or "the OpenAI API"
+        where = self.base_url or "the OpenAI API"
         for attempt in range(self.settings.max_retries + 1):
             try:
                 resp = self.client.chat.completions.create(
-                    model=self.settings.model,
+                    model=self.model,
                     messages=messages,
                     max_tokens=max_tokens,
                     temperature=self.settings.temperature,
@@ -93,11 +108,13 @@ class OpenAIChat(LLM):
             except openai.AuthenticationError as exc:
                 raise LLMError(f"The model endpoint {where} rejected the API key; set OPENAI_API_KEY to a valid key.") from exc
             except openai.NotFoundError as exc:
-                raise LLMError(f"Model {self.settings.model!r} is not served at {where}; pass another with --llm MODEL.") from exc
+                raise LLMError(f"Model {self.model!r} is not served at {where}; pass another with --llm MODEL.") from exc
             except openai.APIStatusError as exc:
                 raise LLMError(f"The model endpoint {where} refused the request ({exc.status_code}): {exc.message}") from exc
+        if not getattr(resp, "choices", None):
+            raise ReplyError(f"The model endpoint {where} sent a reply without choices.")
         choice = resp.choices[0]
-        text = (choice.message.content or "").strip()
+        text = ((choice.message.content if choice.message else None) or "").strip()
         usage = resp.usage
         done = Completion(text, choice.finish_reason or "stop", getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0)
         self.usage.calls += 1
@@ -105,6 +122,10 @@ class OpenAIChat(LLM):
         self.usage.completion_tokens += done.completion_tokens
         if done.finish_reason == "length":
             raise IncompleteOutputError(f"The model's reply was cut off at {max_tokens} tokens.", partial=text)
+        if done.finish_reason == "content_filter":
+            raise ReplyError("The model's reply was withheld by its content filter.", partial=text)
+        if not text:
+            raise ReplyError("The model sent an empty reply.")
         return done
 
     def _delay(self, exc: Exception, attempt: int) -> float:

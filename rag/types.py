@@ -69,6 +69,7 @@ class Summary:
     retrieved: dict[str, list[str]] = field(default_factory=dict)  # facet -> chunk ids retrieved as evidence
     timings: dict[str, float] = field(default_factory=dict)
     llm_usage: dict[str, int] = field(default_factory=dict)
+    llm_report: dict = field(default_factory=dict)  # per facet: source (model, embedded...), reason, tokens, seconds
 
     def as_dict(self) -> dict:
         return {
@@ -87,4 +88,5 @@ class Summary:
             "retrieved": self.retrieved,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             **({"llm_usage": self.llm_usage} if self.llm_usage else {}),
+            **({"llm": self.llm_report} if self.llm_report else {}),
         }
