@@ -300,9 +300,9 @@ def write_facet(
     t0 = time.perf_counter()
     try:
         reply, report.reply = llm.complete(messages, REPLY_TOKENS).text, "complete"
-    except ReplyError as exc:  # cut off, empty, filtered: keep what is whole
-        reply = exc.partial
+    except ReplyError as exc:  # cut off: keep what is whole; empty or filtered: nothing to keep
         report.reply = "cut off" if isinstance(exc, IncompleteOutputError) else ("filtered" if "filter" in str(exc) else "empty")
+        reply = exc.partial if report.reply == "cut off" else ""
     report.seconds = time.perf_counter() - t0
     report.prompt_tokens = llm.usage.prompt_tokens - before[0]
     report.completion_tokens = llm.usage.completion_tokens - before[1]
