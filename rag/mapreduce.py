@@ -168,7 +168,7 @@ def parse_reply(text: str, cut_off: bool = False, title: str = "") -> list[tuple
             break
         if not re.search(r"[.!?][\"”’)]?$", body):
             body = body.rstrip(",;: ") + "."
-        body = re.sub(r"\s+([.,;:])", r"\1", without_loops(body))
+        body = re.sub(r"\.\.(?!\.)", ".", re.sub(r"\s+([.,;:])", r"\1", without_loops(body)))
         key = _norm(body)
         if len(key.split()) < 4 or any(key == s or (len(key) > 40 and key in s) for s in seen):
             continue
@@ -196,8 +196,41 @@ _COMMON_CAPS = {
 }
 
 
+# A sentence states something only with a finite verb; a small model also writes bare noun phrases
+# ("FedEx Freight Corporation, a leading provider of ...") that read as broken prose.
+_AUX = {"is", "are", "was", "were", "has", "have", "had", "does", "do", "did", "can", "will", "may", "must", "would", "could", "should"}
+_IRREGULAR_VERBS = {"sold", "grew", "rose", "fell", "made", "paid", "held", "bought", "spent", "ran", "became", "won", "led", "began",
+                    "relies", "rely", "relied", "applies", "applied", "carries", "carried", "buys", "pays", "makes", "grows",
+                    "took", "takes", "gave", "gives", "got", "gets", "saw", "sees", "kept", "keeps", "brought", "brings", "built",
+                    "sent", "sends", "went", "goes", "found", "finds", "set", "sets", "cut", "cuts", "put", "puts", "lent", "lends"}
+_VERB_STEMS = (
+    "sell", "operate", "provide", "offer", "serve", "distribute", "market", "generate", "include", "represent", "account", "comprise",
+    "consist", "produce", "manufacture", "own", "lease", "use", "depend", "earn", "derive", "reach", "total", "grow", "rise", "fall",
+    "decline", "increase", "decrease", "make", "pay", "borrow", "issue", "repurchase", "maintain", "hold", "employ", "ship", "deliver",
+    "buy", "spend", "design", "develop", "contribute", "target", "focus", "compete", "license", "run", "remain", "become", "launch",
+    "acquire", "complete", "enter", "open", "close", "expand", "reduce", "raise", "fund", "finance", "invest", "purchase", "receive",
+    "sign", "extend", "amend", "repay", "retire", "redeem", "declare", "return", "outsource", "contract", "export", "import", "focus",
+    "rank", "lead", "support", "access", "sponsor", "franchise", "process", "transport", "store", "build", "plan", "expect", "believe",
+)
+_VERBS = _AUX | _IRREGULAR_VERBS | {f for s in _VERB_STEMS for f in (s, s + "s", s + "es", s + "d", s + "ed")}
+_NOT_AFTER = {"to", "the", "a", "an", "its", "their", "of", "our", "his", "her"}  # "to serve", "the leased", "its products"
+
+
+def has_verb(sentence: str) -> bool:
+    words = re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)*", sentence)
+    for prev, word in zip(["", *words], words):
+        w = word.lower()
+        if "-" in w or prev.lower() in _NOT_AFTER:
+            continue
+        if w in _VERBS or (w.endswith("ed") and len(w) > 5 and not word[0].isupper()):
+            return True
+    return False
+
+
 def unsupported(sentence: str, evidence: Sequence[str], allowed_names: Sequence[str] = ()) -> str:
     """Why a model sentence is not supported by ``evidence`` (chunk texts), or "" when it is."""
+    if not has_verb(sentence):
+        return "no verb: not a statement"
     check = check_sentence(sentence, evidence, allowed_names)
     if not check.ok:
         return check.reason()

@@ -411,8 +411,9 @@ def test_a_fused_sentence_is_chosen_over_the_lines_it_joins() -> None:
         ("The company sells through distributors and online stores, with net sales up 6.2% [1].", "'distributor' is not in the evidence"),
         ("Its largest customer, Walmart, took 58% of net sales in fiscal 2025 [1].", "name not in the evidence: Walmart"),
         ("Please write at most 35 words per sentence and cite the evidence lines [1].", "speaks of the prompt"),
+        ("Acme Foods, a leading maker of frozen seafood with net sales of $1,284.6 million [1].", "no verb"),
     ],
-    ids=["invented-figure", "parroted-channel", "invented-name", "echoed-instructions"],
+    ids=["invented-figure", "parroted-channel", "invented-name", "echoed-instructions", "no-verb"],
 )
 def test_ungrounded_model_sentences_are_dropped_and_reported(reply: str, reason: str) -> None:
     sentences, reports, _, _ = run(FacetWriter({"revenue": reply}))
