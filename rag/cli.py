@@ -448,10 +448,11 @@ def eval_cmd(cases: Path, store: Path | None, chroma_url: str | None, llm: str |
     profile = load_profile(profile_path)
     settings = _settings(store, chroma_url, llm, k, llm_timeout, llm_context)
     db = open_store(settings)
+    model = _llm(settings)  # one client for every case: a local model loads once
     results = []
     for case in loaded:
         log.warning("evaluating %s", case.name)
-        results.append(evaluate_case(case, db, settings, profile, _embedder))
+        results.append(evaluate_case(case, db, settings, profile, _embedder, llm=model))
     facets = [f.name for f in profile.facets]
     totals = overall(results, facets)
     if as_json:

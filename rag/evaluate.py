@@ -57,6 +57,10 @@ class CaseResult:
     wall_s: float
     summary: str = ""
     missed_evidence: list[str] = field(default_factory=list)
+    summarize_s: float = 0.0  # retrieval and writing, without ingest
+    llm_usage: dict[str, int] = field(default_factory=dict)  # calls, prompt_tokens, completion_tokens, retries
+    model_facets: dict[str, int] = field(default_factory=dict)  # facet -> model sentences in the summary
+    fallback: list[str] = field(default_factory=list)  # facets where the model wrote nothing usable
 
     @property
     def mean_coverage(self) -> float:
@@ -103,7 +107,8 @@ def _squeeze(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def evaluate_case(case: Case, store, settings, profile, embedder_factory) -> CaseResult:
+def evaluate_case(case: Case, store, settings, profile, embedder_factory, llm=None) -> CaseResult:
+    """``llm``: a model client shared by every case (a local model loads once)."""
     from ingest.loaders import load_document
     from rag.api import ingest_file, summarize_document
     from rag.grounding import check_sentence
@@ -117,8 +122,10 @@ def evaluate_case(case: Case, store, settings, profile, embedder_factory) -> Cas
     t0 = time.perf_counter()
     result = ingest_file(store, case.document, embedder_factory(), doc=doc)
     record = store.get_document(result.id)
-    summary = summarize_document(store, record, profile, settings, embedder_factory, max_tokens=case.max_tokens)
+    t1 = time.perf_counter()
+    summary = summarize_document(store, record, profile, settings, embedder_factory, max_tokens=case.max_tokens, llm=llm)
     wall = time.perf_counter() - t0
+    summarize_s = time.perf_counter() - t1
 
     coverage, matched, missed = {}, {}, {}
     for facet, facts in case.facets.items():
@@ -176,6 +183,10 @@ def evaluate_case(case: Case, store, settings, profile, embedder_factory) -> Cas
         wall_s=wall,
         summary=summary.text,
         missed_evidence=missed_evidence,
+        summarize_s=summarize_s,
+        llm_usage=dict(summary.llm_usage),
+        model_facets={f["facet"]: f["used"] for f in summary.llm_report.get("facets", [])},
+        fallback=list(summary.llm_report.get("fallback", [])),
     )
 
 
@@ -195,6 +206,10 @@ def overall(results: list[CaseResult], facets: list[str]) -> dict:
         "continuous": sum(r.continuous for r in results),
         "evidence_recall": round(sum(r.evidence_recall for r in results) / len(results), 3) if results else 0.0,
         "wall_s": round(sum(r.wall_s for r in results), 1),
+        "summarize_s": round(sum(r.summarize_s for r in results), 1),
+        **({"llm_usage": {k: sum(r.llm_usage.get(k, 0) for r in results) for k in ("calls", "prompt_tokens", "completion_tokens", "retries")},
+            "model_sentences": sum(sum(r.model_facets.values()) for r in results),
+            "fallback": sum(len(r.fallback) for r in results)} if any(r.llm_usage for r in results) else {}),
     }
 
 
@@ -212,4 +227,14 @@ def format_table(results: list[CaseResult], summary: dict, facets: list[str]) ->
     lines.append(f"{'overall':<24} {'':>4} {cells} {summary['mean_coverage']:>5.2f} {summary['evidence_recall']:>6.2f} "
                  f"{summary['ungrounded_numbers'] + summary['ungrounded_names']:>4} {summary['wall_s']:>6.1f}")
     lines.append(f"within ceiling: {summary['within_ceiling']}/{summary['cases']}; continuous text: {summary['continuous']}/{summary['cases']}")
+    if "llm_usage" in summary:  # the model's share of the work, per case
+        lines.append("")
+        lines.append(f"{'case':<24} {'calls':>5} {'in tok':>7} {'out tok':>7} {'model sent':>10} {'fallback':>8} {'write s':>8}")
+        for r in results:
+            u = r.llm_usage
+            lines.append(f"{r.name[:24]:<24} {u.get('calls', 0):>5} {u.get('prompt_tokens', 0):>7,} {u.get('completion_tokens', 0):>7,} "
+                         f"{sum(r.model_facets.values()):>10} {len(r.fallback):>8} {r.summarize_s:>8.1f}")
+        u = summary["llm_usage"]
+        lines.append(f"{'overall':<24} {u['calls']:>5} {u['prompt_tokens']:>7,} {u['completion_tokens']:>7,} "
+                     f"{summary['model_sentences']:>10} {summary['fallback']:>8} {summary['summarize_s']:>8.1f}")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ import random
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from ingest.errors import LLMError
 from rag.settings import LLMSettings
@@ -78,9 +79,12 @@ class OpenAIChat(LLM):
 
             server = LocalServer.get(settings.local_model, n_ctx=settings.context_tokens)
             self.base_url, self.model = server.base_url, server.model_name
+        loopback = bool(self.base_url) and urlsplit(self.base_url).hostname in {"127.0.0.1", "localhost", "::1"}
         self.client = openai.OpenAI(
             api_key=settings.api_key or "not-needed",  # local servers (vLLM, Ollama, llama.cpp) ignore it
             base_url=self.base_url,
+            # a server on this machine is never reached through HTTP_PROXY
+            **({"http_client": openai.DefaultHttpxClient(trust_env=False)} if loopback else {}),
             timeout=settings.timeout,
             max_retries=0,  # retries are ours, so they are counted and logged
         )
