@@ -1,7 +1,8 @@
 """Benchmark: LLM cost per summary, this project vs LangChain's classic map-reduce over the whole filing.
 
-The point: this project sends the LLM only the chunks retrieved per facet, so its input tokens
-stay nearly flat as filings grow; summarizing the whole filing grows linearly with its length.
+The point: this project sends the LLM only each facet's best sentences (about 1,000 tokens of
+evidence a facet, five calls), so its input tokens stay flat as filings grow; summarizing the
+whole filing grows linearly with its length.
 
 For each filing (a short one and the ~75k-token FedEx 2023 10-K from ../shared/corpus by
 default), both methods run against the same kind of local OpenAI-compatible stub server
