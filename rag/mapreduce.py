@@ -262,6 +262,39 @@ def unsupported(sentence: str, evidence: Sequence[str], allowed_names: Sequence[
     return ""
 
 
+_GENERIC_HEAD = {"its", "the", "company", "companies", "their", "this", "these", "total", "fiscal", "year", "also", "which", "that",
+                 "with", "from", "into", "other", "each", "were", "was", "has", "have", "had", "and", "for"}
+
+
+def _subject_words(sentence: str) -> set[str]:
+    """The content words before the sentence's first verb or first comma: what it is about."""
+    words = re.findall(r"[A-Za-z][A-Za-z'’-]*|[,;]", sentence)
+    head: list[str] = []
+    for prev, word in zip(["", *words], words):
+        if word in {",", ";"} or (word.lower() in _VERBS and prev.lower() not in _NOT_AFTER):
+            break
+        head.append(word)
+    return {w.lower().strip("'’").removesuffix("'s").removesuffix("’s") for w in head if len(w) > 3} - _GENERIC_HEAD
+
+
+def mixes_subjects(sentence: str, lines: Sequence[str], company: str = "") -> str:
+    """A fused sentence says one thing about one subject. Small models also glue a figure or name
+    from an unrelated line onto a subject ("FedEx Freight Direct ... has grown to include nearly
+    17,000 Walgreens ... stores", a figure of another network). Each figure and name must be found
+    in a line that speaks of the sentence's subject, unless the subject itself is only "It"."""
+    subject = _subject_words(sentence) - {w.lower() for w in re.findall(r"[A-Za-z]+", company)}  # the company is not a subject
+    if not subject:
+        return ""
+    about = [t for t in lines if subject & set(re.findall(r"[a-z][a-z'’-]+", t.lower()))]
+    anchors = [f.text for f in figures(sentence) if f.kind != "year"]
+    anchors += [m.group(0) for m in _CAPITAL.finditer(sentence) if m.start() > 0 and m.group(0) not in _COMMON_CAPS]
+    for a in anchors:
+        holders = [t for t in lines if a in t]
+        if holders and not any(t in about for t in holders):
+            return f"joins '{a}' from a line about something else"
+    return ""
+
+
 # -- map: one call per facet ------------------------------------------------------------------
 @dataclass
 class FacetReport:
@@ -345,7 +378,7 @@ def write_facet(
         if _META.search(text):
             report.dropped.append({"text": text, "reason": "speaks of the prompt, not the company"})
             continue
-        why = unsupported(text, evidence, allowed_names)
+        why = unsupported(text, evidence, allowed_names) or mixes_subjects(text, [c.text for c in lines], company)
         if why:
             report.dropped.append({"text": text, "reason": why})
             continue

@@ -393,14 +393,13 @@ def test_no_call_for_a_facet_without_evidence() -> None:
 
 
 def test_a_fused_sentence_is_chosen_over_the_lines_it_joins() -> None:
-    fused = ("Net sales increased 6.2% to $1,284.6 million in fiscal 2025, with Foodservice at 58% and Retail at 42% "
-             "of net sales, and royalty and licensing fees of $14.3 million [1][2][3].")
+    fused = "Net sales increased 6.2% to $1,284.6 million in fiscal 2025, with Foodservice at 58% and Retail at 42% of net sales [1][2]."
     sentences, reports, _, _ = run(FacetWriter({"revenue": fused}))
     revenue = [s for s in sentences if s.facet == "revenue"]
-    assert revenue[0].text == fused.replace(" [1][2][3]", "")
+    assert revenue[0].text == fused.replace(" [1][2]", "")
     assert reports["revenue"].used >= 1 and reports["revenue"].source.startswith("model")
     cited = set(revenue[0].chunk_ids)
-    assert {f"{DOC}#1", f"{DOC}#10", f"{DOC}#12"} <= cited  # every line it joined is its evidence
+    assert {f"{DOC}#1", f"{DOC}#10"} <= cited  # every line it joined is its evidence
     assert all(c.chunk.startswith(DOC) for c in revenue[0].citations)
 
 
@@ -422,6 +421,30 @@ def test_ungrounded_model_sentences_are_dropped_and_reported(reply: str, reason:
     assert len(dropped) == 1 and reason in dropped[0]["reason"], dropped
     assert [s for s in sentences if s.facet == "revenue"], "the facet keeps the filing's own sentences"
     assert reports["revenue"].fell_back and reports["revenue"].source == "embedded"
+
+
+@pytest.mark.parametrize(
+    "sentence, reason",
+    [
+        ("FedEx Freight Direct, a delivery service for bulky products, has grown to include nearly 17,000 Walgreens stores.", "joins '17,000'"),
+        ("Capital expenditures were 9% lower in 2023, and it reports under Rule 13-01 of Regulation S-X.", "joins '13'"),
+        ("FedEx OnSite has grown to include nearly 17,000 Walgreens stores.", ""),
+        ("It operates FedEx Freight Direct and FedEx OnSite, which has nearly 17,000 Walgreens stores.", ""),
+    ],
+    ids=["figure-of-another-network", "unrelated-clause", "one-subject", "subject-is-the-company"],
+)
+def test_a_fused_sentence_keeps_each_fact_with_its_subject(sentence: str, reason: str) -> None:
+    """Seen from a 1.5B model on FedEx 2023: two lines glued into one false claim, every figure grounded."""
+    from rag.mapreduce import mixes_subjects
+
+    lines = [
+        "FedEx OnSite, its retail convenience network, has grown to include nearly 17,000 Walgreens, Dollar General and Albertsons stores.",
+        "FedEx Freight Direct is a service for delivery of big and bulky products to or through the door.",
+        "Capital expenditures were 9% lower in 2023.",
+        "FedEx is providing information in compliance with Rule 13-01 of Regulation S-X.",
+    ]
+    got = mixes_subjects(sentence, lines, "FedEx Corporation")
+    assert got.startswith(reason) if reason else got == ""
 
 
 @pytest.mark.parametrize(
