@@ -148,6 +148,23 @@ def test_llm_answer_is_grounded_and_cited(index, real_embedder):
     assert answer.citations[0]["chunk"].startswith(answer.parts[0].doc_id)
 
 
+@pytest.mark.parametrize("style", ["markers-after-the-period", "uncited"])
+def test_llm_answer_keeps_a_sentence_however_it_cites(index, real_embedder, style):
+    """A 1.5B model wrote "Keystone Harbor Bank, N.A. provides ... facilities. [1], [2]": the answer was ",, [1]"."""
+    from rag.llm import OpenAIChat
+    from rag.settings import LLMSettings
+    from tests.openai_stub import OpenAIStub
+    from vectorstore.chroma import ChromaStore
+
+    db = ChromaStore.open(index[0])
+    claim = "Zenith funds its fleet with a commercial paper program of up to $500 million."
+    with OpenAIStub(lambda request: f"{claim} [1], [2]" if style == "markers-after-the-period" else claim) as stub:
+        llm = OpenAIChat(LLMSettings(model="stub-model", base_url=stub.base_url, api_key="k", max_retries=0), backoff=0.01)
+        answer = ask(db, "How does Zenith fund its fleet?", real_embedder, company="zenith", llm=llm)
+    assert answer.answered and answer.answer == f"{claim} [1]"
+    assert answer.dropped == []
+
+
 def test_a_company_named_in_the_question_picks_its_filings(index, real_embedder):
     from vectorstore.chroma import ChromaStore
 
