@@ -26,13 +26,18 @@ class ReplyError(LLMError):
     Unlike a failure to reach the endpoint, this is the model's problem, not the user's: callers
     keep what they can of ``partial`` or fall back to the embedded backend for that part."""
 
-    def __init__(self, message: str, partial: str = ""):
+    kind = "unusable"
+
+    def __init__(self, message: str, partial: str = "", kind: str | None = None):
         super().__init__(message)
         self.partial = partial
+        self.kind = kind or self.kind
 
 
 class IncompleteOutputError(ReplyError):
     """The model stopped at its token limit (finish_reason == "length"); the text is partial."""
+
+    kind = "cut off"
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,7 @@ class OpenAIChat(LLM):
             except openai.APIStatusError as exc:
                 raise LLMError(f"The model endpoint {where} refused the request ({exc.status_code}): {exc.message}") from exc
         if not getattr(resp, "choices", None):
-            raise ReplyError(f"The model endpoint {where} sent a reply without choices.")
+            raise ReplyError(f"The model endpoint {where} sent a reply without choices.", kind="empty")
         choice = resp.choices[0]
         text = ((choice.message.content if choice.message else None) or "").strip()
         usage = resp.usage
@@ -127,9 +132,9 @@ class OpenAIChat(LLM):
         if done.finish_reason == "length":
             raise IncompleteOutputError(f"The model's reply was cut off at {max_tokens} tokens.", partial=text)
         if done.finish_reason == "content_filter":
-            raise ReplyError("The model's reply was withheld by its content filter.", partial=text)
+            raise ReplyError("The model's reply was withheld by its content filter.", partial=text, kind="filtered")
         if not text:
-            raise ReplyError("The model sent an empty reply.")
+            raise ReplyError("The model sent an empty reply.", kind="empty")
         return done
 
     def _delay(self, exc: Exception, attempt: int) -> float:

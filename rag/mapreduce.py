@@ -301,7 +301,7 @@ class FacetReport:
     """What happened to one facet: the model call's cost and outcome, and where the facet's text came from."""
 
     facet: str
-    reply: str = "none"  # "complete", "cut off", "empty", "filtered", "none" (no evidence, no call)
+    reply: str = "none"  # "complete", "cut off", "empty", "filtered", "unusable", "none" (no evidence, no call)
     offered: int = 0  # model sentences that passed grounding and joined the candidates
     used: int = 0  # of those, in the summary
     source: str = "embedded"  # "model", "model+embedded", "embedded", "missing"
@@ -367,8 +367,8 @@ def write_facet(
     try:
         reply, report.reply = llm.complete(messages, REPLY_TOKENS).text, "complete"
     except ReplyError as exc:  # cut off: keep what is whole; empty or filtered: nothing to keep
-        report.reply = "cut off" if isinstance(exc, IncompleteOutputError) else ("filtered" if "filter" in str(exc) else "empty")
-        reply = exc.partial if report.reply == "cut off" else ""
+        report.reply = exc.kind
+        reply = exc.partial if isinstance(exc, IncompleteOutputError) else ""
     report.seconds = time.perf_counter() - t0
     report.prompt_tokens = llm.usage.prompt_tokens - before[0]
     report.completion_tokens = llm.usage.completion_tokens - before[1]
@@ -394,10 +394,9 @@ def write_facet(
         out.append(make_candidate(text, facet, first.chunk_id, first.position, first.end, first.item, strength, 0, also=also))
     report.offered = len(out)
     if not out:
-        report.reason = {"empty": "the model sent an empty reply", "filtered": "the reply was withheld by a content filter",
-                         "cut off": "the reply was cut off before one whole sentence"}.get(report.reply, "")
-        report.reason = report.reason if not report.dropped else "no sentence of the reply is supported by the evidence"
-        report.reason = report.reason or "the reply held no sentence"
+        report.reason = ("no sentence of the reply passed grounding" if report.dropped else
+                         {"empty": "the model sent an empty reply", "filtered": "the reply was withheld by a content filter",
+                          "cut off": "the reply was cut off before one whole sentence"}.get(report.reply, "the reply held no sentence"))
     return out, report
 
 
