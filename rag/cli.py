@@ -452,7 +452,8 @@ def eval_cmd(cases: Path, store: Path | None, chroma_url: str | None, llm: str |
     results = []
     for case in loaded:
         log.warning("evaluating %s", case.name)
-        results.append(evaluate_case(case, db, settings, profile, _embedder, llm=model))
+        results.append(evaluate_case(case, db, settings, profile, _embedder, llm=model,
+                                     progress=(lambda line: click.echo(line, err=True)) if model is not None else None))
     facets = [f.name for f in profile.facets]
     totals = overall(results, facets)
     if as_json:

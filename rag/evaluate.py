@@ -107,8 +107,8 @@ def _squeeze(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def evaluate_case(case: Case, store, settings, profile, embedder_factory, llm=None) -> CaseResult:
-    """``llm``: a model client shared by every case (a local model loads once)."""
+def evaluate_case(case: Case, store, settings, profile, embedder_factory, llm=None, progress=None) -> CaseResult:
+    """``llm``: a model client shared by every case (a local model loads once); ``progress`` hears each model call."""
     from ingest.loaders import load_document
     from rag.api import ingest_file, summarize_document
     from rag.grounding import check_sentence
@@ -123,7 +123,7 @@ def evaluate_case(case: Case, store, settings, profile, embedder_factory, llm=No
     result = ingest_file(store, case.document, embedder_factory(), doc=doc)
     record = store.get_document(result.id)
     t1 = time.perf_counter()
-    summary = summarize_document(store, record, profile, settings, embedder_factory, max_tokens=case.max_tokens, llm=llm)
+    summary = summarize_document(store, record, profile, settings, embedder_factory, max_tokens=case.max_tokens, llm=llm, progress=progress)
     wall = time.perf_counter() - t0
     summarize_s = time.perf_counter() - t1
 
