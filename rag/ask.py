@@ -279,15 +279,15 @@ def llm_answer(question: str, hits: dict[str, list[tuple[Chunk, float]]], record
     if not reply or NO_ANSWER.lower().rstrip(".") in reply.lower():
         return Answer(question, False, [], backend="llm")
     kept, dropped = [], []
-    from rag.grounding import _support_score
+    from rag.grounding import support_score
     from rag.mapreduce import parse_reply
 
     # "... facilities. [1], [2]": markers after the period, in parentheses or brackets, belong to the sentence
     for clean, cited in parse_reply(reply):
         evidence = [numbered[i - 1] for i in sorted(cited) if 0 < i <= len(numbered)]
         if not evidence:  # uncited: the excerpt that supports it best, if one does
-            best = max(numbered, key=lambda c: _support_score(clean, c.text), default=None)
-            evidence = [best] if best is not None and _support_score(clean, best.text) >= 1 else []
+            best = max(numbered, key=lambda c: support_score(clean, c.text), default=None)
+            evidence = [best] if best is not None and support_score(clean, best.text) >= 1 else []
         if not evidence:
             dropped.append({"text": clean, "reason": "no excerpt supports it"})
             continue

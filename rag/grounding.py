@@ -158,7 +158,7 @@ def check_sentence(sentence: str, evidence: Sequence[str], allowed_names: Sequen
 
 
 # -- the product's grounding step -------------------------------------------------------------
-def _support_score(sentence: str, chunk_text: str) -> float:
+def support_score(sentence: str, chunk_text: str) -> float:
     claims = figures(sentence)
     ev = evidence_figures([chunk_text])
     supported = sum(1 for c in claims if any(supports(c, e) for e in ev))
@@ -190,7 +190,7 @@ def ground_sentences(sentences, chunks_by_id, allowed_names=(), exempt=(), repai
                 continue
         cited = [chunks_by_id[c] for c in s.chunk_ids if c in chunks_by_id] if s.citations else []
         if not cited:  # attribute: the retrieved chunks that support it best
-            ranked = sorted(chunks_by_id.values(), key=lambda c: -_support_score(s.text, c.text))
+            ranked = sorted(chunks_by_id.values(), key=lambda c: -support_score(s.text, c.text))
             cited = ranked[:3]
         check = check_sentence(s.text, [c.text for c in cited], allowed_names)
         if not check.ok and not s.citations:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from ingest.sentences import split_sentences
 from queries.profile import Facet, Profile
 from rag.extractive import Candidate, _redundant, make_candidate, score_sentence, select
-from rag.grounding import check_sentence, figures
+from rag.grounding import check_sentence, figures, support_score
 from rag.llm import LLM, IncompleteOutputError, ReplyError
 from rag.types import Sentence
 
@@ -331,15 +331,9 @@ def _cite(cited: set[int], sentence: str, lines: Sequence[Candidate]) -> list[Ca
     chosen = [lines[n - 1] for n in sorted(cited) if 1 <= n <= len(lines)]
     if chosen:
         return chosen
-    # uncited: the lines that share most of its figures and words
-    claims = {f.text for f in figures(sentence)}
-    words = set(re.findall(r"[a-z]{4,}", sentence.lower()))
-
-    def support(c: Candidate) -> float:
-        return 3 * sum(1 for t in claims if t in c.text) + len(words & set(re.findall(r"[a-z]{4,}", c.text.lower()))) / max(1, len(words))
-
-    ranked = sorted(lines, key=support, reverse=True)
-    return [c for c in ranked[:3] if support(c) > 0]
+    # uncited: the lines that support most of its figures and words (the grounding step's own measure)
+    ranked = sorted(((support_score(sentence, c.text), c) for c in lines), key=lambda x: -x[0])
+    return [c for score, c in ranked[:3] if score > 0]
 
 
 def _texts(lines: Sequence[Candidate], chunk_text: Callable[[str], str | None]) -> list[str]:
