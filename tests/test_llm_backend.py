@@ -1,8 +1,10 @@
 """The LLM backend against a real OpenAI-compatible HTTP stub on 127.0.0.1.
 
-``OpenAIChat`` is driven through the real ``openai`` client; map → collapse → reduce is checked on
-what was actually sent (the stub records every request), so the token budgets and the prompt
-structure are asserted on the wire, not on our own bookkeeping. Offline and fast, except the one
+``OpenAIChat`` is driven through the real ``openai`` client; the per-facet write calls are checked
+on what was actually sent (the stub records every request), so the evidence budget and the prompt
+structure are asserted on the wire, not on our own bookkeeping. The stub also plays what real small
+models did: cut-off, empty and filtered replies, copies, invented figures and names, parroted
+channel words, loops, over-long replies. Offline and fast, except the one
 ``slow`` CLI test that ingests a real filing with the real embedding model.
 """
 
@@ -28,7 +30,7 @@ from queries.profile import load_profile
 from rag.llm import IncompleteOutputError, OpenAIChat
 
 from rag.settings import LLMSettings, Settings, llm_from_env
-from rag.tokens import count_tokens, truncate_to_tokens
+from rag.tokens import count_tokens
 from rag.types import FacetEvidence, ScoredChunk
 from vectorstore.chroma import DocumentRecord
 
@@ -43,7 +45,6 @@ RAG = [str(_RAG_SCRIPT)] if _RAG_SCRIPT.is_file() else [sys.executable, "-m", "r
 SAMPLE = ROOT / "samples" / "harborview_10k.txt"
 PROFILE = load_profile()
 DOC = "acme-foods-10k-0123abcd45"
-RECORD = DocumentRecord(DOC, "/filings/acme_10k.txt", 12, "0" * 64, {"company": "Acme Foods, Inc.", "form": "10-K"})
 MESSAGES = [{"role": "system", "content": "You summarize filings."}, {"role": "user", "content": "Summarize Item 7."}]
 
 # One facet's evidence per profile facet. Chunk numbers are chosen so that one id is a prefix of
@@ -71,12 +72,6 @@ FACET_CHUNKS: dict[str, list[tuple[int, str, str]]] = {
         (50, "Item 8", "Cash provided by operating activities was $162.4 million; capital expenditures were $58.1 million."),
     ],
 }
-SUMMARY_REPLY = (
-    "Acme Foods earns its revenue from frozen seafood, soups and sauces, with net sales up 6.2% to $1,284.6 million. "
-    "It sells to restaurant chains and grocers through a direct sales force and brokers, and funds itself with a "
-    "$400 million revolving credit facility and operating cash flow."
-)
-EXCERPT_ID = re.compile(r"^\[([^\]\n]+)\] \(", re.M)
 
 
 def chunk(n: int, text: str, item: str | None = "Item 7") -> Chunk:
@@ -102,19 +97,6 @@ def system_text(request: dict[str, Any]) -> str:
     return next(m["content"] for m in request["messages"] if m["role"] == "system")
 
 
-def kind(request: dict[str, Any]) -> str:
-    text = user_text(request)
-    if "You are working on one facet of it:" in text:
-        return "map"
-    if "Merge them into at most" in text:
-        return "collapse"
-    if "Write the summary now" in text:
-        return "reduce"
-    if "Rewrite the sentence so that" in text:
-        return "repair"
-    return "other"
-
-
 def filing_part(text: str) -> str:
     """What the prompt puts between <filing> and </filing> (exactly one such block per prompt)."""
     assert text.count("<filing>") == 1 and text.count("</filing>") == 1, text
@@ -123,50 +105,6 @@ def filing_part(text: str) -> str:
 
 def prompt_tokens(request: dict[str, Any]) -> int:
     return sum(count_tokens(m["content"]) for m in request["messages"])
-
-
-def assert_within_budget(stub: OpenAIStub, settings: LLMSettings) -> None:
-    sizes = [prompt_tokens(r) for r in stub.requests]
-    assert sizes, "no request reached the stub"
-    assert max(sizes) <= settings.context_tokens, sizes
-
-
-class FilingModel:
-    """A stub responder that follows the prompts like an obedient model.
-
-    Map prompts get one fact line per excerpt id in ``cite`` (default: the last excerpt), made of
-    that excerpt's first sentence and its id; collapse prompts get their first lines back; the
-    reduce prompt gets ``summary`` (a string, or a list served in order, each a str or StubReply).
-    """
-
-    def __init__(self, summary: str | list[str | StubReply] = SUMMARY_REPLY, map_lines: int = 1, silent: tuple[str, ...] = ()):
-        self.summaries = list(summary) if isinstance(summary, list) else None
-        self.summary = summary
-        self.map_lines = map_lines
-        self.silent = silent  # facet titles whose excerpts "say nothing": the map reply is NONE
-        self.repairs: list[str] = []  # replies to grounding re-asks, in order; then "DROP"
-
-    def __call__(self, request: dict[str, Any]) -> str | StubReply:
-        text = user_text(request)
-        what = kind(request)
-        if what == "map":
-            if any(f"one facet of it: {title} —" in text for title in self.silent):
-                return "NONE"
-            body = filing_part(text)
-            cited = EXCERPT_ID.findall(body)[-1]
-            excerpt = body.split(f"[{cited}]", 1)[1].split("\n", 1)[1].strip()
-            fact = excerpt.split("\n\n", 1)[0]
-            return "\n".join(f"- {fact} (note {i}) [{cited}]" if i else f"- {fact} [{cited}]" for i in range(self.map_lines))
-        if what == "collapse":
-            lines = [ln for ln in filing_part(text).splitlines() if ln.strip()]
-            return "\n".join(lines[:2])
-        if what == "reduce":
-            if self.summaries is not None:
-                return self.summaries.pop(0)
-            return self.summary
-        if what == "repair":
-            return self.repairs.pop(0) if self.repairs else "DROP"
-        raise AssertionError(f"unexpected prompt: {text[:200]}")
 
 
 @pytest.fixture
