@@ -18,7 +18,8 @@ and the wall time:
 2. This project: ``rag summarize PATH --store DIR --llm stub-model@BASE_URL --json`` in a
    subprocess, after ``rag ingest PATH --store DIR`` (timed separately: one-off, no LLM).
 
-Prints a table and the long/short input-token ratio per method; asserts nothing about speed.
+Prints a table, the long/short input-token ratio per method and, per filing, the input tokens this
+project sends as a share of LangChain's; asserts nothing about speed.
 
     .venv/bin/python bench/bench_vs_langchain.py [--filings SHORT LONG]
 
@@ -202,7 +203,7 @@ def main() -> None:
             notes.append(f"{name}: LangChain split into {nchunks} chunks of <=3000 tokens; max {mx:,} input tokens per call")
             print(f"[{name}] rag ingest + summarize --llm...", file=sys.stderr, flush=True)
             ingest_s, calls, tok, mx, wall, out = run_rag(path, Path(tmp) / f"store{i}", env)
-            rows.append(Row(name, ftok, "rag --llm (retrieved chunks)", calls, tok, wall))
+            rows.append(Row(name, ftok, "rag --llm (compressed evidence)", calls, tok, wall))
             t = out.get("timings") or {}
             notes.append(f"{name}: rag ingest (one-off, no LLM) {ingest_s:.1f} s; summarize wall includes process start "
                          f"and model load (in-process retrieve {t.get('retrieve_s', '?')} s, summarize {t.get('summarize_s', '?')} s); "
@@ -228,6 +229,9 @@ def main() -> None:
         short, long_ = [r for r in rows if r.method == method]
         print(f"input tokens ratio long/short, {method}: {long_.input_tokens / short.input_tokens:.2f}x "
               f"({short.input_tokens:,} -> {long_.input_tokens:,}); calls {short.calls} -> {long_.calls}")
+    for lc, ours in zip(rows[0::2], rows[1::2]):
+        print(f"input tokens rag / LangChain, {lc.filing}: {ours.input_tokens:,} / {lc.input_tokens:,} = "
+              f"{ours.input_tokens / max(lc.input_tokens, 1):.1%} ({lc.input_tokens / max(ours.input_tokens, 1):.0f}x fewer)")
     print()
     for n in notes:
         print(f"  {n}")
