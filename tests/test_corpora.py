@@ -130,11 +130,11 @@ def test_llm_answer_is_grounded_and_cited(index, real_embedder):
     from vectorstore.chroma import ChromaStore
 
     db = ChromaStore.open(index[0])
-    def reply(request):  # cite the excerpt that says it, as a faithful model would
+    def reply(request):  # cite the line that says it, as a faithful model would
         import re as _re
 
         prompt = request["messages"][1]["content"]
-        n = [m.group(1) for m in _re.finditer(r"^\[(\d+)\][^\n]*\n([^\[]*)", prompt, _re.M) if "commercial paper" in m.group(2)][0]
+        n = [m.group(1) for m in _re.finditer(r"^\[(\d+)\] (.*)$", prompt, _re.M) if "commercial paper" in m.group(2)][0]
         return f"Zenith funds its fleet with a commercial paper program of up to $500 million [{n}]. It also issued $9 billion of bonds [{n}]."
 
     with OpenAIStub(reply) as stub:

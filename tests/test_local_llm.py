@@ -63,3 +63,27 @@ def test_summarize_the_sample_with_a_real_local_model(tmp_path: Path) -> None:
     # progress on stderr, one line per call; nothing of llama.cpp's own log
     assert sum(1 for line in proc.stderr.splitlines() if "reply tokens" in line) == 5
     assert "llama" not in proc.stderr.lower().replace("llama.cpp", "")
+
+
+def test_ask_a_list_question_with_a_real_local_model(tmp_path: Path) -> None:
+    """`rag ask --llm local` names the lenders of the fixture filing (four banks), each with a citation."""
+    model = _model()
+    lenders = ROOT / "tests" / "data" / "lenders_10k.txt"
+    env = {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL", "RAG_LLM_MODEL", "RAG_STORE", "RAG_CHROMA_URL"}}
+    store = str(tmp_path / "store")
+    subprocess.run([*RAG, "ingest", str(lenders), "--store", store], check=True, capture_output=True, env=env, cwd=ROOT, timeout=600)
+    proc = subprocess.run(
+        [*RAG, "ask", "Which banks provide the company's loans and credit facilities?", "--store", store, "--llm", f"local:{model}", "--json"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=1200,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    assert out["answered"] and out["backend"] == "llm"
+    banks = ["Pinecrest Commercial Bank", "Bank of Lakeshore", "Meridian Trust Bank", "Cedar Valley Savings Bank"]
+    sentences = [s for d in out["documents"] for s in d["sentences"]]
+    named = {b for b in banks if any(b in s["text"] for s in sentences)}
+    assert len(named) >= 3, out["answer"]
+    assert len(out["citations"]) == len(sentences) and all(c["chunk"].startswith(c["doc"]) for c in out["citations"])
+    filing = lenders.read_text()
+    for s in sentences:  # nothing the filing does not say
+        assert check_sentence(s["text"], [filing], ["Northgate Cell Technologies"]).ok, s["text"]
