@@ -26,11 +26,20 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except RagError as exc:
+            _close_progress_bars()
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
+            _close_progress_bars()
             click.echo("Interrupted; nothing half-written was kept in the store.", err=True)
             ctx.exit(130)
+
+
+def _close_progress_bars() -> None:
+    """An error ends the progress bar's line first, so the message starts a line of its own."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", None) or []):
+        bar.close()
 
 
 def store_options(f):
@@ -422,6 +431,57 @@ def rm(doc_ids: tuple[str, ...], store: Path | None, chroma_url: str | None) -> 
     for doc_id in doc_ids:
         n = db.delete_document(doc_id)
         click.echo(f"removed {doc_id} ({n} chunks)")
+
+
+@main.command()
+@click.option("--store", "store", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="Chroma store directory [env RAG_STORE; default: the per-user data directory].")
+@click.option("--repair", is_flag=True, help="Rebuild the store beside it and swap it in; the damaged one is kept as DIR.damaged-TIME.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings (and each document's outcome) as JSON.")
+def doctor(store: Path | None, repair: bool, as_json: bool) -> None:
+    """Check a store; with --repair, rebuild what can be rebuilt.
+
+    \b
+    Checks: SQLite's own integrity check, that every document's chunks are all there,
+    and that its vectors read back and answer a search. Reads only.
+    \b
+    --repair builds a new store beside the damaged one, never editing it in place:
+      documents whose vectors read back are copied; those whose vectors are lost are
+      re-embedded from their stored text; those with missing chunks (or a store Chroma
+      cannot open) are re-ingested from their source files when the files are unchanged.
+      What cannot be rebuilt is listed as lost. Exit 0 when the store is (now) sound and
+      nothing was lost, 1 otherwise.
+    """
+    from rag import doctor as doc
+    from rag.settings import default_store_dir
+
+    root = Path(store or os.environ.get("RAG_STORE") or default_store_dir()).expanduser()
+    if repair:
+        report = doc.repair(root, _embedder, progress=lambda line: log.info("%s", line))
+    else:
+        report = doc.check(root)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        click.echo(f"store: {report.store}")
+        for d in report.documents:
+            extra = f" ({d.detail})" if d.detail else ""
+            outcome = f" -> {d.outcome}" if d.outcome else ""
+            click.echo(f"  {d.id}: {d.state}{extra}{outcome}")
+        if report.orphan_chunks:
+            click.echo(f"  {report.orphan_chunks} chunk(s) of no recorded document (an interrupted ingest; the next ingest of that file removes them)")
+        for p in report.problems:
+            click.echo(f"problem: {p}")
+        if report.repaired:
+            click.echo(f"repaired: the rebuilt store is in place; the damaged one is kept at {report.backup}")
+            for lost in report.lost:
+                click.echo(f"lost: {lost}; add it again with `rag ingest FILE --store {report.store}`")
+        elif report.healthy:
+            click.echo("healthy: no problem found")
+        else:
+            click.echo(f"run `rag doctor --store {report.store} --repair` to rebuild it")
+    if (not report.healthy and not report.repaired) or report.lost:
+        sys.exit(1)
 
 
 @main.command("eval")

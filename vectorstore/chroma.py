@@ -50,16 +50,80 @@ class DocumentRecord:
         return {"id": self.id, "source": self.source, "chunks": self.chunks, **self.metadata}
 
 
+def store_error(exc: BaseException, location: str, remote: bool = False) -> StoreError | None:
+    """The one-line error for a failure inside Chroma, or None when it is not the store's fault
+    (a bug of ours stays a traceback). Damage says how to check and repair; a busy store, to retry."""
+    import sqlite3
+
+    import chromadb.errors
+
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+    if "dimension" in first.lower():
+        return None  # another embedding model: the caller says so
+    if "locked" in first.lower() or "busy" in first.lower():
+        return StoreError(f"The store at {location} is busy (another process holds its lock: {first}); retry when it has finished.")
+    if remote and _is_connection_error(exc):
+        return StoreError(f"Lost the Chroma server at {location} ({type(exc).__name__}); check that `chroma run` is up and run the command again.")
+    if isinstance(exc, (chromadb.errors.InternalError, sqlite3.DatabaseError)) or (
+        isinstance(exc, chromadb.errors.ChromaError) and not isinstance(exc, (chromadb.errors.InvalidArgumentError, chromadb.errors.NotFoundError))
+    ):
+        where = "" if remote else f" --store {location}"
+        return StoreError(f"The store at {location} is damaged or unreadable ({first}); run `rag doctor{where}` to see what can be saved, "
+                          f"and `rag doctor{where} --repair` to rebuild it.")
+    return None
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    names = {c.__name__ for c in type(exc).__mro__}
+    return bool(names & {"ConnectError", "ConnectionError", "RemoteProtocolError", "ReadError", "ReadTimeout", "TimeoutException",
+                         "NetworkError", "ConnectionRefusedError", "ConnectionResetError"})
+
+
+class _Guarded:
+    """A Chroma collection whose failures inside Chroma become one-line StoreErrors (see store_error)."""
+
+    def __init__(self, collection, location: str, remote: bool):
+        self._collection = collection
+        self._location = location
+        self._remote = remote
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._collection, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            try:
+                return attr(*args, **kwargs)
+            except Exception as exc:
+                err = store_error(exc, self._location, self._remote)
+                if err is None:
+                    raise
+                raise err from exc
+
+        return call
+
+
 class ChromaStore:
     """A vector store of filing chunks. Open with :meth:`open`."""
 
-    def __init__(self, client, location: str, prefix: str = CHUNKS):
+    def __init__(self, client, location: str, prefix: str = CHUNKS, remote: bool = False):
         self._client = client
         self.location = location
+        self.remote = remote
         # Collection names: "<prefix>", "<prefix>_docs", "<prefix>_query_cache" (several indexes can share a server).
-        self._chunks = client.get_or_create_collection(prefix, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
-        self._docs = client.get_or_create_collection(prefix + DOCS.removeprefix(CHUNKS), embedding_function=None)
-        self._cache = client.get_or_create_collection(prefix + QUERY_CACHE.removeprefix(CHUNKS), embedding_function=None)
+        try:
+            chunks = client.get_or_create_collection(prefix, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+            docs = client.get_or_create_collection(prefix + DOCS.removeprefix(CHUNKS), embedding_function=None)
+            cache = client.get_or_create_collection(prefix + QUERY_CACHE.removeprefix(CHUNKS), embedding_function=None)
+        except Exception as exc:
+            err = store_error(exc, location, self.remote)
+            if err is None:
+                raise
+            raise err from exc
+        self._chunks = _Guarded(chunks, location, self.remote)
+        self._docs = _Guarded(docs, location, self.remote)
+        self._cache = _Guarded(cache, location, self.remote)
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -89,7 +153,7 @@ class ChromaStore:
                 client.heartbeat()
             except Exception as exc:
                 raise StoreError(f"Cannot reach the Chroma server at {url} ({type(exc).__name__}); start it with `chroma run` or fix --chroma-url.") from exc
-            return cls(client, url, prefix)
+            return cls(client, url, prefix, remote=True)
         root = Path(path).expanduser()
         _check_store_dir(root, create)
         if not (root / "chroma.sqlite3").exists() and not create:
@@ -99,6 +163,9 @@ class ChromaStore:
             client = chromadb.PersistentClient(path=str(root), settings=settings)
             return cls(client, str(root), prefix)
         except Exception as exc:
+            damaged = store_error(exc, str(root))
+            if damaged is not None and not isinstance(exc, StoreError):
+                raise damaged from exc
             raise StoreError(f"Cannot open the Chroma store at {root} ({exc}); pass another directory with --store.") from exc
 
     # -- documents -----------------------------------------------------------------------
@@ -192,6 +259,40 @@ class ChromaStore:
         return [[Hit(_chunk(i, d, m), 1.0 - float(dist)) for i, d, m, dist in zip(ids, docs, metas, dists)]
                 for ids, docs, metas, dists in zip(got["ids"], got["documents"], got["metadatas"], got["distances"])]
 
+    # -- checks, for `rag doctor` ---------------------------------------------------------
+    def chunk_counts(self) -> dict[str, int]:
+        """Chunks per doc_id over the whole collection, records or not (orphans show here)."""
+        counts: dict[str, int] = {}
+        page = 5000
+        for offset in range(0, self._chunks.count(), page):
+            got = self._chunks.get(include=["metadatas"], limit=page, offset=offset)
+            for meta in got["metadatas"]:
+                d = str(meta.get("doc_id"))
+                counts[d] = counts.get(d, 0) + 1
+        return counts
+
+    def get_embeddings(self, ids: Sequence[str]) -> list[list[float]]:
+        """The stored vectors of these chunk ids, in order (a StoreError when the index cannot give them)."""
+        out: dict[str, list[float]] = {}
+        batch = 500
+        for i in range(0, len(ids), batch):
+            got = self._chunks.get(ids=list(ids[i : i + batch]), include=["embeddings"])
+            out.update({cid: list(map(float, e)) for cid, e in zip(got["ids"], got["embeddings"])})
+        missing = [cid for cid in ids if cid not in out]
+        if missing:
+            raise StoreError(f"The store at {self.location} has no vector for {len(missing)} chunk(s), e.g. {missing[0]}.")
+        return [out[cid] for cid in ids]
+
+    def probe(self, doc_id: str) -> None:
+        """Read one stored vector of the document and search with it: a StoreError when the index is broken."""
+        got = self._chunks.get(where={"doc_id": doc_id}, include=[], limit=1)
+        if not got["ids"]:
+            raise StoreError(f"The document {doc_id} has no chunks in {self.location}.")
+        vec = self.get_embeddings(got["ids"])[0]
+        hits = self._nearest([vec], {"doc_id": doc_id}, 1, None)[0]
+        if not hits:
+            raise StoreError(f"The vector index of {self.location} finds nothing for {doc_id}.")
+
     # -- query embedding cache -----------------------------------------------------------
     def cached_embeddings(self, model: str, texts: Sequence[str]) -> dict[str, list[float]]:
         keys = {_cache_key(model, t): t for t in texts}
@@ -204,6 +305,52 @@ class ChromaStore:
         texts, embeddings = list(texts), [list(map(float, e)) for e in embeddings]
         if texts:
             self._cache.upsert(ids=[_cache_key(model, t) for t in texts], embeddings=embeddings, documents=texts)
+
+
+def sqlite_problem(root: str | os.PathLike) -> str | None:
+    """What SQLite's own check finds wrong with a disk store's database file, or None when it is sound.
+    Read-only: the file is opened with mode=ro and never written."""
+    import sqlite3
+
+    path = Path(root) / "chroma.sqlite3"
+    if not path.is_file():
+        return f"{path} is missing"
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = [r[0] for r in con.execute("PRAGMA quick_check").fetchall()]
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        return f"SQLite cannot read {path.name}: {exc}"
+    return None if rows == ["ok"] else f"SQLite finds {path.name} damaged: {'; '.join(map(str, rows[:3]))}"
+
+
+def recorded_sources(root: str | os.PathLike) -> list[str]:
+    """The source paths of the documents a disk store records, read straight from its SQLite file:
+    what can still be re-ingested when Chroma itself cannot open the store. Empty if unreadable."""
+    import sqlite3
+
+    path = Path(root) / "chroma.sqlite3"
+    found: set[str] = set()
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            for row in con.execute("SELECT string_value FROM embedding_metadata WHERE key = 'source'"):
+                if row[0]:
+                    found.add(str(row[0]))  # a damaged page ends the scan; the rows before it count
+        finally:
+            con.close()
+    except sqlite3.Error:
+        pass
+    return sorted(found)
+
+
+def release(root: str | os.PathLike) -> None:
+    """Forget this process's open clients, so a store moved or replaced on disk is opened afresh."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
 
 
 def _cache_key(model: str, text: str) -> str:

@@ -1,0 +1,207 @@
+"""`rag doctor`: check a store, and rebuild what can be rebuilt.
+
+A store can be damaged from outside: a partial copy or a restore that lost the vector-index folders,
+a truncated SQLite file, a disk that filled up. Checking reads only. Repairing never edits the damaged
+store in place: a new store is built beside it (``<store>.repairing``), checked, and swapped in with
+two renames; the damaged one is kept as ``<store>.damaged-<time>`` for the user to delete.
+
+What can be rebuilt, best first:
+
+1. a document whose chunks and vectors read back: copied as it is;
+2. a document whose chunks read back but whose vectors do not: its stored chunk texts re-embedded
+   (the same model gives the same vectors);
+3. a document whose chunks are incomplete, or a store Chroma cannot open: re-ingested from its
+   source file when that file still exists with the same content;
+4. anything else is reported as lost, by id and source, with the command that re-adds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.errors import InputError, StoreError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DocumentState:
+    id: str
+    source: str
+    chunks_recorded: int
+    chunks_found: int
+    state: str  # ok | vectors unreadable | chunks missing
+    detail: str = ""
+    outcome: str = ""  # after --repair: copied | re-embedded | re-ingested | lost
+
+    def as_dict(self) -> dict:
+        d = {"id": self.id, "source": self.source, "chunks_recorded": self.chunks_recorded, "chunks_found": self.chunks_found, "state": self.state}
+        if self.detail:
+            d["detail"] = self.detail
+        if self.outcome:
+            d["outcome"] = self.outcome
+        return d
+
+
+@dataclass
+class Report:
+    store: str
+    problems: list[str] = field(default_factory=list)
+    documents: list[DocumentState] = field(default_factory=list)
+    orphan_chunks: int = 0  # chunks of no recorded document: left by an interrupted ingest, harmless, swept on re-ingest
+    opened: bool = True
+    repaired: bool = False
+    backup: str | None = None
+    lost: list[str] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict:
+        return {
+            "store": self.store,
+            "healthy": self.healthy,
+            "problems": self.problems,
+            "documents": [d.as_dict() for d in self.documents],
+            "orphan_chunks": self.orphan_chunks,
+            **({"repaired": self.repaired, "backup": self.backup, "lost": self.lost} if self.repaired or self.lost else {}),
+        }
+
+
+def check(root: Path) -> Report:
+    """What is wrong with the disk store at ``root``; reads only."""
+    from vectorstore.chroma import ChromaStore, sqlite_problem
+
+    root = Path(root).expanduser()
+    if not (root / "chroma.sqlite3").is_file():
+        raise InputError(f"No Chroma store at {root} (no chroma.sqlite3 inside); pass the store directory with --store.")
+    report = Report(str(root))
+    problem = sqlite_problem(root)
+    if problem:
+        report.problems.append(problem)
+    try:
+        db = ChromaStore.open(root, create=False)
+        records = db.list_documents()
+        counts = db.chunk_counts()
+    except StoreError as exc:
+        report.opened = False
+        report.problems.append(f"Chroma cannot read the store: {exc}")
+        return report
+    for r in records:
+        found = counts.get(r.id, 0)
+        state = DocumentState(r.id, r.source, r.chunks, found, "ok")
+        if found != r.chunks:
+            state.state = "chunks missing"
+            state.detail = f"{found} of {r.chunks} chunks"
+        else:
+            try:
+                db.probe(r.id)
+            except StoreError as exc:
+                state.state = "vectors unreadable"
+                cause = exc.__cause__ or exc
+                state.detail = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:120]
+        report.documents.append(state)
+    bad = [d for d in report.documents if d.state != "ok"]
+    if bad:
+        kinds = sorted({d.state for d in bad})
+        report.problems.append(f"{len(bad)} of {len(records)} document(s) damaged: {', '.join(kinds)}")
+    recorded = {r.id for r in records}
+    report.orphan_chunks = sum(n for d, n in counts.items() if d not in recorded)
+    return report
+
+
+def _same_file(source: str, content_sha: str) -> bool:
+    """The source file still exists with the bytes that were indexed."""
+    path = Path(source)
+    return path.is_file() and (not content_sha or hashlib.sha256(path.read_bytes()).hexdigest() == content_sha)
+
+
+def repair(root: Path, embedder_factory, progress=None) -> Report:
+    """Rebuild the store at ``root`` beside it and swap it in; returns the check with each document's outcome."""
+    from rag.api import ingest_file
+    from vectorstore.chroma import ChromaStore, recorded_sources, release
+
+    root = Path(root).expanduser()
+    _finish_interrupted_swap(root)
+    report = check(root)
+    if report.healthy:
+        return report
+    say = progress or (lambda line: None)
+    target = root.with_name(root.name + ".repairing")
+    if target.exists():
+        shutil.rmtree(target)  # an earlier repair that did not finish: start it again
+    new = ChromaStore.open(target)
+    embedder = None
+
+    def reingest(source: str) -> bool:
+        nonlocal embedder
+        if not Path(source).is_file():
+            return False
+        embedder = embedder or embedder_factory()
+        try:
+            ingest_file(new, source, embedder)
+        except InputError:
+            return False
+        return True
+
+    if report.opened:
+        old = ChromaStore.open(root, create=False)
+        for state in report.documents:
+            record = old.get_document(state.id)
+            say(f"{state.id}: {state.state}")
+            if state.state == "chunks missing":
+                if _same_file(state.source, record.content_sha) and reingest(state.source):
+                    state.outcome = "re-ingested"
+                else:
+                    state.outcome = "lost"
+                continue
+            chunks = old.get_chunks(state.id)
+            try:
+                vectors = old.get_embeddings([c.id for c in chunks])
+                state.outcome = "copied"
+            except StoreError:
+                embedder = embedder or embedder_factory()
+                vectors = embedder.embed([c.text for c in chunks])
+                state.outcome = "re-embedded"
+            new.add_document(record, chunks, vectors)
+    else:
+        # Chroma cannot open it: what the SQLite file still tells of the sources is all there is
+        sources = recorded_sources(root)
+        if not sources:
+            shutil.rmtree(target, ignore_errors=True)
+            raise StoreError(f"Nothing in the store at {root} can be read, not even which files it indexed; it is left as it is. "
+                             f"Move it aside and index your files again with `rag ingest FILES --store {root}`.")
+        for source in sources:
+            state = DocumentState("?", source, 0, 0, "unreadable")
+            state.outcome = "re-ingested" if reingest(source) else "lost"
+            report.documents.append(state)
+    report.lost = [f"{d.id} ({d.source})" for d in report.documents if d.outcome == "lost"]
+    after = check(target)
+    if not after.healthy:
+        raise StoreError(f"The rebuilt store at {target} is not sound either ({'; '.join(after.problems)}); the damaged store is untouched.")
+    (target / "REPAIRED").write_text(str(root))
+    release(root)
+    backup = root.with_name(f"{root.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.rename(root, backup)
+    os.rename(target, root)
+    (root / "REPAIRED").unlink()
+    release(root)
+    report.repaired = True
+    report.backup = str(backup)
+    return report
+
+
+def _finish_interrupted_swap(root: Path) -> None:
+    """A repair killed between its two renames left the store missing and the rebuilt one complete."""
+    target = root.with_name(root.name + ".repairing")
+    if not root.exists() and (target / "REPAIRED").is_file():
+        os.rename(target, root)
+        (root / "REPAIRED").unlink()
+        log.warning("finished an interrupted repair: %s is in place", root)
