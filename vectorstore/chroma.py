@@ -189,17 +189,21 @@ class ChromaStore:
             raise ValueError("one embedding per chunk")
         self._sweep_orphans(record.id)
         try:
-            batch = self._client.get_max_batch_size()
+            # RAG_STORE_BATCH: smaller write batches (tests use it to kill a process between two of them)
+            batch = min(self._client.get_max_batch_size(), int(os.environ.get("RAG_STORE_BATCH") or 1 << 30))
             for i in range(0, len(chunks), batch):
                 part = chunks[i : i + batch]
+                _failpoint("before-chunk-batch")
                 self._chunks.add(
                     ids=[c.id for c in part],
                     embeddings=[list(map(float, e)) for e in embeddings[i : i + batch]],
                     documents=[c.text for c in part],
                     metadatas=[_chunk_metadata(c) for c in part],
                 )
+                _failpoint("after-chunk-batch")
             meta = {**record.metadata, "source": record.source, "chunks": len(chunks), "content_sha": record.content_sha}
             self._docs.upsert(ids=[record.id], embeddings=[[1.0]], metadatas=[meta], documents=[record.source])
+            _failpoint("after-record")
         except BaseException:
             self._sweep_orphans(record.id)
             raise
@@ -305,6 +309,25 @@ class ChromaStore:
         texts, embeddings = list(texts), [list(map(float, e)) for e in embeddings]
         if texts:
             self._cache.upsert(ids=[_cache_key(model, t) for t in texts], embeddings=embeddings, documents=texts)
+
+
+def _failpoint(name: str) -> None:
+    """Fault injection for the kill -9 tests: ``RAG_FAILPOINT=after-chunk-batch`` makes the process
+    SIGKILL itself there (the n-th time with ``name:n``). Unset, it costs one dictionary lookup."""
+    spec = os.environ.get("RAG_FAILPOINT")
+    if not spec:
+        return
+    point, _, nth = spec.partition(":")
+    if point != name:
+        return
+    _FAILPOINT_HITS[name] = _FAILPOINT_HITS.get(name, 0) + 1
+    if _FAILPOINT_HITS[name] >= int(nth or 1):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+_FAILPOINT_HITS: dict[str, int] = {}
 
 
 def sqlite_problem(root: str | os.PathLike) -> str | None:
