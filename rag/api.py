@@ -175,6 +175,7 @@ def summarize_document(
             profile, pools, name, llm, max_tokens, settings.llm.evidence_tokens,
             chunk_text=lambda cid: every[cid].text if cid in every else None,
             allowed_names=[n for n in (*allowed_names, name) if n], fiscal_year=year, progress=progress,
+            deadline=settings.llm.deadline,
         )
         backend = f"llm:{getattr(llm, 'model', settings.llm.model)}"
         encoding = encoding_for_model(settings.llm.model)

@@ -94,23 +94,43 @@ class OpenAIChat(LLM):
             max_retries=0,  # retries are ours, so they are counted and logged
         )
 
+    def start_deadline(self, seconds: float | None) -> None:
+        """From now, ``seconds`` for every call and retry until the next start (one summary's budget)."""
+        self.deadline_at = time.monotonic() + seconds if seconds else None
+
     def complete(self, messages: list[dict[str, str]], max_tokens: int) -> Completion:
         openai = self._openai
         transient = (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
+        # a 200 whose body is not a completion (malformed JSON, a proxy's HTML page): retried like a 5xx
+        malformed = (openai.APIResponseValidationError, ValueError)
         where = self.base_url or "the OpenAI API"
+        deadline_at = getattr(self, "deadline_at", None)
         for attempt in range(self.settings.max_retries + 1):
+            timeout = self.settings.timeout
+            if deadline_at is not None:
+                left = deadline_at - time.monotonic()
+                if left <= 1:
+                    raise ReplyError(f"The deadline for model calls passed before {where} answered.", kind="deadline")
+                timeout = min(timeout, left)
             try:
-                resp = self.client.chat.completions.create(
+                resp = self.client.with_options(timeout=timeout).chat.completions.create(
                     model=self.model,
                     messages=messages,
                     max_tokens=max_tokens,
                     temperature=self.settings.temperature,
                 )
+                if not isinstance(getattr(resp, "choices", None), list):
+                    raise ValueError("not a chat completion")
                 break
-            except transient as exc:
+            except (*transient, *malformed) as exc:
                 if attempt == self.settings.max_retries:
+                    if isinstance(exc, malformed):
+                        raise ReplyError(f"The model endpoint {where} sent no usable completion ({type(exc).__name__}) in {attempt + 1} tries.",
+                                         kind="unusable") from exc
                     raise LLMError(f"The model endpoint {where} kept failing ({type(exc).__name__}) after {attempt + 1} tries; check the server or retry later.") from exc
                 delay = self._delay(exc, attempt)
+                if deadline_at is not None and time.monotonic() + delay >= deadline_at:
+                    raise ReplyError(f"The deadline for model calls passed while {where} kept failing ({type(exc).__name__}).", kind="deadline") from exc
                 self.usage.retries += 1
                 log.warning("%s from %s; retrying in %.1fs", type(exc).__name__, where, delay)
                 time.sleep(delay)

@@ -390,7 +390,8 @@ def write_facet(
     if not out:
         report.reason = ("no sentence of the reply passed grounding" if report.dropped else
                          {"empty": "the model sent an empty reply", "filtered": "the reply was withheld by a content filter",
-                          "cut off": "the reply was cut off before one whole sentence"}.get(report.reply, "the reply held no sentence"))
+                          "cut off": "the reply was cut off before one whole sentence",
+                          "deadline": "the deadline for model calls had passed", "unusable": "the endpoint sent no usable completion"}.get(report.reply, "the reply held no sentence"))
     return out, report
 
 
@@ -406,8 +407,12 @@ def llm_summarize(
     allowed_names: Sequence[str] = (),
     fiscal_year: int | None = None,
     progress: Callable[[str], None] | None = None,
+    deadline: float | None = None,
 ) -> tuple[list[Sentence], list[FacetReport]]:
-    """Map every facet with evidence to fused sentences, then choose among them and the filing's own."""
+    """Map every facet with evidence to fused sentences, then choose among them and the filing's own.
+    ``deadline``: seconds for all calls; once it has passed, the facets left keep the filing's sentences."""
+    if hasattr(llm, "start_deadline"):
+        llm.start_deadline(deadline)
     reports: list[FacetReport] = []
     written: dict[str, set[str]] = {}
     merged: dict[str, list[Candidate]] = {}

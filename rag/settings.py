@@ -29,6 +29,7 @@ class LLMSettings(BaseModel):
     context_tokens: int = Field(8192, gt=1000, description="Context window per call, prompt and reply (--llm-context, RAG_LLM_CONTEXT); also the local server's n_ctx.")
     evidence_tokens: int = Field(1000, ge=200, description="Evidence sentences shown to the model per facet, in tokens: 5 facets x 1,000 keeps a summary's input near 6,000 tokens at any filing length.")
     temperature: float = Field(0.0, ge=0, le=2)
+    deadline: float = Field(900.0, gt=0, description="Seconds for all model calls of one summary (RAG_LLM_DEADLINE); past it no call is started or retried, and facets not yet written keep the embedded backend's sentences. `--llm local` defaults to 1800.")
 
     @property
     def is_local(self) -> bool:
@@ -36,6 +37,7 @@ class LLMSettings(BaseModel):
 
 
 LOCAL_TIMEOUT = 600.0  # a 1.5B model on 2 cores reads about 50 prompt tokens/s and writes about 14/s
+LOCAL_DEADLINE = 1800.0  # five calls of 1-2 minutes each, with room for a slow machine
 
 
 class Settings(BaseModel):
@@ -73,7 +75,8 @@ def llm_from_env(spec: str | None, timeout: float | None = None, context: int | 
     model = os.environ.get("RAG_LLM_MODEL")
     timeout = timeout if timeout is not None else _env_number("RAG_LLM_TIMEOUT")
     context = context if context is not None else _env_number("RAG_LLM_CONTEXT", int)
-    extra = {k: v for k, v in {"timeout": timeout, "context_tokens": context}.items() if v is not None}
+    deadline = _env_number("RAG_LLM_DEADLINE")
+    extra = {k: v for k, v in {"timeout": timeout, "context_tokens": context, "deadline": deadline}.items() if v is not None}
     if spec is not None:
         if spec.lower() in {"none", "off", "extractive"}:
             return None
@@ -81,7 +84,7 @@ def llm_from_env(spec: str | None, timeout: float | None = None, context: int | 
             from rag.localmodel import resolve_model
 
             path = resolve_model(spec.partition(":")[2] or None)
-            return LLMSettings(model=path.stem, local_model=path, **{"timeout": LOCAL_TIMEOUT, **extra})
+            return LLMSettings(model=path.stem, local_model=path, **{"timeout": LOCAL_TIMEOUT, "deadline": LOCAL_DEADLINE, **extra})
         name, _, url = spec.partition("@")
         return LLMSettings(model=name or model or "gpt-4o-mini", base_url=url or base, api_key=key, **extra)
     if key or base:

@@ -61,6 +61,8 @@ class StubReply:
     status: int = 200
     delay: float = 0
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None  # sent as the 200 body instead of a completion (malformed JSON, an HTML page)
+    reset: bool = False  # the connection drops mid-reply: headers and half a body, then a TCP reset
 
 
 Responder = Callable[[dict[str, Any]], "str | StubReply"]
@@ -177,6 +179,36 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass  # client went away (e.g. it timed out during a delay)
 
+    def _send_raw(self, body: bytes) -> None:
+        self.close_connection = True
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+        except OSError:
+            pass
+
+    def _send_reset(self) -> None:
+        import struct
+
+        self.close_connection = True
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "4096")
+            self.end_headers()
+            self.wfile.write(b'{"id": "chatcmpl-cut", "object": "chat.comp')
+            self.wfile.flush()
+            # SO_LINGER 0: close sends a reset, as a crashed server or a dropped proxy does
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+
     def _send_error(self, status: int, message: str, **kwargs: Any) -> None:
         self._send_json(status, _error_body(status, message, **kwargs))
 
@@ -230,6 +262,12 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.delay > 0 and stub._stopping.wait(reply.delay):
             return  # stub is shutting down: don't answer
 
+        if reply.reset:
+            self._send_reset()
+            return
+        if reply.raw is not None:
+            self._send_raw(reply.raw)
+            return
         if reply.status != 200:
             try:
                 phrase = HTTPStatus(reply.status).phrase
