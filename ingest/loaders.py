@@ -91,8 +91,28 @@ def _existing_file(path: Path) -> Path:
     return path.resolve()
 
 
+MAX_FILE_MB = 64  # the longest 10-K text here is about 1 MB; an inline-XBRL HTML filing can reach 30 MB
+
+
+def max_file_bytes() -> int:
+    """The largest file a loader reads (RAG_MAX_FILE_MB, default 64): past it, memory is not bounded by design."""
+    try:
+        return int(float(os.environ.get("RAG_MAX_FILE_MB") or MAX_FILE_MB) * 1024 * 1024)
+    except ValueError:
+        return MAX_FILE_MB * 1024 * 1024
+
+
 def _read_bytes(file: Path) -> bytes:
-    """The file's bytes; an unreadable file (permissions, a FIFO gone away) is a user error."""
+    """The file's bytes; an unreadable file (permissions, a FIFO gone away) is a user error, and so is
+    one over the size limit, refused before it is read."""
+    try:
+        size = file.stat().st_size
+    except OSError as err:
+        raise InputError(f"{file} cannot be read ({err.strerror}); check its permissions.") from None
+    limit = max_file_bytes()
+    if size > limit:
+        raise InputError(f"{file} is {size / 2**20:,.0f} MB, over the {limit / 2**20:,.0f} MB limit for one filing; "
+                         f"split it, or raise the limit with RAG_MAX_FILE_MB.")
     try:
         return file.read_bytes()
     except OSError as err:

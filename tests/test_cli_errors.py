@@ -44,7 +44,15 @@ CASES = {
     "not a chroma store": (lambda t: ["ingest", str(_write(t / "ok.txt", b"Item 1. Business\nWe sell anvils.")), "--store", str(_notes_dir(t / "notes"))], "not a Chroma store"),
     "invalid profile": (lambda t: ["summarize", "x", "--profile", str(_write(t / "p.toml", b"name = 'p'\nfacets = []\n"))], "Profile"),
     "rm unknown id": (lambda t: ["rm", "no-such-doc"], "No document with id"),
+    "200 MB file": (lambda t: ["ingest", str(_sparse(t / "huge.txt", 200 * 2**20))], "over the 64 MB limit"),
 }
+
+
+def _sparse(path: Path, size: int) -> Path:
+    with open(path, "wb") as f:
+        f.write(b"Item 1. Business\nWe sell anvils.\n")
+        f.truncate(size)
+    return path
 
 
 def _write(path: Path, data: bytes) -> Path:
