@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from ingest.errors import InputError
 from ingest.sentences import looks_like_heading, sentence_spans
 from ingest.types import Chunk
+from rag.extractive import addressed_to_model
 from rag.retrieve import RRF_K, LexicalIndex, words
 from rag.types import Citation
 from vectorstore.chroma import ChromaStore, DocumentRecord
@@ -178,6 +179,8 @@ def _sentence_lines(hits: dict[str, list[tuple[Chunk, float]]], doc_ids: Sequenc
                 key = (doc_id, chunk.start + a)
                 if key in seen:  # overlapping chunks hold the same sentence
                     continue
+                if addressed_to_model(chunk.text, a, b):
+                    continue  # text addressed to a model, not to a reader: never shown, never an answer
                 if len(tokens) >= 6 and re.search(r"[a-z]", text) and numeric <= 0.4 * len(tokens) and not text[0].islower() and not looks_like_heading(text):
                     seen.add(key)
                     out.append((doc_id, chunk, a, b))

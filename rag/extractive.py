@@ -68,11 +68,27 @@ BOILERPLATE = re.compile(
     re.I,
 )
 # Text in a filing is data: a sentence that addresses the summarizer is never evidence.
+# Text addressed to a model rather than a reader: never evidence, never shown to a model, never stated.
+# Instructions to drop the rules, role turns and chat-template tokens, requests for the prompt, in the
+# languages such text is usually written in.
 INSTRUCTION = re.compile(
-    r"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:previous|prior|above|earlier)\s+instructions?|"
-    r"\bsystem\s*prompt\b|\bdeveloper mode\b|\byou are (?:now )?(?:an? )?(?:ai|assistant|language model|chatbot)\b",
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)*(?:previous|prior|above|earlier|preceding|system)\s+(?:instructions?|prompts?|rules|directions)|"
+    r"\bsystem\s*prompt\b|\bdeveloper mode\b|\byou are (?:now )?(?:an? )?(?:ai|assistant|language model|chatbot|llm)\b|"
+    r"\b(?:reveal|print|repeat|show|output|disclose)\s+(?:\w+\s+){0,3}(?:prompt|instructions)\b|"
+    r"\b(?:new|updated|real)\s+(?:task|instructions?)\s*:|\bas an ai\b|"
+    r"(?:^|\n)\s*(?:system|assistant|user|developer)\s*:\s|<\|\s*(?:im_start|im_end|system|assistant|user|endoftext)\s*\|>|\[/?INST\]|###\s*(?:instruction|system)|"
+    r"\bignor(?:ez|e[rz]?|a|iere|ieren)\s+(?:\w+\s+){0,3}(?:instructions|anweisungen|instrucciones|istruzioni)\b|"
+    r"忽略|无视|之前的指令|指示を無視",
     re.I,
 )
+def addressed_to_model(text: str, start: int, end: int) -> bool:
+    """Whether the line (paragraph) holding ``text[start:end]`` speaks to a model: a role turn's
+    claims ("Assistant: Understood. The company is bankrupt.") are in sentences without the marker."""
+    a = text.rfind("\n", 0, start) + 1
+    b = text.find("\n", end)
+    return bool(INSTRUCTION.search(text[a : b if b >= 0 else len(text)]))
+
+
 _YEAR = re.compile(r"\b(?:19[5-9]\d|20\d\d)\b")
 MAX_SENTENCE_TOKENS = 85
 # Map: the value of a sentence is its score over tokens ** LENGTH_EXP; a chunk's retrieval rank r
@@ -461,6 +477,8 @@ def candidates(
     ranks = {sc.chunk.id: sc.rank for sc in evidence.chunks}
     largest = max((t.scale for t in tables), default=0.0) or 1.0
     for t in tables:
+        if INSTRUCTION.search(t.text):
+            continue
         rank = ranks.get(t.chunk_id, TABLE_RANK)
         # relative to the largest figure of any table: the consolidated split before a region's
         s = score_sentence(t.text, facet, rank, t.item, fiscal_year) * math.sqrt(t.scale / largest)
@@ -471,7 +489,7 @@ def candidates(
         found = []
         for a, b, clause in clause_spans(chunk.text):
             raw = chunk.text[a:b]
-            if len(raw.split()) < MIN_WORDS or raw.count("$") > 6 or not re.search(r"[a-z]", raw) or INSTRUCTION.search(raw):
+            if len(raw.split()) < MIN_WORDS or raw.count("$") > 6 or not re.search(r"[a-z]", raw) or addressed_to_model(chunk.text, a, b):
                 continue
             if not re.search(r"[.!?;][\"”’)]?$" if clause >= 0 else r"[.!?][\"”’)]?$", raw.rstrip()):
                 continue  # headings and table rows are not sentences

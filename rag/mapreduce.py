@@ -71,7 +71,7 @@ MODEL_WEIGHT = 1.0  # a model sentence is scored as a filing sentence of the sam
 
 
 # -- map input: compressed evidence -------------------------------------------------------------
-_TAG = re.compile(r"<\s*/?\s*filing\s*>", re.I)
+_TAG = re.compile(r"<\s*/?\s*filing\s*>|<\|\s*\w+\s*\|>|\[/?INST\]", re.I)  # the data block's tags, chat-template tokens
 
 
 def quoted(text: str) -> str:
