@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,10 @@ def _is_connection_error(exc: BaseException) -> bool:
                          "NetworkError", "ConnectionRefusedError", "ConnectionResetError"})
 
 
+SERVER_RETRIES = int(os.environ.get("RAG_CHROMA_RETRIES") or 4)  # 0.5 + 1 + 2 + 4 s: a server restart fits in it
+SERVER_BACKOFF = 0.5
+
+
 class _Guarded:
     """A Chroma collection whose failures inside Chroma become one-line StoreErrors (see store_error)."""
 
@@ -93,13 +98,24 @@ class _Guarded:
             return attr
 
         def call(*args, **kwargs):
-            try:
-                return attr(*args, **kwargs)
-            except Exception as exc:
-                err = store_error(exc, self._location, self._remote)
-                if err is None:
-                    raise
-                raise err from exc
+            fn = attr
+            for attempt in range(SERVER_RETRIES + 1):
+                try:
+                    return fn(*args, **kwargs)
+                except Exception as exc:
+                    if self._remote and _is_connection_error(exc) and attempt < SERVER_RETRIES:
+                        # a server restarting: wait and try again; a write is retried as an upsert of the
+                        # same ids, so a first try that did land is not written twice
+                        delay = SERVER_BACKOFF * 2**attempt
+                        log.warning("the Chroma server at %s did not answer (%s); retrying in %.1fs", self._location, type(exc).__name__, delay)
+                        time.sleep(delay)
+                        if name == "add":
+                            fn = self._collection.upsert
+                        continue
+                    err = store_error(exc, self._location, self._remote)
+                    if err is None:
+                        raise
+                    raise err from exc
 
         return call
 
