@@ -215,3 +215,68 @@ def test_no_store_is_a_one_line_error(tmp_path: Path) -> None:
         store.mkdir()
         (store / "chroma.sqlite3").write_bytes(b"not a database" * 100)
         ChromaStore.open(store, create=False).list_documents()
+
+
+def _as_unprivileged() -> list[str]:
+    """A prefix that makes the command respect file permissions: root ignores them, so it drops the capabilities."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if not setpriv:
+        pytest.skip("running as root without setpriv: a read-only directory cannot be made here")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
+
+
+def test_a_read_only_store_still_answers_and_refuses_writes_in_one_line(clean_store: Path, tmp_path: Path) -> None:
+    store = copy_of(clean_store, tmp_path)
+    before = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
+    for p in [store, *store.rglob("*")]:
+        p.chmod(p.stat().st_mode & ~0o222)
+    env = {k: v for k, v in os.environ.items() if k not in {"OPENAI_API_KEY", "OPENAI_BASE_URL", "RAG_STORE", "RAG_CHROMA_URL"}}
+    pre = _as_unprivileged()
+    try:
+        def run(*args):
+            return subprocess.run([*pre, *RAG, *args, "--store", str(store)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+
+        docs = run("docs", "--json")
+        assert docs.returncode == 0, docs.stderr[-2000:]
+        assert len(json.loads(docs.stdout)) == 2
+        answer = run("ask", QUESTION, "--json")
+        assert answer.returncode == 0 and "Pinecrest Commercial Bank" in json.loads(answer.stdout)["answer"]
+        doc_id = json.loads(docs.stdout)[0]["id"]
+        summary = run("summarize", doc_id)
+        assert summary.returncode == 0 and summary.stdout.strip()
+        assert "read-only" in summary.stderr  # said once, on stderr
+        err = one_line_error(run("ingest", str(DATA / "lenders_10k.txt")))
+        assert "not writable" in err
+        assert {p: p.read_bytes() for p in store.rglob("*") if p.is_file()} == before  # nothing written to it
+    finally:
+        for p in [store, *store.rglob("*")]:
+            p.chmod(p.stat().st_mode | 0o200)
+
+
+def test_a_full_disk_during_ingest_keeps_nothing_half_written(tmp_path: Path, real_embedder, monkeypatch) -> None:
+    """The write error a full disk gives, injected into the second batch of chunks."""
+    import chromadb.errors
+
+    from rag.api import ingest_file
+    from vectorstore.chroma import ChromaStore
+
+    monkeypatch.setenv("RAG_STORE_BATCH", "4")
+    db = ChromaStore.open(tmp_path / "store")
+    real = db._chunks._collection.add
+    calls = []
+
+    def add(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise chromadb.errors.InternalError("error returned from database: (code: 13) database or disk is full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(db._chunks._collection, "add", add)
+    with pytest.raises(StoreError) as info:
+        ingest_file(db, DATA / "lenders_10k.txt", real_embedder)
+    assert "is full" in str(info.value) and "run the command again" in str(info.value) and "\n" not in str(info.value)
+    assert db.list_documents() == [] and db.chunk_counts() == {}  # the first batch was swept
+    monkeypatch.undo()
+    assert ingest_file(db, DATA / "lenders_10k.txt", real_embedder).status == "added"

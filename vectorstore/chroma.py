@@ -61,6 +61,12 @@ def store_error(exc: BaseException, location: str, remote: bool = False) -> Stor
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
     if "dimension" in first.lower():
         return None  # another embedding model: the caller says so
+    if "readonly" in first.lower() or "read-only" in first.lower():
+        return StoreError(f"The store at {location} is read-only ({first}); writing commands need write access: fix its permissions "
+                          f"or pass another directory with --store.")
+    if "disk is full" in first.lower() or "no space" in first.lower():
+        return StoreError(f"The disk holding the store at {location} is full ({first}); nothing half-written was kept: "
+                          f"free some space and run the command again.")
     if "locked" in first.lower() or "busy" in first.lower():
         return StoreError(f"The store at {location} is busy (another process holds its lock: {first}); retry when it has finished.")
     if remote and _is_connection_error(exc):
@@ -175,8 +181,11 @@ class ChromaStore:
         if not (root / "chroma.sqlite3").exists() and not create:
             return None
         root.mkdir(parents=True, exist_ok=True)
+        opened = root
+        if not create and not _writable(root):
+            opened = _read_only_copy(root)  # Chroma writes when it opens a store: read a private copy
         try:
-            client = chromadb.PersistentClient(path=str(root), settings=settings)
+            client = chromadb.PersistentClient(path=str(opened), settings=settings)
             return cls(client, str(root), prefix)
         except Exception as exc:
             damaged = store_error(exc, str(root))
@@ -423,6 +432,40 @@ def _record(doc_id: str, meta: dict) -> DocumentRecord:
     return DocumentRecord(id=doc_id, source=str(meta["source"]), chunks=int(meta["chunks"]), content_sha=str(meta["content_sha"]), metadata=rest)
 
 
+READ_ONLY_COPY_MB = 2048
+
+
+def _writable(root: Path) -> bool:
+    db = root / "chroma.sqlite3"
+    return os.access(root, os.W_OK | os.X_OK) and (not db.exists() or os.access(db, os.W_OK))
+
+
+def _read_only_copy(root: Path) -> Path:
+    """A temporary copy of a store this user may read but not write (a shared or archived index), for
+    the reading commands; it is removed when the process exits. Past the size limit, a one-line error."""
+    import atexit
+    import shutil
+    import tempfile
+
+    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    limit = int(float(os.environ.get("RAG_READONLY_COPY_MB") or READ_ONLY_COPY_MB)) * 2**20
+    if size > limit:
+        raise StoreError(f"The store at {root} is read-only and {size / 2**20:,.0f} MB, too large to read through a temporary copy "
+                         f"(RAG_READONLY_COPY_MB={limit // 2**20}); copy it somewhere writable and pass that with --store.")
+    tmp = Path(tempfile.mkdtemp(prefix="rag-readonly-"))
+    atexit.register(shutil.rmtree, tmp, True)
+    copy = tmp / "store"
+    try:
+        shutil.copytree(root, copy)
+        for p in [copy, *copy.rglob("*")]:
+            p.chmod(p.stat().st_mode | 0o200)
+    except OSError as exc:
+        raise StoreError(f"The store at {root} is read-only and could not be copied to read it ({exc.strerror}); "
+                         f"copy it somewhere writable and pass that with --store.") from exc
+    log.warning("the store at %s is read-only: reading a temporary copy (nothing written reaches it)", root)
+    return copy
+
+
 def _check_store_dir(root: Path, create: bool) -> None:
     """Refuse paths that are not (and cannot become) a Chroma store, before touching them."""
     if root.exists() and not root.is_dir():
@@ -431,7 +474,7 @@ def _check_store_dir(root: Path, create: bool) -> None:
         entries = [p.name for p in root.iterdir()]
         if entries and "chroma.sqlite3" not in entries:
             raise StoreError(f"{root} is not a Chroma store (no chroma.sqlite3 inside); pass an empty or new directory with --store.")
-        if not os.access(root, os.W_OK | os.X_OK) or (entries and not os.access(root / "chroma.sqlite3", os.W_OK)):
+        if create and (not os.access(root, os.W_OK | os.X_OK) or (entries and not os.access(root / "chroma.sqlite3", os.W_OK))):
             raise StoreError(f"Store {root} is not writable; fix its permissions or pass another directory with --store.")
         return
     if create:
