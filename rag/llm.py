@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from pathlib import Path
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -78,8 +79,13 @@ class OpenAIChat(LLM):
         self._openai = openai
         self.model = settings.model
         self.base_url = settings.base_url
+        self._connect()
+
+    def _connect(self) -> None:
+        openai, settings = self._openai, self.settings
         if settings.local_model is not None:
-            # The local model is one more OpenAI-compatible server: llama.cpp on 127.0.0.1, loaded once per process.
+            # The local model is one more OpenAI-compatible server: llama.cpp on 127.0.0.1, loaded once per
+            # process; if it has stopped, this starts it again.
             from rag.localmodel import LocalServer
 
             server = LocalServer.get(settings.local_model, n_ctx=settings.context_tokens)
@@ -129,6 +135,15 @@ class OpenAIChat(LLM):
                                          kind="unusable") from exc
                     raise LLMError(f"The model endpoint {where} kept failing ({type(exc).__name__}) after {attempt + 1} tries; check the server or retry later.") from exc
                 delay = self._delay(exc, attempt)
+                if self.settings.local_model is not None and isinstance(exc, openai.APIConnectionError):
+                    from rag.localmodel import LocalServer
+
+                    # the local server stopped (or its port closed): start it again before the retry
+                    gone = LocalServer._servers.get((Path(self.settings.local_model).expanduser().resolve(), self.settings.context_tokens))
+                    if gone is None or not gone.running or gone.base_url != self.base_url:
+                        log.warning("the local model server stopped; starting it again")
+                        self._connect()
+                        where = self.base_url
                 if deadline_at is not None and time.monotonic() + delay >= deadline_at:
                     raise ReplyError(f"The deadline for model calls passed while {where} kept failing ({type(exc).__name__}).", kind="deadline") from exc
                 self.usage.retries += 1

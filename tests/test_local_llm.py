@@ -87,3 +87,31 @@ def test_ask_a_list_question_with_a_real_local_model(tmp_path: Path) -> None:
     filing = lenders.read_text()
     for s in sentences:  # nothing the filing does not say
         assert check_sentence(s["text"], [filing], ["Northgate Cell Technologies"]).ok, s["text"]
+
+
+def test_the_local_server_stopping_mid_summary_is_started_again(tmp_path: Path, real_embedder) -> None:
+    """The llama.cpp server goes away after the first facet's call: the next call starts it again."""
+    model = _model()
+    from queries.profile import load_profile
+    from rag.api import ingest_file, summarize_document
+    from rag.llm import OpenAIChat
+    from rag.localmodel import LocalServer
+    from rag.settings import Settings, llm_from_env
+    from vectorstore.chroma import ChromaStore
+
+    db = ChromaStore.open(tmp_path / "store")
+    record = db.get_document(ingest_file(db, SAMPLE, real_embedder).id)
+    settings = Settings.model_construct(store=tmp_path / "store", chroma_url=None, chunks_per_facet=40, llm=llm_from_env(f"local:{model}"))
+    llm = OpenAIChat(settings.llm, backoff=0.1)
+    lines = []
+
+    def progress(line: str) -> None:
+        lines.append(line)
+        if len(lines) == 1:
+            for server in list(LocalServer._servers.values()):
+                server.close()
+
+    summary = summarize_document(db, record, load_profile(None), settings, lambda: real_embedder, llm=llm, progress=progress)
+    assert len(lines) == 5 and llm.usage.retries >= 1 and llm.usage.calls == 5
+    assert any(s.running for s in LocalServer._servers.values())  # a new server answered the last four
+    assert summary.tokens <= 512 and not summary.llm_report["fallback"]
