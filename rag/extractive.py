@@ -643,7 +643,7 @@ def name_first(sentences: list[Sentence], company: str) -> list[Sentence]:
     return sentences
 
 
-def select(profile: Profile, pools: dict[str, list[Candidate]], max_tokens: int, company: str = "") -> list[Sentence]:
+def choose(profile: Profile, pools: dict[str, list[Candidate]], max_tokens: int, company: str = "") -> dict[str, list[Candidate]]:
     """Greedy choice under the ceiling: facets take turns first, then whatever adds most."""
     pools = {k: list(v) for k, v in pools.items()}
     facets = [f for f in profile.facets]
@@ -703,14 +703,7 @@ def select(profile: Profile, pools: dict[str, list[Candidate]], max_tokens: int,
             take(best)
 
     def assemble() -> list[Sentence]:
-        out: list[Sentence] = []
-        for f in facets:
-            picked = sorted(chosen[f.name], key=lambda c: c.position)
-            if not picked:
-                out.append(Sentence(f.missing, f.name, ()))
-                continue
-            out.extend(Sentence(c.text, f.name, (c.chunk_id, *c.also), (Citation(c.chunk_id, c.item, c.position, c.end),)) for c in picked)
-        return name_first(out, company)
+        return assemble_sentences(profile, chosen, company)
 
     out = assemble()
     while count_tokens(" ".join(s.text for s in out)) > max_tokens:
@@ -721,4 +714,59 @@ def select(profile: Profile, pools: dict[str, list[Candidate]], max_tokens: int,
         all_chosen.remove(last)
         chosen[last.facet].remove(last)
         out = assemble()
-    return out
+    return chosen
+
+
+def select(profile: Profile, pools: dict[str, list[Candidate]], max_tokens: int, company: str = "") -> list[Sentence]:
+    """Greedy choice under the ceiling, as sentences in profile order (see :func:`choose`)."""
+    return assemble_sentences(profile, choose(profile, pools, max_tokens, company), company)
+
+
+def assemble_sentences(profile: Profile, chosen: dict[str, list[Candidate]], company: str = "") -> list[Sentence]:
+    """Each facet's chosen sentences in reading order, facets in profile order; a facet with none says so."""
+    out: list[Sentence] = []
+    for f in profile.facets:
+        picked = sorted(chosen.get(f.name, []), key=lambda c: c.position)
+        if not picked:
+            out.append(Sentence(f.missing, f.name, ()))
+            continue
+        out.extend(Sentence(c.text, f.name, (c.chunk_id, *c.also), (Citation(c.chunk_id, c.item, c.position, c.end),)) for c in picked)
+    return name_first(out, company)
+
+
+def _fact_set(c: Candidate) -> set[str]:
+    return {k for k in c.facts | c.numbers if not _YEAR.fullmatch(k)}
+
+
+def upgrade(profile: Profile, chosen: dict[str, list[Candidate]], extra: Sequence[Candidate], max_tokens: int,
+            company: str = "") -> tuple[list[Sentence], list[Candidate]]:
+    """Add model-written sentences to an embedded choice without losing any of its facts: one goes in
+    when it fits the budget and adds a figure or name the choice lacks, or when it holds all the
+    figures and names of the sentences of its facet that it replaces. Returns the sentences and the
+    model sentences used."""
+    chosen = {f.name: list(chosen.get(f.name, [])) for f in profile.facets}
+    budget = max_tokens - sum(count_tokens(f.missing) + 1 for f in profile.facets if not chosen[f.name])
+    used = sum(c.tokens for cs in chosen.values() for c in cs)
+    steps: list[tuple[Candidate, list[Candidate]]] = []
+    for m in sorted(extra, key=lambda c: -c.score):
+        mine = chosen.get(m.facet)
+        if not mine:
+            continue  # a facet without evidence states its absence
+        km = _fact_set(m)
+        covered = [c for c in mine if _fact_set(c) and _fact_set(c) <= km]
+        held = set().union(*(_fact_set(c) for cs in chosen.values() for c in cs))
+        if not covered and not (km - held):
+            continue
+        others = [c for cs in chosen.values() for c in cs if not any(c is x for x in covered)]
+        cost = m.tokens - sum(c.tokens for c in covered)
+        if used + cost > budget or _redundant(m, others):
+            continue
+        chosen[m.facet] = [c for c in mine if not any(c is x for x in covered)] + [m]
+        used += cost
+        steps.append((m, covered))
+    out = assemble_sentences(profile, chosen, company)
+    while steps and count_tokens(" ".join(s.text for s in out)) > max_tokens:
+        m, covered = steps.pop()  # the seams cost a token or two: the last swap goes back
+        chosen[m.facet] = [c for c in chosen[m.facet] if c is not m] + covered
+        out = assemble_sentences(profile, chosen, company)
+    return out, [m for m, _ in steps]

@@ -15,17 +15,20 @@ and invented figures. So the model is shown less, asked for less, and trusted le
 * **Grounding per sentence.** Every figure, name and channel or customer word must be in the
   evidence the model was shown, and an amount is never stripped of its unit. A sentence that fails
   is dropped and reported, not repaired with more guessing.
-* **Reduce = the embedded choice over more candidates.** The model's sentences join the facet's
-  own candidate sentences and the embedded backend's selection (facts per token, kinds of fact not
-  yet covered, facets taking turns, the ceiling) picks among all of them. A fused sentence wins
-  where it carries more facts per token; where the model wrote nothing usable (empty, filtered,
-  cut off before one whole sentence, ungrounded), the facet is exactly what the embedded backend
-  would write. The model can add facts, never take faithfulness away, and no facet is cut whole.
+* **Reduce = the embedded choice, upgraded.** The embedded backend's selection (facts per token,
+  kinds of fact not yet covered, facets taking turns, the ceiling) is made first, from the filing's
+  own sentences. Then each grounded model sentence, best first, goes in only if it fits and adds a
+  figure or name the choice lacks, or if it holds every figure and name of the sentences of its
+  facet it replaces. So the model can add facts and never take one away: the embedded summary is
+  the floor, facet by facet, and a facet the model got wrong is exactly what the embedded backend
+  writes. (Letting both kinds of sentence compete in one choice, ``REDUCE = "merge"``, let fused
+  sentences displace facts: measured with the 1.5B model, eval/holdout 0.34 against 0.37 this way.)
 * **No examples in prompts.** Small models state a prompt's example words as facts; the prompt
   names the facet and the rules, never sample content.
 
 Endpoint failures (unreachable, key refused, retries exhausted) still end the run with one line:
-a silent fallback would hide a broken setup.
+a silent fallback would hide a broken setup. Replies that stay unusable, and calls past the
+summary's deadline, fall back per facet.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from dataclasses import dataclass, field
 
 from ingest.sentences import split_sentences
 from queries.profile import Facet, Profile
-from rag.extractive import Candidate, _redundant, make_candidate, score_sentence, select
+from rag.extractive import Candidate, _redundant, choose, make_candidate, score_sentence, select, upgrade
 from rag.grounding import check_sentence, figures, support_score
 from rag.llm import LLM, IncompleteOutputError, ReplyError
 from rag.types import Sentence
@@ -67,6 +70,7 @@ evidence does not state."""
 SENTENCES = 3
 WORDS = 35  # a sentence of 35 words is about 50 cl100k tokens: three of them fit any facet's share of 512
 REPLY_TOKENS = 220  # room for three such sentences and their citations; a longer reply is cut and its whole sentences kept
+REDUCE = "upgrade"  # the embedded choice, then model sentences that add facts (extractive.upgrade); "merge": one choice over both
 MODEL_WEIGHT = 1.0  # a model sentence is scored as a filing sentence of the same facts and terms at the top retrieval rank
 
 
@@ -426,7 +430,13 @@ def llm_summarize(
         if progress and report.reply != "none":
             progress(f"  {f.name}: {report.prompt_tokens:,} prompt + {report.completion_tokens:,} reply tokens, {report.seconds:.1f} s, "
                      f"{report.offered} grounded sentence(s){'' if report.reply == 'complete' else ' (reply ' + report.reply + ')'}")
-    sentences = select(profile, merged, max_tokens, company=company)
+    if REDUCE == "upgrade":
+        # the embedded choice first; the model's sentences may add facts, never take one away
+        base = choose(profile, pools, max_tokens, company=company)
+        extra = [c for f in profile.facets for c in merged.get(f.name, []) if c.text in written.get(f.name, set())]
+        sentences, _ = upgrade(profile, base, extra, max_tokens, company=company)
+    else:
+        sentences = select(profile, merged, max_tokens, company=company)
     for r in reports:
         mine = [s for s in sentences if s.facet == r.facet]
         r.used = sum(1 for s in mine if s.text in written[r.facet] or _named(s.text, written[r.facet]))
