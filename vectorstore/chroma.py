@@ -185,8 +185,9 @@ class ChromaStore:
         if not create and not _writable(root):
             opened = _read_only_copy(root)  # Chroma writes when it opens a store: read a private copy
         try:
-            client = chromadb.PersistentClient(path=str(opened), settings=settings)
-            return cls(client, str(root), prefix)
+            with _opening_lock(opened):  # two processes creating one store race in Chroma's migrations
+                client = chromadb.PersistentClient(path=str(opened), settings=settings)
+                return cls(client, str(root), prefix)
         except Exception as exc:
             damaged = store_error(exc, str(root))
             if damaged is not None and not isinstance(exc, StoreError):
@@ -430,6 +431,32 @@ def _chunk(cid: str, text: str, meta: dict) -> Chunk:
 def _record(doc_id: str, meta: dict) -> DocumentRecord:
     rest = {k: str(v) for k, v in meta.items() if k not in {"source", "chunks", "content_sha"}}
     return DocumentRecord(id=doc_id, source=str(meta["source"]), chunks=int(meta["chunks"]), content_sha=str(meta["content_sha"]), metadata=rest)
+
+
+class _opening_lock:
+    """An exclusive lock on the store directory while Chroma opens it (migrations, collections):
+    concurrent first opens otherwise fail with "table collections already exists". Held for the
+    open only; writes are Chroma's (SQLite's) own business."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.fd: int | None = None
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            return self
+        self.fd = os.open(self.root, os.O_RDONLY)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            import fcntl
+
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
 
 
 READ_ONLY_COPY_MB = 2048
