@@ -111,7 +111,10 @@ def test_the_local_server_stopping_mid_summary_is_started_again(tmp_path: Path, 
             for server in list(LocalServer._servers.values()):
                 server.close()
 
-    summary = summarize_document(db, record, load_profile(None), settings, lambda: real_embedder, llm=llm, progress=progress)
+    try:
+        summary = summarize_document(db, record, load_profile(None), settings, lambda: real_embedder, llm=llm, progress=progress)
+        assert any(s.running for s in LocalServer._servers.values())  # a new server answered the last four
+    finally:
+        LocalServer.close_all()  # later tests expect no server left running
     assert len(lines) == 5 and llm.usage.retries >= 1 and llm.usage.calls == 5
-    assert any(s.running for s in LocalServer._servers.values())  # a new server answered the last four
     assert summary.tokens <= 512 and not summary.llm_report["fallback"]
