@@ -230,10 +230,15 @@ LIST_MARGIN = 0.25  # how far below MIN_SIMILARITY a sentence naming a lender ma
 _GENERIC_NAME = {"bank", "banks", "n.a.", "of", "the", "and", "trust", "company", "bancorp", "banking", "corporation", "savings", "national", "commercial"}
 
 
+def asks_for_lenders(question: str) -> bool:
+    """A list question about lenders ("Which banks ...?"): the one kind of list completed from the evidence."""
+    return bool(_LIST_QUESTION.search(question) and _LENDERS_ASKED.search(question))
+
+
 def list_names(question: str, text: str) -> list[str]:
     """The names of the kind a list question asks for that ``text`` states (lenders only, for now:
     other kinds of name are too loosely marked in filings to find without a model)."""
-    if not _LIST_QUESTION.search(question) or not _LENDERS_ASKED.search(question) or not _LENDING.search(text):
+    if not asks_for_lenders(question) or not _LENDING.search(text):
         return []
     names = []
     for m in LENDER_NAME.finditer(text):
@@ -475,7 +480,7 @@ def ask(store: ChromaStore, question: str, embedder, *, doc_ids: Sequence[str] =
     # "Which of these companies ..." says who to ask, not what to look for
     query = re.sub(r"\b(?:of\s+)?(?:these|the|which|what)?\s*(?:companies|company|firms|filings|filers|registrants)\b", " ", query, flags=re.I).strip() or query
     qvec = embedder.embed([query])[0]
-    if _LIST_QUESTION.search(question) and _LENDERS_ASKED.search(question):
+    if asks_for_lenders(question):
         k *= 2  # a list is spread over the filing: the liquidity discussion, the debt note, the exhibits
     if len(records) <= PER_DOCUMENT_LIMIT:
         hits = {d: retrieve_chunks(store, r, qvec, query, k, item) for d, r in records.items()}

@@ -455,7 +455,7 @@ def doctor(store: Path | None, repair: bool, as_json: bool) -> None:
     from rag import doctor as doc
     from rag.settings import default_store_dir
 
-    root = Path(store or os.environ.get("RAG_STORE") or default_store_dir()).expanduser()
+    root = Path(store or default_store_dir()).expanduser()
     if repair:
         report = doc.repair(root, _embedder, progress=lambda line: log.info("%s", line))
     else:

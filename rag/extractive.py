@@ -739,11 +739,10 @@ def _fact_set(c: Candidate) -> set[str]:
 
 
 def upgrade(profile: Profile, chosen: dict[str, list[Candidate]], extra: Sequence[Candidate], max_tokens: int,
-            company: str = "") -> tuple[list[Sentence], list[Candidate]]:
+            company: str = "") -> list[Sentence]:
     """Add model-written sentences to an embedded choice without losing any of its facts: one goes in
     when it fits the budget and adds a figure or name the choice lacks, or when it holds all the
-    figures and names of the sentences of its facet that it replaces. Returns the sentences and the
-    model sentences used."""
+    figures and names of the sentences of its facet that it replaces."""
     chosen = {f.name: list(chosen.get(f.name, [])) for f in profile.facets}
     budget = max_tokens - sum(count_tokens(f.missing) + 1 for f in profile.facets if not chosen[f.name])
     used = sum(c.tokens for cs in chosen.values() for c in cs)
@@ -769,4 +768,4 @@ def upgrade(profile: Profile, chosen: dict[str, list[Candidate]], extra: Sequenc
         m, covered = steps.pop()  # the seams cost a token or two: the last swap goes back
         chosen[m.facet] = [c for c in chosen[m.facet] if c is not m] + covered
         out = assemble_sentences(profile, chosen, company)
-    return out, [m for m, _ in steps]
+    return out

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import random
 import time
-from pathlib import Path
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -63,6 +62,11 @@ class Usage:
 @dataclass
 class LLM(ABC):
     usage: Usage = field(default_factory=Usage)
+    deadline_at: float | None = None  # time.monotonic() past which no call or retry starts
+
+    def start_deadline(self, seconds: float | None) -> None:
+        """From now, ``seconds`` for every call and retry until the next start (one summary's budget)."""
+        self.deadline_at = time.monotonic() + seconds if seconds else None
 
     @abstractmethod
     def complete(self, messages: list[dict[str, str]], max_tokens: int) -> Completion:
@@ -100,17 +104,13 @@ class OpenAIChat(LLM):
             max_retries=0,  # retries are ours, so they are counted and logged
         )
 
-    def start_deadline(self, seconds: float | None) -> None:
-        """From now, ``seconds`` for every call and retry until the next start (one summary's budget)."""
-        self.deadline_at = time.monotonic() + seconds if seconds else None
-
     def complete(self, messages: list[dict[str, str]], max_tokens: int) -> Completion:
         openai = self._openai
         transient = (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
         # a 200 whose body is not a completion (malformed JSON, a proxy's HTML page): retried like a 5xx
         malformed = (openai.APIResponseValidationError, ValueError)
         where = self.base_url or "the OpenAI API"
-        deadline_at = getattr(self, "deadline_at", None)
+        deadline_at = self.deadline_at
         for attempt in range(self.settings.max_retries + 1):
             timeout = self.settings.timeout
             if deadline_at is not None:
@@ -136,13 +136,11 @@ class OpenAIChat(LLM):
                     raise LLMError(f"The model endpoint {where} kept failing ({type(exc).__name__}) after {attempt + 1} tries; check the server or retry later.") from exc
                 delay = self._delay(exc, attempt)
                 if self.settings.local_model is not None and isinstance(exc, openai.APIConnectionError):
-                    from rag.localmodel import LocalServer
-
-                    # the local server stopped (or its port closed): start it again before the retry
-                    gone = LocalServer._servers.get((Path(self.settings.local_model).expanduser().resolve(), self.settings.context_tokens))
-                    if gone is None or not gone.running or gone.base_url != self.base_url:
-                        log.warning("the local model server stopped; starting it again")
-                        self._connect()
+                    # LocalServer.get hands back the running server, or starts one if it has stopped
+                    before = self.base_url
+                    self._connect()
+                    if self.base_url != before:
+                        log.warning("the local model server had stopped; started it again at %s", self.base_url)
                         where = self.base_url
                 if deadline_at is not None and time.monotonic() + delay >= deadline_at:
                     raise ReplyError(f"The deadline for model calls passed while {where} kept failing ({type(exc).__name__}).", kind="deadline") from exc

@@ -21,8 +21,8 @@ and invented figures. So the model is shown less, asked for less, and trusted le
   figure or name the choice lacks, or if it holds every figure and name of the sentences of its
   facet it replaces. So the model can add facts and never take one away: the embedded summary is
   the floor, facet by facet, and a facet the model got wrong is exactly what the embedded backend
-  writes. (Letting both kinds of sentence compete in one choice, ``REDUCE = "merge"``, let fused
-  sentences displace facts: measured with the 1.5B model, eval/holdout 0.34 against 0.37 this way.)
+  writes. (Letting both kinds of sentence compete in one choice, as this backend first did, let
+  fused sentences displace facts: measured with the 1.5B model, eval/holdout 0.34 against 0.37.)
 * **No examples in prompts.** Small models state a prompt's example words as facts; the prompt
   names the facet and the rules, never sample content.
 
@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 from ingest.sentences import split_sentences
 from queries.profile import Facet, Profile
-from rag.extractive import Candidate, _redundant, choose, make_candidate, score_sentence, select, upgrade
+from rag.extractive import Candidate, _redundant, choose, make_candidate, score_sentence, upgrade
 from rag.grounding import check_sentence, figures, support_score
 from rag.llm import LLM, IncompleteOutputError, ReplyError
 from rag.types import Sentence
@@ -70,7 +70,6 @@ evidence does not state."""
 SENTENCES = 3
 WORDS = 35  # a sentence of 35 words is about 50 cl100k tokens: three of them fit any facet's share of 512
 REPLY_TOKENS = 220  # room for three such sentences and their citations; a longer reply is cut and its whole sentences kept
-REDUCE = "upgrade"  # the embedded choice, then model sentences that add facts (extractive.upgrade); "merge": one choice over both
 MODEL_WEIGHT = 1.0  # a model sentence is scored as a filing sentence of the same facts and terms at the top retrieval rank
 
 
@@ -415,37 +414,32 @@ def llm_summarize(
 ) -> tuple[list[Sentence], list[FacetReport]]:
     """Map every facet with evidence to fused sentences, then choose among them and the filing's own.
     ``deadline``: seconds for all calls; once it has passed, the facets left keep the filing's sentences."""
-    if hasattr(llm, "start_deadline"):
-        llm.start_deadline(deadline)
+    llm.start_deadline(deadline)
     reports: list[FacetReport] = []
     written: dict[str, set[str]] = {}
-    merged: dict[str, list[Candidate]] = {}
+    extra: list[Candidate] = []
     for f in profile.facets:
         pool = pools.get(f.name, [])
         lines = compressed_evidence(pool, evidence_tokens)
         fused, report = write_facet(llm, f, company, lines, chunk_text, allowed_names, fiscal_year)
         reports.append(report)
         written[f.name] = {c.text for c in fused}
-        merged[f.name] = [*fused, *pool] if pool else []  # no evidence: the facet states its absence, whatever was written
+        extra.extend(fused)
         if progress and report.reply != "none":
             progress(f"  {f.name}: {report.prompt_tokens:,} prompt + {report.completion_tokens:,} reply tokens, {report.seconds:.1f} s, "
                      f"{report.offered} grounded sentence(s){'' if report.reply == 'complete' else ' (reply ' + report.reply + ')'}")
-    if REDUCE == "upgrade":
-        # the embedded choice first; the model's sentences may add facts, never take one away
-        base = choose(profile, pools, max_tokens, company=company)
-        extra = [c for f in profile.facets for c in merged.get(f.name, []) if c.text in written.get(f.name, set())]
-        sentences, _ = upgrade(profile, base, extra, max_tokens, company=company)
-    else:
-        sentences = select(profile, merged, max_tokens, company=company)
+    # the embedded choice first; the model's sentences may add facts, never take one away (a facet
+    # without evidence states its absence, whatever was written)
+    sentences = upgrade(profile, choose(profile, pools, max_tokens, company=company), extra, max_tokens, company=company)
     for r in reports:
         mine = [s for s in sentences if s.facet == r.facet]
         r.used = sum(1 for s in mine if s.text in written[r.facet] or _named(s.text, written[r.facet]))
         r.source = "missing" if not pools.get(r.facet) else ("model" if r.used == len(mine) else "model+embedded" if r.used else "embedded")
         if r.offered and not r.used:
-            r.reason = "the filing's own sentences carry more facts per token"
+            r.reason = "no figure or name the filing's own sentences lacked, or no room for it"
     return sentences, reports
 
 
 def _named(text: str, written: set[str]) -> bool:
-    """``select`` names the company in the first sentence that says "It": still the model's sentence."""
+    """The choice names the company in the first sentence that says "It": still the model's sentence."""
     return any(text.endswith(w[2:]) and w.startswith("It") for w in written)

@@ -356,20 +356,24 @@ def _failpoint(name: str) -> None:
 _FAILPOINT_HITS: dict[str, int] = {}
 
 
+def _read_only_db(root: str | os.PathLike):
+    """The store's SQLite file opened read-only (mode=ro): it is never written."""
+    import sqlite3
+    from contextlib import closing
+
+    return closing(sqlite3.connect(f"file:{Path(root) / 'chroma.sqlite3'}?mode=ro", uri=True, timeout=30))
+
+
 def sqlite_problem(root: str | os.PathLike) -> str | None:
-    """What SQLite's own check finds wrong with a disk store's database file, or None when it is sound.
-    Read-only: the file is opened with mode=ro and never written."""
+    """What SQLite's own check finds wrong with a disk store's database file, or None when it is sound."""
     import sqlite3
 
     path = Path(root) / "chroma.sqlite3"
     if not path.is_file():
         return f"{path} is missing"
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        try:
+        with _read_only_db(root) as con:
             rows = [r[0] for r in con.execute("PRAGMA quick_check").fetchall()]
-        finally:
-            con.close()
     except sqlite3.Error as exc:
         return f"SQLite cannot read {path.name}: {exc}"
     return None if rows == ["ok"] else f"SQLite finds {path.name} damaged: {'; '.join(map(str, rows[:3]))}"
@@ -380,16 +384,12 @@ def recorded_sources(root: str | os.PathLike) -> list[str]:
     what can still be re-ingested when Chroma itself cannot open the store. Empty if unreadable."""
     import sqlite3
 
-    path = Path(root) / "chroma.sqlite3"
     found: set[str] = set()
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        try:
+        with _read_only_db(root) as con:
             for row in con.execute("SELECT string_value FROM embedding_metadata WHERE key = 'source'"):
                 if row[0]:
                     found.add(str(row[0]))  # a damaged page ends the scan; the rows before it count
-        finally:
-            con.close()
     except sqlite3.Error:
         pass
     return sorted(found)
