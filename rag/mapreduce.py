@@ -424,7 +424,9 @@ def llm_summarize(
         fused, report = write_facet(llm, f, company, lines, chunk_text, allowed_names, fiscal_year)
         reports.append(report)
         written[f.name] = {c.text for c in fused}
-        extra.extend(fused)
+        # the model's sentences, and the filing's own where the model copied one word for word (scored as
+        # a filing sentence, it may fit where the copy did not)
+        extra.extend([*fused, *(c for c in pool if c.text in written[f.name])])
         if progress and report.reply != "none":
             progress(f"  {f.name}: {report.prompt_tokens:,} prompt + {report.completion_tokens:,} reply tokens, {report.seconds:.1f} s, "
                      f"{report.offered} grounded sentence(s){'' if report.reply == 'complete' else ' (reply ' + report.reply + ')'}")
