@@ -49,10 +49,12 @@ def document_id(path: Path, data: bytes) -> str:
     return f"{_slug(path.stem)}-{hashlib.sha256(data).hexdigest()[:10]}"
 
 
-def ingest_file(store: ChromaStore, path: str | Path, embedder: Embedder, progress: bool = False, doc: Document | None = None) -> IngestResult:
+def ingest_file(store: ChromaStore, path: str | Path, embedder: Embedder, progress: bool = False, doc: Document | None = None,
+                data: bytes | None = None) -> IngestResult:
     """Index one file. Unchanged files add nothing; a changed file replaces its old version.
 
-    ``doc`` is the file already loaded (the CLI loads every input first, to fail before touching the store).
+    ``doc`` is the file already loaded (the CLI loads every input first, to fail before touching the store);
+    ``data`` its bytes, when the file is not on this machine (a Ray worker gets them from the driver).
     """
     from ingest.chunking import chunk_document
     from ingest.loaders import load_document
@@ -60,7 +62,7 @@ def ingest_file(store: ChromaStore, path: str | Path, embedder: Embedder, progre
 
     doc = doc or load_document(path)  # validates the input before the store is touched
     resolved = Path(doc.source)
-    data = resolved.read_bytes()
+    data = resolved.read_bytes() if data is None else data
     doc_id = document_id(resolved, data)
     content_sha = hashlib.sha256(data).hexdigest()
     existing = store.get_document(doc_id)

@@ -55,6 +55,19 @@ LLM_HELP = ("'local' runs the default GGUF model on this machine (`rag model pul
             "[default: the embedded backend, or OPENAI_API_KEY / OPENAI_BASE_URL when set]")
 
 
+def ray_option(f):
+    return click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+                        help="Spread the work over Ray workers: alone, a Ray cluster on this machine; with ADDRESS (host:6379, "
+                             "ray://host:10001, auto) an existing cluster. Needs --chroma-url and the extra `pip install -e '.[ray]'`; "
+                             "a re-run skips what is finished.")(f)
+
+
+def _ray_line(line: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stdout)
+
+
 def llm_options(f):
     f = click.option("--llm-context", "llm_context", type=click.IntRange(1024, 131072), default=None, metavar="TOKENS",
                      help="Model context window per call; also the local server's size [env RAG_LLM_CONTEXT; default 8192].")(f)
@@ -124,18 +137,26 @@ main.help = _with_store_location(main.help or "")
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @store_options
+@ray_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per file: id, source, chunks_added, status (added, unchanged, replaced, error).")
-def ingest(paths: tuple[str, ...], store: Path | None, chroma_url: str | None, as_json: bool) -> None:
+def ingest(paths: tuple[str, ...], store: Path | None, chroma_url: str | None, ray_address: str | None, as_json: bool) -> None:
     """Index files into the store: PATHS are files or quoted globs ('corpus/*.json').
 
     Re-ingesting an unchanged file adds nothing; a changed file replaces its previous
     version (no orphaned chunks are left). In a batch, a bad file is reported and skipped
     and the rest are indexed (the exit code is then 1).
+
+    With --ray, files are spread over Ray workers that each load the embedding model once
+    and write to the Chroma server at --chroma-url; after a crash, the same command skips
+    the files already indexed and does the rest.
     """
     from ingest.loaders import load_document
     from rag.api import ingest_file, open_store
 
     files = _expand(paths)
+    if ray_address is not None:
+        _ingest_on_ray(files, chroma_url, ray_address, as_json)
+        return
     loaded, failed = [], []
     for p in files:  # every file is read before the store is opened, so bad input never touches it
         try:
@@ -170,6 +191,24 @@ def ingest(paths: tuple[str, ...], store: Path | None, chroma_url: str | None, a
         click.echo(json.dumps([r.as_dict() for r in results] + failed, indent=2))
     if failed:
         click.echo(f"{len(failed)} of {len(files)} files skipped; {len(results)} indexed.", err=True)
+        sys.exit(1)
+
+
+def _ingest_on_ray(files: list[Path], chroma_url: str | None, address: str, as_json: bool) -> None:
+    from rag.distributed import ingest_files
+
+    def show(r: dict) -> None:
+        if r["status"] == "error":
+            click.echo(f"skipped: {r['error']}", err=True)
+        elif not as_json:
+            _ray_line(f"{r['id']}\t{r['status']}\t{r['chunks_added']} chunks added\t{r['source']}")
+
+    results = ingest_files(files, chroma_url, None if address == "local" else address, progress=True, on_result=show)
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+    failed = sum(r["status"] == "error" for r in results)
+    if failed:
+        click.echo(f"{failed} of {len(files)} files skipped; {len(results) - failed} indexed.", err=True)
         sys.exit(1)
 
 
@@ -210,16 +249,23 @@ def _check_ceiling(profile, max_tokens: int | None) -> int:
               help="Profile TOML with the facets and instructions [default: business model; see queries/profiles/].")
 @llm_options
 @click.option("-k", "--chunks-per-facet", "k", type=click.IntRange(1, 50), default=None, help="Chunks retrieved per facet [default: 40].")
+@ray_option
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+              help="Also write each summary to DIR/<doc id>.json (JSON, as --json); a re-run skips documents whose file is "
+                   "there, made with the same settings. Required with --ray.")
 @click.option("--json", "as_json", is_flag=True,
               help="JSON: summary, tokens, document, facets (chunk ids per facet), sentences with citations, dropped; with a model "
                    "also llm (per facet: model or embedded, why, tokens, seconds; fallback). JSON Lines for several documents.")
 def summarize(targets: tuple[str, ...], all_docs: bool, store: Path | None, chroma_url: str | None, max_tokens: int | None,
               profile_path: Path | None, llm: str | None, llm_timeout: float | None, llm_context: int | None, k: int | None,
-              as_json: bool) -> None:
+              ray_address: str | None, out: Path | None, as_json: bool) -> None:
     """Summarize filings' business model, each in one continuous text under the token ceiling.
 
     Each PATH_OR_DOC_ID is a file (ingested first unless already indexed) or the id of an
     indexed document (see `rag docs`); --all summarizes every indexed document.
+
+    With --ray (and --chroma-url, --out DIR), documents are spread over Ray workers that each
+    load the models once; a re-run skips the documents already in DIR.
     """
     from queries.profile import load_profile
 
@@ -255,6 +301,9 @@ def summarize(targets: tuple[str, ...], all_docs: bool, store: Path | None, chro
             log.warning("indexed %s as %s (%d chunks)", path, result.id, result.chunks)
             records[i] = db.get_document(result.id)
     records = list({r.id: r for r in records}.values())
+    if ray_address is not None or out is not None:
+        _summarize_to_files(db, records, settings, profile, profile_path, limit, out, ray_address, as_json)
+        return
 
     def progress(line: str) -> None:
         click.echo(line, err=True)
@@ -287,6 +336,41 @@ def summarize(targets: tuple[str, ...], all_docs: bool, store: Path | None, chro
             bar.write(line, file=sys.stdout)
             bar.update(1)
     bar.close()
+
+
+def _summarize_to_files(db, records, settings, profile, profile_path, limit, out, ray_address, as_json) -> None:
+    """--out, on Ray workers with --ray: one file per document, finished ones skipped."""
+    def show(r: dict) -> None:
+        if "error" in r:
+            click.echo(f"not summarized: {r.get('label', r['document'])}: {r['error']}", err=True)
+        elif as_json:
+            _ray_line(json.dumps({k: v for k, v in r.items() if k != "fingerprint"}))
+        else:
+            _ray_line(f"== {r['label']} [{r['document']}]\n{r['summary']}\n")
+
+    if ray_address is not None:
+        from rag.distributed import summarize_documents
+
+        results = summarize_documents(records, settings.chroma_url, settings, profile, profile_path, limit, out,
+                                      None if ray_address == "local" else ray_address, on_result=show)
+    else:
+        from rag.api import summarize_document
+        from rag.distributed import fingerprint, read_finished, write_summary
+
+        stamp = fingerprint(profile.name, limit, settings)
+        results = []
+        for record in records:
+            done = read_finished(out, record.id, stamp)
+            if done is None:
+                done = {"label": _label(record), **summarize_document(db, record, profile, settings, _embedder,
+                                                                      max_tokens=limit).as_dict(), "fingerprint": stamp}
+                write_summary(out, record.id, done)
+            results.append(done)
+            show(done)
+    failed = sum("error" in r for r in results)
+    if failed:
+        click.echo(f"{failed} of {len(results)} documents not summarized; run the same command again to retry them.", err=True)
+        sys.exit(1)
 
 
 def _label(record) -> str:

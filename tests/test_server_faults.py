@@ -7,9 +7,6 @@ equals an ingest that was never interrupted.
 
 from __future__ import annotations
 
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,40 +16,11 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import StoreError
+from tests.chroma_server import Server
 from vectorstore.chroma import ChromaStore
 
 pytestmark = [pytest.mark.server, pytest.mark.faults]
 DATA = Path(__file__).parent / "data"
-
-
-class Server:
-    def __init__(self, data: Path):
-        exe = Path(sys.executable).with_name("chroma")
-        self.exe = str(exe if exe.exists() else shutil.which("chroma"))
-        self.data = data
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([self.exe, "run", "--path", str(self.data), "--host", "127.0.0.1", "--port", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                if self.proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("chroma run did not start")
-                time.sleep(0.2)
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=20)
 
 
 @pytest.fixture
@@ -84,7 +52,7 @@ def test_a_question_waits_out_a_server_restart(server: Server, real_embedder) ->
 
 def test_a_server_that_stays_down_is_a_one_line_error(server: Server, real_embedder, monkeypatch) -> None:
     from rag.ask import ask
-    import vectorstore.chroma as chroma
+    from vectorstore import chroma
 
     db = ChromaStore.open(url=server.url)
     server.kill()
@@ -102,7 +70,7 @@ def test_a_server_that_stays_down_is_a_one_line_error(server: Server, real_embed
 
 def test_an_ingest_survives_a_restart_and_equals_a_clean_one(server: Server, tmp_path: Path, real_embedder, monkeypatch) -> None:
     from rag.api import ingest_file
-    import vectorstore.chroma as chroma
+    from vectorstore import chroma
 
     clean = ChromaStore.open(tmp_path / "clean")
     ingest_file(clean, DATA / "lenders_10k.txt", real_embedder)

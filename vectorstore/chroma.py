@@ -339,7 +339,8 @@ class ChromaStore:
 
 def _failpoint(name: str) -> None:
     """Fault injection for the kill -9 tests: ``RAG_FAILPOINT=after-chunk-batch`` makes the process
-    SIGKILL itself there (the n-th time with ``name:n``). Unset, it costs one dictionary lookup."""
+    SIGKILL itself there (the n-th time with ``name:n``; with ``RAG_FAILPOINT_ONCE=FILE``, only if it creates
+    FILE, so a restarted process goes on). Unset, it costs one dictionary lookup."""
     spec = os.environ.get("RAG_FAILPOINT")
     if not spec:
         return
@@ -349,6 +350,13 @@ def _failpoint(name: str) -> None:
     _FAILPOINT_HITS[name] = _FAILPOINT_HITS.get(name, 0) + 1
     if _FAILPOINT_HITS[name] >= int(nth or 1):
         import signal
+
+        once = os.environ.get("RAG_FAILPOINT_ONCE")  # a file: only the process that creates it dies (restarted workers live)
+        if once:
+            try:
+                os.close(os.open(once, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                return
 
         os.kill(os.getpid(), signal.SIGKILL)
 

@@ -1,0 +1,335 @@
+"""Corpus work on Ray: files and documents spread over Ray workers, one Chroma server for all of them.
+
+``rag ingest PATHS... --ray [ADDRESS] --chroma-url URL`` and ``rag summarize --all --ray [ADDRESS]
+--chroma-url URL --out DIR`` use this module. The driver (the command) plans and reports; workers do
+the work:
+
+- **Actors that load once.** Each worker is a Ray actor that loads the embedding model (and, for
+  summaries with ``--llm local``, starts its llama.cpp server) once, opens one client to the Chroma
+  server, then takes one file or document at a time from an ``ActorPool``.
+- **Files travel as bytes.** The driver reads each file and hands its bytes to a worker, which
+  parses them under the file's own name; the source recorded is the driver's path. Workers need no
+  shared file system, only the Chroma server.
+- **Idempotent.** Document ids come from the bytes. The driver skips every file whose document is
+  already recorded, and a document is recorded only after all its chunks are written
+  (``ChromaStore.add_document``), so after a worker or the driver dies the same command finishes the
+  rest and adds nothing twice. A worker that dies is restarted by Ray and its file retried
+  (``max_restarts``, ``max_task_retries``). Summaries go to ``--out DIR``, one file per document,
+  written whole (a temporary file renamed); a re-run skips the documents whose file is there.
+- **A disk store is refused.** A ``--store`` directory is on one machine; a distributed run needs a
+  server every worker can reach.
+
+``ray`` is an optional extra (``pip install -e '.[ray]'``) and is imported only here, and only when
+``--ray`` is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.errors import InputError, RagError, StoreError
+
+log = logging.getLogger("rag")
+
+RAY_EXTRA = "pip install -e '.[ray]'"
+# A worker that dies is restarted and its task retried this many times before the run stops.
+RESTARTS = 3
+
+
+def require_server(chroma_url: str | None) -> str:
+    if not chroma_url:
+        raise InputError("A distributed run (--ray) writes to a Chroma server that every worker can reach: start one with "
+                         "`chroma run --path DIR --host 0.0.0.0` and pass --chroma-url http://HOST:8000 "
+                         "(a --store directory lives on one machine).")
+    return chroma_url
+
+
+def connect(address: str | None = None, num_cpus: int | None = None):
+    """Ray, initialized: ``address`` None or "local" starts a cluster on this machine, else joins one."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise InputError(f"--ray needs Ray, which is not installed; install the extra with `.venv/bin/{RAY_EXTRA}` "
+                         "(scripts/setup does).") from exc
+    if ray.is_initialized():
+        return ray
+    kwargs: dict = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False,
+                    "configure_logging": False}
+    local = address in (None, "", "local")
+    try:
+        if local:
+            ray.init(num_cpus=num_cpus, **kwargs)
+        else:
+            ray.init(address=address, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = "on this machine" if local else f"at {address}"
+        raise InputError(f"Cannot start or reach a Ray cluster {where} ({str(exc).splitlines()[0][:160]}); "
+                         "start one with `ray start --head`, or pass --ray without an address to run on this machine.") from exc
+    return ray
+
+
+def _workers(ray, cpus_per_worker: float, jobs: int, limit: int | None = None) -> int:
+    cpus = float(ray.cluster_resources().get("CPU", 1))
+    return max(1, min(jobs, limit or jobs, int(cpus // cpus_per_worker) or 1))
+
+
+def _progress(total: int, initial: int, desc: str, unit: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, file=sys.stderr)
+
+
+def _reraise(exc: BaseException, what: str) -> None:
+    """A worker that died past its restarts is one line; anything else (a bug of ours) stays a traceback."""
+    from ray.exceptions import RayActorError
+
+    if isinstance(exc, RayActorError):
+        raise RagError(f"A Ray worker died {RESTARTS + 1} times on {what} ({type(exc).__name__}); the documents finished so far "
+                       "are kept: run the same command again to do the rest.") from None
+    raise exc
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+class IngestWorker:
+    """One Ray actor: the embedding model and a Chroma client, loaded once, then any number of files."""
+
+    def __init__(self, chroma_url: str, threads: int):
+        os.environ["RAG_EMBED_THREADS"] = str(max(1, threads))
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from ingest.embed import default_embedder
+        from vectorstore.chroma import ChromaStore
+
+        self.store = ChromaStore.open(url=chroma_url)
+        self.embedder = default_embedder()
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def ingest(self, source: str, data: bytes) -> dict:
+        from dataclasses import replace
+
+        from ingest.loaders import load_document
+        from rag.api import ingest_file
+
+        local = Path(source).name
+        try:
+            with tempfile.TemporaryDirectory(prefix="rag-ray-") as tmp:
+                path = Path(tmp) / local  # the loader picks its format by the suffix
+                path.write_bytes(data)
+                doc = load_document(path)
+            doc = replace(doc, source=source)
+            return ingest_file(self.store, source, self.embedder, doc=doc, data=data).as_dict()
+        except RagError as exc:  # a bad file is reported and the run goes on; a store failure stops it
+            message = str(exc).replace(str(path), source)
+            return {"source": source, "status": "error", "error": message, "fatal": isinstance(exc, StoreError)}
+
+
+@dataclass(frozen=True)
+class Planned:
+    source: str
+    doc_id: str
+
+
+def plan_ingest(store, files: Sequence[Path]) -> tuple[list[Planned], list[dict]]:
+    """Files still to index, and results for those already recorded (an unchanged file adds nothing)."""
+    from rag.api import document_id
+
+    todo: list[Planned] = []
+    done: list[dict] = []
+    for path in files:
+        resolved = path.expanduser().resolve()
+        try:
+            data = resolved.read_bytes()
+        except OSError as exc:
+            done.append({"source": str(path), "status": "error", "error": f"{path} cannot be read ({exc.strerror}); check the path."})
+            continue
+        doc_id = document_id(resolved, data)
+        record = store.get_document(doc_id)
+        if record is not None:
+            done.append({"id": doc_id, "source": record.source, "chunks_added": 0, "status": "unchanged", "chunks": record.chunks})
+        else:
+            todo.append(Planned(str(resolved), doc_id))
+    return todo, done
+
+
+def ingest_files(files: Sequence[Path], chroma_url: str | None, address: str | None = None, *, cpus_per_worker: float = 1,
+                 workers: int | None = None, progress: bool = True, on_result: Callable[[dict], None] | None = None) -> list[dict]:
+    """Index ``files`` into the Chroma server at ``chroma_url`` on Ray workers. One result dict per file."""
+    from vectorstore.chroma import ChromaStore
+
+    store = ChromaStore.open(url=require_server(chroma_url))
+    todo, results = plan_ingest(store, files)
+    for r in results:
+        if on_result:
+            on_result(r)
+    if not todo:
+        return results
+    ray = connect(address)
+    from ray.util import ActorPool
+
+    n = _workers(ray, cpus_per_worker, len(todo), workers)
+    actor = ray.remote(num_cpus=cpus_per_worker, max_restarts=RESTARTS, max_task_retries=RESTARTS)(IngestWorker)
+    pool = ActorPool([actor.remote(chroma_url, int(cpus_per_worker) or 1) for _ in range(n)])
+    log.info("ingesting %d files on %d Ray workers (%s CPU each); %d already indexed", len(todo), n, cpus_per_worker, len(results))
+    bar = _progress(len(files), len(results), "Ingesting", "file", progress)
+    current = {"source": ""}
+
+    def submit(a, item: Planned):
+        current["source"] = item.source
+        return a.ingest.remote(item.source, Path(item.source).read_bytes())
+
+    try:
+        for result in pool.map_unordered(submit, todo):
+            if result.pop("fatal", False):
+                raise StoreError(result["error"])
+            results.append(result)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(f"{result['status']} {Path(result['source']).name}"[:40])
+            if on_result:
+                on_result(result)
+    except Exception as exc:
+        _reraise(exc, "a file")
+    finally:
+        if bar is not None:
+            bar.close()
+    order = {str(Path(f).expanduser().resolve()): i for i, f in enumerate(files)}
+    return sorted(results, key=lambda r: order.get(r.get("source", ""), len(order)))
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def fingerprint(profile_name: str, max_tokens: int, settings) -> str:
+    """What a stored summary was made with: a change of any of these makes it stale."""
+    llm = settings.llm
+    key = json.dumps({"profile": profile_name, "max_tokens": max_tokens, "k": settings.evidence_k(),
+                      "llm": None if llm is None else [llm.model, llm.base_url]}, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def summary_path(out: Path, doc_id: str) -> Path:
+    return out / f"{doc_id}.json"
+
+
+def read_finished(out: Path, doc_id: str, stamp: str) -> dict | None:
+    try:
+        data = json.loads(summary_path(out, doc_id).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if data.get("fingerprint") == stamp else None
+
+
+def write_summary(out: Path, doc_id: str, data: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{doc_id}-", suffix=".json", dir=out)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would hide the results from the user's group
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2)
+    os.replace(tmp, summary_path(out, doc_id))  # whole or absent: a killed run leaves no half file
+
+
+class SummaryWorker:
+    """One Ray actor: a Chroma client, the embedding model and the configured model, loaded once."""
+
+    def __init__(self, chroma_url: str, settings, profile_path: str | None, max_tokens: int, threads: int):
+        os.environ["RAG_EMBED_THREADS"] = str(max(1, threads))
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from queries.profile import load_profile
+        from vectorstore.chroma import ChromaStore
+
+        self.store = ChromaStore.open(url=chroma_url)
+        self.settings = settings
+        self.profile = load_profile(Path(profile_path) if profile_path else None)
+        self.max_tokens = max_tokens
+
+    def summarize(self, doc_id: str) -> dict:
+        from ingest.embed import default_embedder
+        from rag.api import summarize_document
+
+        from rag.ask import label
+
+        record = self.store.get_document(doc_id)
+        if record is None:
+            return {"document": doc_id, "error": f"document {doc_id} is no longer in the store; run `rag docs` to list ids."}
+        try:
+            summary = summarize_document(self.store, record, self.profile, self.settings, default_embedder, max_tokens=self.max_tokens)
+        except RagError as exc:
+            return {"document": doc_id, "label": label(record), "error": str(exc), "fatal": isinstance(exc, StoreError)}
+        return {"label": label(record), **summary.as_dict()}
+
+
+def summarize_documents(records: Iterable, chroma_url: str | None, settings, profile, profile_path: Path | None, max_tokens: int,
+                        out: Path | None, address: str | None = None, *, cpus_per_worker: float | None = None,
+                        workers: int | None = None, progress: bool = True, on_result: Callable[[dict], None] | None = None) -> list[dict]:
+    """Summaries of ``records`` on Ray workers, each written to ``out/<doc id>.json``; finished ones are skipped."""
+    require_server(chroma_url)
+    if out is None:
+        raise InputError("A distributed summary run writes one file per document, so that a re-run skips finished ones: "
+                         "pass --out DIR.")
+    records = list(records)
+    stamp = fingerprint(profile.name, max_tokens, settings)
+    results: list[dict] = []
+    todo = []
+    for record in records:
+        done = read_finished(out, record.id, stamp)
+        if done is None:
+            todo.append(record)
+        else:
+            results.append(done)
+            if on_result:
+                on_result(done)
+    if not todo:
+        return results
+    ray = connect(address)
+    from ray.util import ActorPool
+
+    if cpus_per_worker is None:  # a local model wants the cores of its machine; the embedded backend needs one
+        cpus_per_worker = 2 if settings.llm is not None and settings.llm.is_local else 1
+    n = _workers(ray, cpus_per_worker, len(todo), workers)
+    actor = ray.remote(num_cpus=cpus_per_worker, max_restarts=RESTARTS, max_task_retries=RESTARTS)(SummaryWorker)
+    pool = ActorPool([actor.remote(chroma_url, settings, str(profile_path) if profile_path else None, max_tokens,
+                                   int(cpus_per_worker) or 1) for _ in range(n)])
+    log.info("summarizing %d documents on %d Ray workers; %d already in %s", len(todo), n, len(results), out)
+    bar = _progress(len(records), len(results), "Summarizing", "doc", progress)
+    try:
+        for result in pool.map_unordered(lambda a, r: a.summarize.remote(r.id), todo):
+            if result.pop("fatal", False):
+                raise StoreError(result["error"])
+            if "error" not in result:
+                result = {**result, "fingerprint": stamp}
+                write_summary(out, result["document"], result)
+            results.append(result)
+            if bar is not None:
+                bar.update(1)
+            if on_result:
+                on_result(result)
+    except Exception as exc:
+        _reraise(exc, "a document")
+    finally:
+        if bar is not None:
+            bar.close()
+    return results
+
+
+def shutdown() -> None:
+    if "ray" in sys.modules:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+
