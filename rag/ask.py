@@ -456,6 +456,25 @@ def normalize_item(item: str | None) -> str | None:
 PER_DOCUMENT_LIMIT = 100
 
 
+# How many of the best documents of a corpus-wide ranking are then searched one by one: the answer
+# reads 5 of them, and a pool of 400 chunks over 1,000 documents leaves each about 1.4 chunks.
+CORPUS_DOCUMENTS = 8
+
+
+def _corpus_hits(store: ChromaStore, records: dict, qvec, query: str, k: int, item: str | None) -> dict:
+    """Corpus-wide retrieval in two stages: one query over every selected document (no filter when the
+    selection is the whole store) fused with BM25 ranks the documents; the best CORPUS_DOCUMENTS are then
+    searched on their own, as a small selection would be, so each brings its k best chunks."""
+    everything = len(records) >= len(store.list_documents())
+    pool = store.query_many(qvec, None if everything else list(records), k=min(40 * k, 400), item=item)
+    pool = [h for h in pool if h.chunk.doc_id in records]
+    lex = LexicalIndex([h.chunk for h in pool]).scores(question_terms(query))
+    lex_rank = {i: r for r, i in enumerate(sorted(range(len(pool)), key=lambda i: -lex[i])) if lex[i] > 0}
+    fused = sorted(range(len(pool)), key=lambda i: -(1.0 / (RRF_K + i) + (1.0 / (RRF_K + lex_rank[i]) if i in lex_rank else 0.0)))
+    ranked: list[str] = list(dict.fromkeys(pool[i].chunk.doc_id for i in fused))[:CORPUS_DOCUMENTS]
+    return {d: retrieve_chunks(store, records[d], qvec, query, k, item) for d in ranked}
+
+
 def ask(store: ChromaStore, question: str, embedder, *, doc_ids: Sequence[str] = (), company: str | None = None, year: str | None = None,
         item: str | None = None, k: int = 8, llm=None, history: Sequence[tuple[str, str]] = ()) -> Answer:
     """Answer ``question`` from the indexed filings selected by ids, company, year and item."""
@@ -484,15 +503,8 @@ def ask(store: ChromaStore, question: str, embedder, *, doc_ids: Sequence[str] =
         k *= 2  # a list is spread over the filing: the liquidity discussion, the debt note, the exhibits
     if len(records) <= PER_DOCUMENT_LIMIT:
         hits = {d: retrieve_chunks(store, r, qvec, query, k, item) for d, r in records.items()}
-    else:  # very many documents: one query over all of them, then the best chunks per document
-        pool = store.query_many(qvec, list(records), k=min(40 * k, 400), item=item)
-        lex = LexicalIndex([h.chunk for h in pool]).scores(question_terms(query))
-        lex_rank = {i: r for r, i in enumerate(sorted(range(len(pool)), key=lambda i: -lex[i])) if lex[i] > 0}
-        fused = sorted(range(len(pool)), key=lambda i: -(1.0 / (RRF_K + i) + (1.0 / (RRF_K + lex_rank[i]) if i in lex_rank else 0.0)))
-        hits = {}
-        for i in fused:
-            hits.setdefault(pool[i].chunk.doc_id, []).append((pool[i].chunk, pool[i].score))
-        hits = {d: h[:k] for d, h in hits.items()}
+    else:  # very many documents: one query over all of them ranks the documents, then the best are searched each
+        hits = _corpus_hits(store, records, qvec, query, k, item)
     hits = {d: h for d, h in hits.items() if h}
     # documents in the order of their closest chunk in meaning; word matches only order chunks within a
     # document ("paper" alone would otherwise bring in every paper maker for a question on commercial paper)

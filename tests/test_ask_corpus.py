@@ -1,0 +1,65 @@
+"""Corpus-wide questions beyond PER_DOCUMENT_LIMIT documents: one query ranks the documents, the best are then
+searched one by one. Latency and recall at 1,000 filings are measured in bench/bench_corpus_ask.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import rag.ask as ask_module
+from rag.api import ingest_file
+from vectorstore.chroma import ChromaStore
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data"
+QUESTION = "Which banks provide the company's loans and credit facilities?"
+
+
+@pytest.fixture(scope="module")
+def corpus_store(tmp_path_factory, real_embedder_module):
+    store = ChromaStore.open(tmp_path_factory.mktemp("corpus") / "store")
+    for path in (DATA / "lenders_10k.txt", ROOT / "samples" / "harborview_10k.txt"):
+        ingest_file(store, path, real_embedder_module)
+    return store
+
+
+@pytest.fixture(scope="module")
+def real_embedder_module():
+    from ingest.embed import default_embedder
+
+    return default_embedder()
+
+
+def _spy(monkeypatch, store: ChromaStore) -> list:
+    calls: list = []
+    original = ChromaStore.query_many
+
+    def query_many(self, embedding, doc_ids, k, item=None):
+        calls.append(None if doc_ids is None else sorted(doc_ids))
+        return original(self, embedding, doc_ids, k, item)
+
+    monkeypatch.setattr(ChromaStore, "query_many", query_many)
+    return calls
+
+
+def test_the_corpus_path_answers_as_the_per_document_path_does(monkeypatch, corpus_store, real_embedder_module) -> None:
+    per_document = ask_module.ask(corpus_store, QUESTION, real_embedder_module)
+    monkeypatch.setattr(ask_module, "PER_DOCUMENT_LIMIT", 1)  # two documents are now "very many"
+    calls = _spy(monkeypatch, corpus_store)
+    corpus = ask_module.ask(corpus_store, QUESTION, real_embedder_module)
+    assert calls == [None]  # every document selected: one query with no filter at all
+    assert corpus.answered and per_document.answered
+    banks = ("Pinecrest Commercial Bank", "Bank of Lakeshore", "Meridian Trust Bank", "Cedar Valley Savings Bank")
+    named = [b for b in banks if b in corpus.answer]
+    assert len(named) >= 3, corpus.answer  # the best document is searched on its own, so its lenders are all there
+    assert [b for b in banks if b in per_document.answer] == named
+
+
+def test_a_selection_is_one_filtered_query(monkeypatch, corpus_store, real_embedder_module) -> None:
+    monkeypatch.setattr(ask_module, "PER_DOCUMENT_LIMIT", 0)
+    calls = _spy(monkeypatch, corpus_store)
+    ids = [r.id for r in corpus_store.list_documents()]
+    answer = ask_module.ask(corpus_store, QUESTION, real_embedder_module, doc_ids=ids[:1])
+    assert calls == [ids[:1]]
+    assert answer.answered and {c["doc"] for c in answer.citations} == {ids[0]}
