@@ -260,7 +260,6 @@ class SummaryWorker:
     def summarize(self, doc_id: str) -> dict:
         from ingest.embed import default_embedder
         from rag.api import summarize_document
-
         from rag.ask import label
 
         record = self.store.get_document(doc_id)

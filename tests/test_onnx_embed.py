@@ -79,7 +79,7 @@ def test_the_default_is_onnx_and_the_backend_can_be_chosen(monkeypatch) -> None:
 
 
 def test_a_failed_export_falls_back_to_pytorch_with_a_warning(monkeypatch, caplog) -> None:
-    import ingest.onnx_embed as onnx_embed
+    from ingest import onnx_embed
 
     def broken(*_a, **_k):
         raise ModuleNotFoundError("No module named 'onnx'")
@@ -116,7 +116,7 @@ def test_two_processes_exporting_at_once_make_one_whole_model(tmp_path: Path) ->
 
 def test_the_export_is_cached(monkeypatch) -> None:
     first = exported_model()
-    import ingest.onnx_embed as onnx_embed
+    from ingest import onnx_embed
 
     monkeypatch.setattr(onnx_embed, "_export", lambda *a: pytest.fail("exported again"))
     assert exported_model() == first
