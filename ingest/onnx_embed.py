@@ -93,6 +93,19 @@ def _lock(path: Path):
 
 
 def _export(model_path: Path, work: Path) -> None:
+    # ONNX Runtime's optimizer configures the root logger at INFO and logs every fusion: keep stderr
+    # as it was (the export is one line at -v), and its handlers out of the rest of the process.
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        _export_quietly(model_path, work)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def _export_quietly(model_path: Path, work: Path) -> None:
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -124,6 +137,8 @@ def _export(model_path: Path, work: Path) -> None:
                           input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["last_hidden_state"],
                           dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "last_hidden_state": axes},
                           opset_version=17, dynamo=False)
+    for name in ("fusion_base", "onnx_model", "onnx_model_bert", "fusion_utils", "onnxruntime"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     fused = optimize_model(str(work / "model.onnx"), model_type="bert", num_heads=int(config["num_attention_heads"]),
                            hidden_size=int(config["hidden_size"]))
     fused.save_model_to_file(str(work / "model_fused.onnx"))
