@@ -124,8 +124,8 @@ def main() -> None:
         opts.log_severity_level = 3
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
-    per_tensor._session = session(dynamic_int8(fused))
-    per_tensor._inputs = [i.name for i in per_tensor._session.get_inputs()]
+    dynamic = session(dynamic_int8(fused))
+    per_tensor._sessions[True] = (dynamic, [i.name for i in dynamic.get_inputs()])  # texts past 64 word pieces run on it
 
     nbits = OnnxEmbedder(quantized=True)
     variants = {

@@ -12,7 +12,8 @@ Per-tensor dynamic int8 quantization was measured and rejected: cosine to the Py
 to 0.94 (per channel 0.993), where these 8-bit blocks keep it above 0.999 (``bench/bench_embed.py``).
 Mean pooling and L2 normalization are done here, as sentence-transformers does them.
 
-Texts are embedded in batches sorted by length, so little of each batch is padding.
+Texts are embedded in batches sorted by length, so little of each batch is padding. Texts of up to
+64 word pieces (questions, facet queries) run in fp32, where 8-bit error would weigh most.
 """
 
 from __future__ import annotations
@@ -154,6 +155,12 @@ def _export_quietly(model_path: Path, work: Path) -> None:
         quiet.setLevel(level)
 
 
+# Texts up to this many word pieces run in fp32: 8-bit error weighs most on a short text (a one-word
+# text fell to cosine 0.9986), and short texts cost little. Questions and facet queries are short;
+# chunks are about 200 word pieces.
+SHORT = 64
+
+
 class OnnxEmbedder(Embedder):
     """all-MiniLM-L6-v2 on ONNX Runtime; vectors within cosine 0.999 of sentence-transformers'."""
 
@@ -164,13 +171,13 @@ class OnnxEmbedder(Embedder):
         self.threads = threads or int(os.environ.get("RAG_EMBED_THREADS") or 0) or (os.cpu_count() or 1)
         self.max_tokens = int(json.loads((self.path / "sentence_bert_config.json").read_text()).get("max_seq_length", 256)) \
             if (self.path / "sentence_bert_config.json").exists() else 256
-        self._session = None
+        self._sessions: dict[bool, tuple] = {}
         self._tokenizer = None
         self._counter = None
 
-    @property
-    def session(self):
-        if self._session is None:
+    def _session(self, quantized: bool):
+        """(session, input names) for the 8-bit or the fp32 model, loaded on first use."""
+        if quantized not in self._sessions:
             import onnxruntime as ort
 
             opts = ort.SessionOptions()
@@ -178,9 +185,9 @@ class OnnxEmbedder(Embedder):
             opts.inter_op_num_threads = 1
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             opts.log_severity_level = 3
-            self._session = ort.InferenceSession(str(exported_model(self.path, self.quantized)), opts, providers=["CPUExecutionProvider"])
-            self._inputs = [i.name for i in self._session.get_inputs()]
-        return self._session
+            session = ort.InferenceSession(str(exported_model(self.path, quantized)), opts, providers=["CPUExecutionProvider"])
+            self._sessions[quantized] = (session, [i.name for i in session.get_inputs()])
+        return self._sessions[quantized]
 
     @property
     def tokenizer(self):
@@ -212,12 +219,12 @@ class OnnxEmbedder(Embedder):
         return [len(e.ids) for e in self.counter.encode_batch(texts, add_special_tokens=False)]
 
     def embed_batch(self, texts: list[str]) -> list[list[float]]:
-        return self._run([e.ids for e in self.tokenizer.encode_batch(texts)]).tolist()
+        return self.embed(texts, batch_size=max(len(texts), 1))
 
-    def _run(self, pieces: list[list[int]]):
+    def _run(self, pieces: list[list[int]], quantized: bool):
         import numpy as np
 
-        session = self.session
+        session, inputs = self._session(quantized)
         width = max((len(p) for p in pieces), default=1)
         ids = np.zeros((len(pieces), width), dtype=np.int64)
         mask = np.zeros_like(ids)
@@ -225,29 +232,34 @@ class OnnxEmbedder(Embedder):
             ids[row, : len(p)] = p
             mask[row, : len(p)] = 1
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        hidden = session.run(None, {name: feed[name] for name in self._inputs})[0]
+        hidden = session.run(None, {name: feed[name] for name in inputs})[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
     def embed(self, texts: list[str], batch_size: int = 32, progress: bool = False, desc: str = "Embedding") -> list[list[float]]:
-        """All texts tokenized at once, then run in batches of similar length; vectors in the input order."""
+        """All texts tokenized at once, then run in batches of similar length; vectors in the input order.
+
+        Texts of up to SHORT word pieces go to the fp32 model, longer ones to the 8-bit one (a text's
+        model depends on its own length only, never on its batch)."""
         if not texts:
             return []
         pieces = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
         order = sorted(range(len(texts)), key=lambda i: len(pieces[i]))
+        groups = [[i for i in order if len(pieces[i]) <= SHORT], [i for i in order if len(pieces[i]) > SHORT]]
         out: list = [None] * len(texts)
         bar = None
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=len(texts), desc=desc, unit="chunk", file=sys.stderr, leave=False)
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            for i, vec in zip(idx, self._run([pieces[i] for i in idx]).tolist()):
-                out[i] = vec
-            if bar is not None:
-                bar.update(len(idx))
+        for quantized, group in zip((False, self.quantized), groups):
+            for start in range(0, len(group), batch_size):
+                idx = group[start : start + batch_size]
+                for i, vec in zip(idx, self._run([pieces[i] for i in idx], quantized).tolist()):
+                    out[i] = vec
+                if bar is not None:
+                    bar.update(len(idx))
         if bar is not None:
             bar.close()
         return out

@@ -50,7 +50,8 @@ def test_length_sorted_batches_keep_the_input_order(chunk_texts) -> None:
     emb = OnnxEmbedder()
     together = np.asarray(emb.embed(chunk_texts, batch_size=3))
     one_by_one = np.asarray([emb.embed_batch([t])[0] for t in chunk_texts])
-    assert np.allclose(together, one_by_one, atol=2e-3)
+    # the same vectors, whatever the batch (8-bit activation scales see the padding: cosine, not equality)
+    assert (together * one_by_one).sum(axis=1).min() > 0.9998
     # a text longer than the model's window is cut at 256 word pieces, as sentence-transformers cuts it
     long = " ".join(["revenue"] * 600)
     assert emb.count_tokens(long) == 600
