@@ -85,7 +85,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -117,22 +116,7 @@ MIN_TEXT_CHARS = 2000  # a seed filing with less text than this is skipped (one 
 # --------------------------------------------------------------------------- helpers
 
 
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def dir_size_mb(path: Path) -> float:
-    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 1e6
-
-
-def pct(values: list[float], q: float) -> float:
-    import numpy as np
-
-    return float(np.percentile(values, q)) if values else float("nan")
+from benchlib import dir_size_mb, log, pct, peak_rss_mb  # noqa: E402,F401  (bench/ is the script's folder)
 
 
 def mean(results: list[dict], key: str) -> float:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -40,8 +39,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+from benchlib import log, peak_rss_mb  # noqa: E402  (bench/ is the script's folder)
 
 
 def pick_files(args) -> list[Path]:
@@ -187,7 +185,7 @@ def main() -> None:
         for label, _ in pair:
             s = statistics.median(took[label])
             print(f"| {label} | {counts[label]} | {s:.1f} | {counts[label] / s:.1f} | {base_s / s:.2f}x |")
-    print(f"\npeak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+    print(f"\npeak RSS: {peak_rss_mb():,.0f} MB")
 
 
 if __name__ == "__main__":

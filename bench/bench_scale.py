@@ -40,7 +40,6 @@ import argparse
 import inspect
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -77,22 +76,7 @@ WARMUP_QUESTION = "What does the company do?"
 # --------------------------------------------------------------------------- helpers
 
 
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def dir_size_mb(path: Path) -> float:
-    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 1e6
-
-
-def pct(values: list[float], q: float) -> float:
-    import numpy as np
-
-    return float(np.percentile(values, q)) if values else float("nan")
+from benchlib import dir_size_mb, log, pct, peak_rss_mb  # noqa: E402,F401  (bench/ is the script's folder)
 
 
 def p50_p95(values: list[float], unit: str = "s", scale: float = 1.0, digits: int = 2) -> str:
