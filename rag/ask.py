@@ -461,11 +461,10 @@ PER_DOCUMENT_LIMIT = 100
 CORPUS_DOCUMENTS = 8
 
 
-def _corpus_hits(store: ChromaStore, records: dict, qvec, query: str, k: int, item: str | None) -> dict:
+def _corpus_hits(store: ChromaStore, records: dict, qvec, query: str, k: int, item: str | None, everything: bool) -> dict:
     """Corpus-wide retrieval in two stages: one query over every selected document (no filter when the
     selection is the whole store) fused with BM25 ranks the documents; the best CORPUS_DOCUMENTS are then
     searched on their own, as a small selection would be, so each brings its k best chunks."""
-    everything = len(records) >= len(store.list_documents())
     pool = store.query_many(qvec, None if everything else list(records), k=min(40 * k, 400), item=item)
     pool = [h for h in pool if h.chunk.doc_id in records]
     lex = LexicalIndex([h.chunk for h in pool]).scores(question_terms(query))
@@ -482,6 +481,7 @@ def ask(store: ChromaStore, question: str, embedder, *, doc_ids: Sequence[str] =
         raise InputError("The question is empty; ask something, e.g. rag ask \"Who are the largest customers?\".")
     item = normalize_item(item)
     records = {r.id: r for r in select_documents(store, doc_ids, company, year)}
+    everything = not (doc_ids or company or year)  # every document of the store, until a name in the question narrows it
     query = question
     if history and len(question_terms(question)) <= 3:  # a short follow-up ("and in 2022?") borrows the last topic
         query = f"{history[-1][0]} {question}"
@@ -491,7 +491,7 @@ def ask(store: ChromaStore, question: str, embedder, *, doc_ids: Sequence[str] =
         # "What was FedEx's revenue?" is about FedEx's filings: a company named in the question picks its documents.
         named = {d: r for d, r in records.items() if company_words(r) & tokens}
         if named:
-            records = named
+            records, everything = named, False
     # Inside a company's filings every chunk is about that company, so its name in the question
     # only adds noise to the match: drop it.
     names = set().union(*(company_words(r) for r in records.values())) & tokens
@@ -504,7 +504,7 @@ def ask(store: ChromaStore, question: str, embedder, *, doc_ids: Sequence[str] =
     if len(records) <= PER_DOCUMENT_LIMIT:
         hits = {d: retrieve_chunks(store, r, qvec, query, k, item) for d, r in records.items()}
     else:  # very many documents: one query over all of them ranks the documents, then the best are searched each
-        hits = _corpus_hits(store, records, qvec, query, k, item)
+        hits = _corpus_hits(store, records, qvec, query, k, item, everything)
     hits = {d: h for d, h in hits.items() if h}
     # documents in the order of their closest chunk in meaning; word matches only order chunks within a
     # document ("paper" alone would otherwise bring in every paper maker for a question on commercial paper)

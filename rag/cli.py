@@ -355,16 +355,16 @@ def _summarize_to_files(db, records, settings, profile, profile_path, limit, out
                                       None if ray_address == "local" else ray_address, on_result=show)
     else:
         from rag.api import summarize_document
-        from rag.distributed import fingerprint, read_finished, write_summary
+        from rag.distributed import fingerprint, split_finished, write_summary
 
         stamp = fingerprint(profile.name, limit, settings)
-        results = []
-        for record in records:
-            done = read_finished(out, record.id, stamp)
-            if done is None:
-                done = {"label": _label(record), **summarize_document(db, record, profile, settings, _embedder,
-                                                                      max_tokens=limit).as_dict(), "fingerprint": stamp}
-                write_summary(out, record.id, done)
+        results, todo = split_finished(records, out, stamp)
+        for done in results:
+            show(done)
+        for record in todo:
+            done = {"label": _label(record), **summarize_document(db, record, profile, settings, _embedder,
+                                                                  max_tokens=limit).as_dict(), "fingerprint": stamp}
+            write_summary(out, record.id, done)
             results.append(done)
             show(done)
     failed = sum("error" in r for r in results)

@@ -31,7 +31,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +97,35 @@ def _reraise(exc: BaseException, what: str) -> None:
         raise RagError(f"A Ray worker died {RESTARTS + 1} times on {what} ({type(exc).__name__}); the documents finished so far "
                        "are kept: run the same command again to do the rest.") from None
     raise exc
+
+
+def _on_actors(address: str | None, worker: type, args: tuple, cpus: float, items: list, call: Callable, *, workers: int | None,
+               total: int, done: int, desc: str, unit: str, progress: bool, what: str) -> Iterator[dict]:
+    """Run ``call(actor, item)`` for every item on a pool of ``worker`` actors (restarted when they die),
+    yielding each result as it finishes, under one progress bar. A result marked ``fatal`` (the store
+    failed) stops the run with its one-line error."""
+    ray = connect(address)
+    from ray.util import ActorPool
+
+    n = _workers(ray, cpus, len(items), workers)
+    actor = ray.remote(num_cpus=cpus, max_restarts=RESTARTS, max_task_retries=RESTARTS)(worker)
+    pool = ActorPool([actor.remote(*args) for _ in range(n)])
+    log.info("%s: %d on %d Ray workers (%s CPU each); %d already done", desc, len(items), n, cpus, done)
+    bar = _progress(total, done, desc, unit, progress)
+    try:
+        for result in pool.map_unordered(call, items):
+            if result.pop("fatal", False):
+                raise StoreError(result["error"])
+            if bar is not None:
+                bar.update(1)
+                if "status" in result:
+                    bar.set_postfix_str(f"{result['status']} {Path(result['source']).name}"[:40])
+            yield result
+    except Exception as exc:
+        _reraise(exc, what)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 # --------------------------------------------------------------------------- ingest
@@ -176,35 +205,14 @@ def ingest_files(files: Sequence[Path], chroma_url: str | None, address: str | N
             on_result(r)
     if not todo:
         return results
-    ray = connect(address)
-    from ray.util import ActorPool
-
-    n = _workers(ray, cpus_per_worker, len(todo), workers)
-    actor = ray.remote(num_cpus=cpus_per_worker, max_restarts=RESTARTS, max_task_retries=RESTARTS)(IngestWorker)
-    pool = ActorPool([actor.remote(chroma_url, int(cpus_per_worker) or 1) for _ in range(n)])
-    log.info("ingesting %d files on %d Ray workers (%s CPU each); %d already indexed", len(todo), n, cpus_per_worker, len(results))
-    bar = _progress(len(files), len(results), "Ingesting", "file", progress)
-    current = {"source": ""}
-
-    def submit(a, item: Planned):
-        current["source"] = item.source
-        return a.ingest.remote(item.source, Path(item.source).read_bytes())
-
-    try:
-        for result in pool.map_unordered(submit, todo):
-            if result.pop("fatal", False):
-                raise StoreError(result["error"])
-            results.append(result)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix_str(f"{result['status']} {Path(result['source']).name}"[:40])
-            if on_result:
-                on_result(result)
-    except Exception as exc:
-        _reraise(exc, "a file")
-    finally:
-        if bar is not None:
-            bar.close()
+    # the bytes are read again here, one file at a time, so that the driver never holds the corpus in memory
+    submit = lambda a, item: a.ingest.remote(item.source, Path(item.source).read_bytes())  # noqa: E731
+    for result in _on_actors(address, IngestWorker, (chroma_url, int(cpus_per_worker) or 1), cpus_per_worker, todo, submit,
+                             workers=workers, total=len(files), done=len(results), desc="Ingesting", unit="file",
+                             progress=progress, what="a file"):
+        results.append(result)
+        if on_result:
+            on_result(result)
     order = {str(Path(f).expanduser().resolve()): i for i, f in enumerate(files)}
     return sorted(results, key=lambda r: order.get(r.get("source", ""), len(order)))
 
@@ -230,6 +238,15 @@ def read_finished(out: Path, doc_id: str, stamp: str) -> dict | None:
     except (OSError, ValueError):
         return None
     return data if data.get("fingerprint") == stamp else None
+
+
+def split_finished(records: Sequence, out: Path, stamp: str) -> tuple[list[dict], list]:
+    """The summaries already in ``out`` made with ``stamp``, and the records still to summarize."""
+    done, todo = [], []
+    for record in records:
+        found = read_finished(out, record.id, stamp)
+        (todo.append(record) if found is None else done.append(found))
+    return done, todo
 
 
 def write_summary(out: Path, doc_id: str, data: dict) -> None:
@@ -282,46 +299,24 @@ def summarize_documents(records: Iterable, chroma_url: str | None, settings, pro
                          "pass --out DIR.")
     records = list(records)
     stamp = fingerprint(profile.name, max_tokens, settings)
-    results: list[dict] = []
-    todo = []
-    for record in records:
-        done = read_finished(out, record.id, stamp)
-        if done is None:
-            todo.append(record)
-        else:
-            results.append(done)
-            if on_result:
-                on_result(done)
+    results, todo = split_finished(records, out, stamp)
+    for done in results:
+        if on_result:
+            on_result(done)
     if not todo:
         return results
-    ray = connect(address)
-    from ray.util import ActorPool
-
     if cpus_per_worker is None:  # a local model wants the cores of its machine; the embedded backend needs one
         cpus_per_worker = 2 if settings.llm is not None and settings.llm.is_local else 1
-    n = _workers(ray, cpus_per_worker, len(todo), workers)
-    actor = ray.remote(num_cpus=cpus_per_worker, max_restarts=RESTARTS, max_task_retries=RESTARTS)(SummaryWorker)
-    pool = ActorPool([actor.remote(chroma_url, settings, str(profile_path) if profile_path else None, max_tokens,
-                                   int(cpus_per_worker) or 1) for _ in range(n)])
-    log.info("summarizing %d documents on %d Ray workers; %d already in %s", len(todo), n, len(results), out)
-    bar = _progress(len(records), len(results), "Summarizing", "doc", progress)
-    try:
-        for result in pool.map_unordered(lambda a, r: a.summarize.remote(r.id), todo):
-            if result.pop("fatal", False):
-                raise StoreError(result["error"])
-            if "error" not in result:
-                result = {**result, "fingerprint": stamp}
-                write_summary(out, result["document"], result)
-            results.append(result)
-            if bar is not None:
-                bar.update(1)
-            if on_result:
-                on_result(result)
-    except Exception as exc:
-        _reraise(exc, "a document")
-    finally:
-        if bar is not None:
-            bar.close()
+    args = (chroma_url, settings, str(profile_path) if profile_path else None, max_tokens, int(cpus_per_worker) or 1)
+    for result in _on_actors(address, SummaryWorker, args, cpus_per_worker, todo, lambda a, r: a.summarize.remote(r.id),
+                             workers=workers, total=len(records), done=len(results), desc="Summarizing", unit="doc",
+                             progress=progress, what="a document"):
+        if "error" not in result:
+            result = {**result, "fingerprint": stamp}
+            write_summary(out, result["document"], result)
+        results.append(result)
+        if on_result:
+            on_result(result)
     return results
 
 

@@ -59,3 +59,14 @@ def corpus() -> Path:
 def sample() -> Path:
     assert SAMPLE.is_file(), "the bundled sample filing is part of the repository"
     return SAMPLE
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    """Chroma's own server (`chroma run`) on a free port of 127.0.0.1, killed at the end."""
+    from tests.chroma_server import Server
+
+    s = Server(tmp_path / "chroma")
+    s.start()
+    yield s
+    s.kill()

@@ -17,18 +17,11 @@ QUESTION = "Which banks provide the company's loans and credit facilities?"
 
 
 @pytest.fixture(scope="module")
-def corpus_store(tmp_path_factory, real_embedder_module):
+def corpus_store(tmp_path_factory, real_embedder):
     store = ChromaStore.open(tmp_path_factory.mktemp("corpus") / "store")
     for path in (DATA / "lenders_10k.txt", ROOT / "samples" / "harborview_10k.txt"):
-        ingest_file(store, path, real_embedder_module)
+        ingest_file(store, path, real_embedder)
     return store
-
-
-@pytest.fixture(scope="module")
-def real_embedder_module():
-    from ingest.embed import default_embedder
-
-    return default_embedder()
 
 
 def _spy(monkeypatch, store: ChromaStore) -> list:
@@ -43,11 +36,11 @@ def _spy(monkeypatch, store: ChromaStore) -> list:
     return calls
 
 
-def test_the_corpus_path_answers_as_the_per_document_path_does(monkeypatch, corpus_store, real_embedder_module) -> None:
-    per_document = ask_module.ask(corpus_store, QUESTION, real_embedder_module)
+def test_the_corpus_path_answers_as_the_per_document_path_does(monkeypatch, corpus_store, real_embedder) -> None:
+    per_document = ask_module.ask(corpus_store, QUESTION, real_embedder)
     monkeypatch.setattr(ask_module, "PER_DOCUMENT_LIMIT", 1)  # two documents are now "very many"
     calls = _spy(monkeypatch, corpus_store)
-    corpus = ask_module.ask(corpus_store, QUESTION, real_embedder_module)
+    corpus = ask_module.ask(corpus_store, QUESTION, real_embedder)
     assert calls == [None]  # every document selected: one query with no filter at all
     assert corpus.answered and per_document.answered
     banks = ("Pinecrest Commercial Bank", "Bank of Lakeshore", "Meridian Trust Bank", "Cedar Valley Savings Bank")
@@ -56,10 +49,10 @@ def test_the_corpus_path_answers_as_the_per_document_path_does(monkeypatch, corp
     assert [b for b in banks if b in per_document.answer] == named
 
 
-def test_a_selection_is_one_filtered_query(monkeypatch, corpus_store, real_embedder_module) -> None:
+def test_a_selection_is_one_filtered_query(monkeypatch, corpus_store, real_embedder) -> None:
     monkeypatch.setattr(ask_module, "PER_DOCUMENT_LIMIT", 0)
     calls = _spy(monkeypatch, corpus_store)
     ids = [r.id for r in corpus_store.list_documents()]
-    answer = ask_module.ask(corpus_store, QUESTION, real_embedder_module, doc_ids=ids[:1])
+    answer = ask_module.ask(corpus_store, QUESTION, real_embedder, doc_ids=ids[:1])
     assert calls == [ids[:1]]
     assert answer.answered and {c["doc"] for c in answer.citations} == {ids[0]}

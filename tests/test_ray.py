@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.chroma_server import Server
 from vectorstore.chroma import ChromaStore
 
 ray = pytest.importorskip("ray", reason="the Ray extra is not installed: pip install -e '.[ray]'")
@@ -47,30 +46,15 @@ def cluster(tmp_path_factory):
     ray.shutdown()
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    s = Server(tmp_path / "chroma")
-    s.start()
-    yield s
-    s.kill()
-
-
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, real_embedder_module):
+def reference(tmp_path_factory, real_embedder):
     """The 12 filings ingested in this process into a disk store: what every distributed run must equal."""
     from rag.api import ingest_file
 
     store = ChromaStore.open(tmp_path_factory.mktemp("reference") / "store")
     for path in shortest_filings(12):
-        ingest_file(store, path, real_embedder_module)
+        ingest_file(store, path, real_embedder)
     return snapshot(store)
-
-
-@pytest.fixture(scope="module")
-def real_embedder_module():
-    from ingest.embed import default_embedder
-
-    return default_embedder()
 
 
 def snapshot(store: ChromaStore) -> dict:

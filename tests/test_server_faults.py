@@ -23,14 +23,6 @@ pytestmark = [pytest.mark.server, pytest.mark.faults]
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    s = Server(tmp_path / "chroma")
-    s.start()
-    yield s
-    s.kill()
-
-
 def _restart_later(server: Server, after: float) -> threading.Thread:
     t = threading.Thread(target=lambda: (time.sleep(after), server.start()), daemon=True)
     t.start()
