@@ -14,6 +14,7 @@ that names the path and says what to do.
 from __future__ import annotations
 
 import codecs
+import errno
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from typing import Any
 
 from ingest.clean import clean
 from ingest.errors import InputError
+from ingest.files import MAX_FILE_MB, max_file_bytes, not_regular, read_regular_file  # noqa: F401  (re-exported)
 from ingest.types import Document, Section
 
 __all__ = ["SUPPORTED_SUFFIXES", "cover_metadata", "html_to_text", "load_document"]
@@ -69,7 +71,7 @@ def load_document(path: str | os.PathLike[str]) -> Document:
     file = _existing_file(Path(path).expanduser())
     suffix = file.suffix.lower()
     _check_suffix(file, suffix)
-    data = _read_bytes(file)
+    data = read_regular_file(file)  # bounded as it reads; a FIFO or a device is refused
     _check_content(file, data)
     if suffix in JSON_SUFFIXES:
         document = _load_json(file, data)
@@ -83,40 +85,16 @@ def load_document(path: str | os.PathLike[str]) -> Document:
 
 
 def _existing_file(path: Path) -> Path:
-    """Resolve ``path`` to an absolute file path, or say why it cannot be read."""
-    if not path.exists():
-        raise InputError(f"{path} does not exist; check the path and try again.")
-    if path.is_dir():
-        raise InputError(f"{path} is a directory; pass the files inside it.")
+    """Resolve ``path`` to an absolute path of a regular file, or say why it cannot be read."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        if err.errno == errno.ENOENT:
+            raise InputError(f"{path} does not exist; check the path and try again.") from None
+        raise InputError(f"{path} cannot be read ({err.strerror}); check its permissions.") from None
+    if (error := not_regular(path, mode)) is not None:
+        raise error
     return path.resolve()
-
-
-MAX_FILE_MB = 64  # the longest 10-K text here is about 1 MB; an inline-XBRL HTML filing can reach 30 MB
-
-
-def max_file_bytes() -> int:
-    """The largest file a loader reads (RAG_MAX_FILE_MB, default 64): past it, memory is not bounded by design."""
-    try:
-        return int(float(os.environ.get("RAG_MAX_FILE_MB") or MAX_FILE_MB) * 1024 * 1024)
-    except ValueError:
-        return MAX_FILE_MB * 1024 * 1024
-
-
-def _read_bytes(file: Path) -> bytes:
-    """The file's bytes; an unreadable file (permissions, a FIFO gone away) is a user error, and so is
-    one over the size limit, refused before it is read."""
-    try:
-        size = file.stat().st_size
-    except OSError as err:
-        raise InputError(f"{file} cannot be read ({err.strerror}); check its permissions.") from None
-    limit = max_file_bytes()
-    if size > limit:
-        raise InputError(f"{file} is {size / 2**20:,.0f} MB, over the {limit / 2**20:,.0f} MB limit for one filing; "
-                         f"split it, or raise the limit with RAG_MAX_FILE_MB.")
-    try:
-        return file.read_bytes()
-    except OSError as err:
-        raise InputError(f"{file} cannot be read ({err.strerror}); check its permissions.") from None
 
 
 def _check_suffix(file: Path, suffix: str) -> None:

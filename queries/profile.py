@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ingest.errors import InputError
+from ingest.files import read_regular_file
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 DEFAULT_PROFILE = PROFILE_DIR / "business_model.toml"
@@ -74,10 +75,10 @@ class Profile(BaseModel):
 def load_profile(path: str | Path | None = None) -> Profile:
     """Load a profile file (the business-model profile when ``path`` is None)."""
     path = Path(path) if path else DEFAULT_PROFILE
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"Profile {path} does not exist; copy {DEFAULT_PROFILE} and edit it.")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular_file(path, what="profile").decode("utf-8"))
         return Profile.model_validate(data)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"Profile {path} is not valid TOML ({exc}); compare it with {DEFAULT_PROFILE}.") from exc

@@ -150,6 +150,7 @@ def ingest(paths: tuple[str, ...], store: Path | None, chroma_url: str | None, r
     and write to the Chroma server at --chroma-url; after a crash, the same command skips
     the files already indexed and does the rest.
     """
+    from ingest.files import read_regular_file
     from ingest.loaders import load_document
     from rag.api import ingest_file, open_store
 
@@ -177,7 +178,19 @@ def ingest(paths: tuple[str, ...], store: Path | None, chroma_url: str | None, r
 
         bar = tqdm(total=len(loaded), desc="Ingesting", unit="file", file=sys.stderr)
     for p, doc in loaded:
-        result = ingest_file(db, p, embedder, progress=sys.stderr.isatty() or not as_json, doc=doc)
+        try:  # the document id comes from the bytes: read them again, bounded, not by an unbounded read later
+            data = read_regular_file(doc.source)
+        except InputError as exc:  # the file was replaced or grew since it was loaded
+            if len(files) == 1:
+                raise
+            failed.append({"source": str(p), "status": "error", "error": str(exc)})
+            if bar is not None:
+                bar.write(f"skipped: {exc}", file=sys.stderr)
+                bar.update(1)
+            else:
+                click.echo(f"skipped: {exc}", err=True)
+            continue
+        result = ingest_file(db, p, embedder, progress=sys.stderr.isatty() or not as_json, doc=doc, data=data)
         results.append(result)
         if bar is not None:
             bar.update(1)
@@ -222,7 +235,9 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
             matches = sorted(glob.glob(os.path.expanduser(raw), recursive=True))
             if not matches:
                 raise InputError(f"No file matches {raw}; check the pattern (quote it to let rag expand it).")
-            out.extend(Path(m) for m in matches if Path(m).is_file())
+            # a folder a pattern matches is where it looks, not a file to read; anything else (a FIFO, a device) is
+            # read, and refused with its own line
+            out.extend(Path(m) for m in matches if not Path(m).is_dir())
         else:
             out.append(Path(raw).expanduser())
     return list(dict.fromkeys(out))

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.errors import InputError, RagError, StoreError
+from ingest.files import read_regular_file
 
 log = logging.getLogger("rag")
 
@@ -146,12 +147,15 @@ class IngestWorker:
     def pid(self) -> int:
         return os.getpid()
 
-    def ingest(self, source: str, data: bytes) -> dict:
+    def ingest(self, source: str, data: bytes | InputError) -> dict:
+        """Index one file's bytes under its driver-side name (an error from the driver's read is reported as it is)."""
         from dataclasses import replace
 
         from ingest.loaders import load_document
         from rag.api import ingest_file
 
+        if isinstance(data, InputError):
+            return {"source": source, "status": "error", "error": str(data)}
         local = Path(source).name
         try:
             with tempfile.TemporaryDirectory(prefix="rag-ray-") as tmp:
@@ -180,9 +184,9 @@ def plan_ingest(store, files: Sequence[Path]) -> tuple[list[Planned], list[dict]
     for path in files:
         resolved = path.expanduser().resolve()
         try:
-            data = resolved.read_bytes()
-        except OSError as exc:
-            done.append({"source": str(path), "status": "error", "error": f"{path} cannot be read ({exc.strerror}); check the path."})
+            data = read_regular_file(path.expanduser())  # only regular files, bounded as it reads
+        except InputError as exc:
+            done.append({"source": str(path), "status": "error", "error": str(exc)})
             continue
         doc_id = document_id(resolved, data)
         record = store.get_document(doc_id)
@@ -191,6 +195,14 @@ def plan_ingest(store, files: Sequence[Path]) -> tuple[list[Planned], list[dict]
         else:
             todo.append(Planned(str(resolved), doc_id))
     return todo, done
+
+
+def _read_or_error(source: str) -> bytes | InputError:
+    """The file's bytes, or the one-line error of reading them (a file replaced or grown since it was planned)."""
+    try:
+        return read_regular_file(source)
+    except InputError as exc:
+        return exc
 
 
 def ingest_files(files: Sequence[Path], chroma_url: str | None, address: str | None = None, *, cpus_per_worker: float = 1,
@@ -206,7 +218,7 @@ def ingest_files(files: Sequence[Path], chroma_url: str | None, address: str | N
     if not todo:
         return results
     # the bytes are read again here, one file at a time, so that the driver never holds the corpus in memory
-    submit = lambda a, item: a.ingest.remote(item.source, Path(item.source).read_bytes())  # noqa: E731
+    submit = lambda a, item: a.ingest.remote(item.source, _read_or_error(item.source))  # noqa: E731
     for result in _on_actors(address, IngestWorker, (chroma_url, int(cpus_per_worker) or 1), cpus_per_worker, todo, submit,
                              workers=workers, total=len(files), done=len(results), desc="Ingesting", unit="file",
                              progress=progress, what="a file"):

@@ -119,8 +119,13 @@ def check(root: Path) -> Report:
 
 def _same_file(source: str, content_sha: str) -> bool:
     """The source file still exists with the bytes that were indexed."""
-    path = Path(source)
-    return path.is_file() and (not content_sha or hashlib.sha256(path.read_bytes()).hexdigest() == content_sha)
+    from ingest.files import read_regular_file
+
+    try:
+        data = read_regular_file(source)  # a source replaced by a FIFO or a device must not hang or fill the repair
+    except InputError:
+        return False
+    return not content_sha or hashlib.sha256(data).hexdigest() == content_sha
 
 
 def repair(root: Path, embedder_factory, progress=None) -> Report:

@@ -89,15 +89,17 @@ def load_cases(path: str | Path) -> list[Case]:
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
     if not files or not all(f.is_file() for f in files):
         raise InputError(f"No case files at {path}; pass a case JSON file or a directory of them (see eval/cases/).")
+    from ingest.files import read_regular_file
+
     cases = []
     for f in files:
         try:
-            data = json.loads(f.read_text(encoding="utf-8"))
+            data = json.loads(read_regular_file(f, what="case file").decode("utf-8"))
             facets = {
                 name: tuple(Fact(x["fact"], x["evidence"], tuple(x["patterns"])) for x in facts)
                 for name, facts in data["facets"].items()
             }
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
             raise InputError(f"Case {f} is not a valid case file ({exc}); compare it with eval/cases/.") from exc
         cases.append(Case(data.get("name", f.stem), _resolve(data["document"], f), int(data.get("max_tokens", 512)), facets))
     return cases
