@@ -18,13 +18,17 @@ import errno
 import json
 import os
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 from ingest.clean import clean
+from ingest.edgar import Part, exhibit_label, is_submission, is_text_in_html, parts, read_header, text_body
 from ingest.errors import InputError
 from ingest.files import MAX_FILE_MB, max_file_bytes, not_regular, read_regular_file  # noqa: F401  (re-exported)
+from ingest.forms import form_from_cover, normalize_form
+from ingest.markup import html_document, html_to_text  # noqa: F401  (html_to_text is re-exported)
+from ingest.pages import PAGE_BREAK, is_hard_wrapped, join_split_lines, strip_furniture
+from ingest.sections import detect_sections
 from ingest.types import Document, Section
 
 __all__ = ["SUPPORTED_SUFFIXES", "cover_metadata", "html_to_text", "load_document"]
@@ -42,7 +46,6 @@ ITEM_ORDER = (
 )  # fmt: skip
 _MAX_TITLE = 120
 # How far into the text the cover page (form type, fiscal year, registrant name) can be.
-_COVER_FORM_CHARS = 3_000
 _COVER_CHARS = 5_000
 _REGISTRANT_CHARS = 20_000
 _SNIFF_BYTES = 8_192
@@ -75,10 +78,8 @@ def load_document(path: str | os.PathLike[str]) -> Document:
     _check_content(file, data)
     if suffix in JSON_SUFFIXES:
         document = _load_json(file, data)
-    elif suffix in HTML_SUFFIXES:
-        document = _load_markup(file, html_to_text(_decode(file, data)))
     else:
-        document = _load_markup(file, _decode(file, data))
+        document = _load_filing(file, _decode(file, data), html=suffix in HTML_SUFFIXES)
     if not document.text:
         raise InputError(f"{file} has no text left after cleaning; pass a file with content.")
     return document
@@ -169,39 +170,167 @@ def _looks_like_text(text: str) -> bool:
 # --------------------------------------------------------------------------- text and HTML
 
 
-def _load_markup(file: Path, raw: str) -> Document:
-    """Plain text, Markdown or HTML text: clean it and read what the cover page says."""
-    text = clean(raw)
-    return Document(source=str(file), text=text, metadata=cover_metadata(text))
+def _load_filing(file: Path, raw: str, html: bool) -> Document:
+    """Plain text, Markdown, HTML, or an EDGAR submission holding either: one cleaned text, its
+    metadata (SEC header, then inline XBRL's ``dei:`` facts, then the cover page) and its parts (the
+    form's items in the main document, each exhibit labelled ``Exhibit N``)."""
+    if is_submission(raw):
+        header = read_header(raw)
+        found = parts(raw)
+        if found:
+            return _load_parts(file, found, header)
+    else:
+        header = {}
+    text, facts = _markup_text(raw, html)
+    return _assemble(file, [(None, "", text)], header, facts)
 
 
-_FORM_10K = re.compile(r"\bFORM\s+10-K\b", re.IGNORECASE)
+def _markup_text(raw: str, html: bool) -> tuple[str, dict[str, str]]:
+    """One document's text with page furniture gone (and its ``dei:`` facts when it is HTML)."""
+    facts: dict[str, str] = {}
+    if html and not is_text_in_html(raw):
+        raw, facts = html_document(raw)
+        return clean(join_split_lines(strip_furniture(raw))), facts
+    if html or "<TABLE>" in raw.upper() or PAGE_BREAK in raw or "<PAGE>" in raw.upper() or is_hard_wrapped(raw):
+        raw = text_body(raw)
+    return clean(strip_furniture(raw)), facts
+
+
+def _load_parts(file: Path, found: list[Part], header: dict[str, str]) -> Document:
+    """A submission: the main document first, then each text exhibit as a part of its own."""
+    pieces: list[tuple[str | None, str, str]] = []
+    facts: dict[str, str] = {}
+    for i, part in enumerate(found):
+        text, part_facts = _markup_text(part.body, part.is_html)
+        if i == 0:
+            facts = part_facts
+        label = exhibit_label(part.type) if i else None
+        if text:
+            pieces.append((label, part.description or part.type, text))
+    return _assemble(file, pieces, header, facts)
+
+
+def _assemble(file: Path, pieces: list[tuple[str | None, str, str]], header: dict[str, str], facts: dict[str, str]) -> Document:
+    """Join the parts with blank lines; items are found in the main document, exhibits span their part."""
+    main = next((text for label, _, text in pieces if label is None), pieces[0][2] if pieces else "")
+    metadata = filing_metadata(main, facts, header)
+    form = metadata.get("form")
+    sections: list[Section] = []
+    texts: list[str] = []
+    offset = 0
+    for label, title, text in pieces:
+        if texts:
+            offset += 2  # the blank line between parts
+        if label is None:
+            found = detect_sections(text, form) if form else ()
+            sections.extend(Section(s.item, s.title, s.start + offset, s.end + offset) for s in found)
+        else:
+            sections.append(Section(label, title[:_MAX_TITLE], offset, offset + len(text)))
+        texts.append(text)
+        offset += len(text)
+    return Document(source=str(file), text="\n\n".join(texts), metadata=metadata, sections=tuple(sections))
+
+
 _FISCAL_YEAR = re.compile(
-    r"fiscal\s+year\s+ended[\s:]*(?:[A-Za-z]+\.?\s*\d{1,2}\s*,?\s*)?((?:19|20)\d{2})\b",
+    r"fiscal\s+year\s+ended[\s:]*(?:([A-Za-z]+)\.?\s*\d{1,2}\s*,?\s*)?((?:19|20)\d{2})\b",
     re.IGNORECASE,
 )
-_REGISTRANT = re.compile(r"^\(exact name of registrant as specified in its charter\)$", re.I | re.M)
+_REGISTRANT = re.compile(r"^\(exact name of (?:the )?registrant as specified in\s+(?:its\s+|the\s+)?charter\)$", re.I | re.M)
 _RULE_LINE = re.compile(r"[\W_]*")  # ______ or ------ separators between cover fields
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 
 
 def cover_metadata(text: str) -> dict[str, str]:
-    """Form, fiscal year and company as the 10-K cover page states them; absent means unknown."""
+    """Form, fiscal year and company as the cover page states them; absent means unknown."""
+    return filing_metadata(text)
+
+
+def filing_metadata(text: str, facts: dict[str, str] | None = None, header: dict[str, str] | None = None) -> dict[str, str]:
+    """What the filing states about itself: form, company, fiscal year, period end, CIK, ticker.
+
+    Inline XBRL's ``dei:`` facts come first (they are the filing's own tags), then the cover page,
+    then the SEC header. The fiscal year is the one the filing names: ``dei:DocumentFiscalYearFocus``,
+    else the year the cover's "fiscal year ended" date falls in, unless the period ends in the first
+    months of a year and the filing calls that year "fiscal" one less more often (a retailer's
+    "fiscal 2024" that ended on February 1, 2025).
+    """
+    facts, header = facts or {}, header or {}
     metadata: dict[str, str] = {}
-    if _FORM_10K.search(text[:_COVER_FORM_CHARS]):
-        metadata["form"] = "10-K"
-    year = fiscal_year_from_cover(text)
-    if year:
-        metadata["fiscal_year"] = year
-    company = _registrant_name(text[:_REGISTRANT_CHARS])
+    form = normalize_form(facts.get("form")) or normalize_form(header.get("form")) or form_from_cover(text)
+    if form:
+        metadata["form"] = form
+    company = (_name(facts.get("company")) or _registrant_name(text[:_REGISTRANT_CHARS]) or _name(header.get("company"))
+               or _cover_company(text[:_COVER_CHARS]))
     if company:
         metadata["company"] = company
+    period = _iso_date(facts.get("period")) or header.get("period")
+    if period:
+        metadata["period"] = period
+    year = facts.get("fiscal_year") if re.fullmatch(r"(?:19|20)\d\d", facts.get("fiscal_year", "")) else None
+    if not year:
+        year = _named_fiscal_year(text, period)
+    if year:
+        metadata["fiscal_year"] = year
+    for key in ("cik", "ticker", "filing_date"):
+        value = facts.get(key) or header.get(key)
+        if value:
+            metadata[key] = value.strip()
     return metadata
+
+
+def _named_fiscal_year(text: str, period: str | None) -> str | None:
+    """The cover's fiscal year (or the period's year), moved back one when the filing names it so."""
+    m = _FISCAL_YEAR.search(text[:_COVER_CHARS])
+    if m:
+        year, month = int(m.group(2)), _MONTHS.get((m.group(1) or "")[:3].lower())
+    elif period and re.match(r"\d{4}-\d\d", period):
+        year, month = int(period[:4]), int(period[5:7])
+    else:
+        return None
+    if month and month <= 3:
+        named = {y: len(re.findall(rf"\bfiscal(?:\s+year)?\s+{y}\b", text, re.I)) for y in (year, year - 1)}
+        if named[year - 1] > named[year]:
+            return str(year - 1)
+    return str(year)
+
+
+def _iso_date(value: str | None) -> str | None:
+    """``2024-09-28`` or ``September 28, 2024`` as ``2024-09-28``."""
+    if not value:
+        return None
+    if re.fullmatch(r"\d{4}-\d\d-\d\d", value.strip()):
+        return value.strip()
+    m = re.fullmatch(r"([A-Za-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})", value.strip())
+    if m and _MONTHS.get(m.group(1)[:3].lower()):
+        return f"{m.group(3)}-{_MONTHS[m.group(1)[:3].lower()]:02d}-{int(m.group(2)):02d}"
+    return None
+
+
+# A cover without the "(Exact name of registrant ...)" caption: the first line that is a company's name.
+_COMPANY_LINE = re.compile(
+    r"^[A-Z0-9][\w.,&'’ -]{1,80}?\b(?:CORPORATION|CORP\.?|INC\.?|INCORPORATED|COMPANY|CO\.|LTD\.?|LIMITED|N\.V\.|PLC|"
+    r"LLC|L\.P\.|S\.A\.|HOLDINGS|GROUP|TRUST|FUND(?: [IVX]+)?)$", re.M)
+
+
+def _cover_company(text: str) -> str | None:
+    """The first line of the cover, before the securities it registers, that reads as an upper-case company name."""
+    cover = re.split(r"securities registered", text, maxsplit=1, flags=re.I)[0]
+    m = _COMPANY_LINE.search(cover)
+    return _name(m.group(0)) if m else None
+
+
+def _name(value: str | None) -> str | None:
+    """A registrant's name without the rules and blanks around it."""
+    if not value:
+        return None
+    name = re.sub(r"^[\s\-_=*]+|[\s\-_=*]+$", "", " ".join(value.split()))
+    return name or None
 
 
 def fiscal_year_from_cover(text: str) -> str | None:
     """The year in ``For the fiscal year ended December 31, 2023`` near the start, if any."""
     match = _FISCAL_YEAR.search(text[:_COVER_CHARS])
-    return match.group(1) if match else None
+    return match.group(2) if match else None
 
 
 def _registrant_name(text: str) -> str | None:
@@ -211,198 +340,8 @@ def _registrant_name(text: str) -> str | None:
         return None
     for line in reversed(text[: match.start()].splitlines()[-3:]):
         if not _RULE_LINE.fullmatch(line):
-            return line.strip()
+            return _name(line)
     return None
-
-
-class _TextExtractor(HTMLParser):
-    """Collect the visible text of an HTML page as lines, one table row per line.
-
-    Block elements become line breaks so headings and paragraphs stay separate lines;
-    a ``<tr>`` becomes one line of cells joined by `` | `` so a row's label and numbers
-    stay together. Inline XBRL's hidden ``ix:header`` is skipped like scripts are.
-    """
-
-    SKIP = frozenset({"script", "style", "noscript", "template", "ix:header"})
-    BLOCK = frozenset(
-        {
-            "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
-            "table", "section", "article", "header", "footer", "blockquote", "pre",
-            "hr", "dl", "dt", "dd", "caption", "form", "nav", "aside", "main", "body",
-        }
-    )  # fmt: skip
-    VOID = frozenset({"br", "hr", "img", "meta", "link", "input", "wbr", "col", "area", "base"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip_depth = 0
-        self._in_head = False
-        self._pre_depth = 0
-        # One entry per open <table>: its open row (list of cells) and open cell (text pieces).
-        self._tables: list[dict[str, Any]] = []
-
-    # -- tags
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self.SKIP:
-            self._skip_depth += 1
-            return
-        if tag == "head":
-            self._in_head = True
-            return
-        if tag in self.BLOCK:
-            self._in_head = False  # a page that forgets </head> still has a body
-        if self._skip_depth or self._in_head:
-            return
-        if tag == "pre":
-            self._pre_depth += 1
-        if tag == "table":
-            self._break()
-            self._tables.append({"row": None, "cell": None})
-        elif tag == "tr":
-            self._end_row()
-            self._table()["row"] = []
-        elif tag in ("td", "th"):
-            self._end_cell()
-            table = self._table()
-            if table["row"] is None:
-                table["row"] = []
-            table["cell"] = []
-        elif tag in self.BLOCK:
-            self._break()
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.SKIP:
-            self._skip_depth = max(0, self._skip_depth - 1)
-            return
-        if tag == "head":
-            self._in_head = False
-            return
-        if self._skip_depth or self._in_head:
-            return
-        if tag == "pre":
-            self._pre_depth = max(0, self._pre_depth - 1)
-        if tag in ("td", "th"):
-            self._end_cell()
-        elif tag == "tr":
-            self._end_row()
-        elif tag == "table" and self._tables:
-            self._end_row()
-            self._tables.pop()
-            self._break()
-        elif tag in self.BLOCK:
-            self._break()
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        """``<br/>`` is one break, not an open and a close (which would make a blank line)."""
-        self.handle_starttag(tag, attrs)
-        if tag not in self.VOID:
-            self.handle_endtag(tag)
-
-    def handle_data(self, data: str) -> None:
-        if self._skip_depth or self._in_head:
-            return
-        if not self._pre_depth:
-            data = re.sub(r"[ \t\r\n\f]+", " ", data)  # source newlines are just spaces in HTML
-        self._write(data)
-
-    def close(self) -> None:
-        super().close()
-        while self._tables:
-            self._end_row()
-            self._tables.pop()
-
-    # -- output
-    def _open_cell(self) -> list[str] | None:
-        return self._tables[-1]["cell"] if self._tables else None
-
-    def _write(self, text: str) -> None:
-        """Add text to the open table cell if there is one, else to the page."""
-        cell = self._open_cell()
-        if cell is not None:
-            cell.append(text)
-        elif not (self._tables and self._tables[-1]["row"] is not None and not text.strip()):
-            self.parts.append(text)  # whitespace between cells is layout, not content
-
-    def _break(self) -> None:
-        """A block boundary: a new line on the page, a space inside a table cell."""
-        if self._open_cell() is not None:
-            self._write(" ")
-        else:
-            self._newline()
-
-    def _newline(self) -> None:
-        """End the current page line, once: ``</p><p>`` is one break, not a blank line."""
-        for part in reversed(self.parts):
-            if part.strip(" "):
-                if not part.endswith("\n"):
-                    self.parts.append("\n")
-                return
-
-    def _table(self) -> dict[str, Any]:
-        """The innermost open table; a stray ``<tr>``/``<td>`` opens an implicit one."""
-        if not self._tables:
-            self._tables.append({"row": None, "cell": None})
-        return self._tables[-1]
-
-    def _end_cell(self) -> None:
-        if not self._tables or self._tables[-1]["cell"] is None:
-            return
-        table = self._tables[-1]
-        text = " ".join("".join(table["cell"]).split())
-        table["cell"] = None
-        if table["row"] is None:
-            table["row"] = []
-        table["row"].append(text)
-
-    def _end_row(self) -> None:
-        """Emit the open row as one line of `` | ``-joined cells (into the outer cell if nested)."""
-        self._end_cell()
-        if not self._tables or self._tables[-1]["row"] is None:
-            return
-        line = " | ".join(_merge_cell_fragments(self._tables[-1]["row"]))
-        self._tables[-1]["row"] = None
-        outer_cell = self._tables[-2]["cell"] if len(self._tables) > 1 else None
-        if not line:
-            return
-        if outer_cell is not None:
-            outer_cell.append(f" {line} ")
-        else:
-            self._newline()
-            self.parts.append(line)
-            self._newline()
-
-
-def _merge_cell_fragments(cells: list[str]) -> list[str]:
-    """Drop empty cells and glue ``$`` to the number after it, ``%``/``)`` to the one before.
-
-    SEC HTML puts the currency sign, the number and the percent sign in separate cells,
-    which would otherwise read ``$ | 29,510 | %``.
-    """
-    merged: list[str] = []
-    prefix = ""
-    for cell in cells:
-        if not cell:
-            continue
-        if cell in ("$", "(", "$(", "€", "£"):
-            prefix += cell
-            continue
-        cell, prefix = prefix + cell, ""
-        if cell in ("%", ")", "%)", ")%") and merged:
-            merged[-1] += cell
-        else:
-            merged.append(cell)
-    if prefix:
-        merged.append(prefix)
-    return merged
-
-
-def html_to_text(html: str) -> str:
-    """Visible text of an HTML page, one block or table row per line (see ``_TextExtractor``)."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    return "".join(parser.parts)
 
 
 # --------------------------------------------------------------------------- JSON

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import re
 
+from ingest.forms import family, items_of
 from ingest.types import Section
 
 # A heading is a short line that starts with "Item 7A." (optionally after "PART II"), e.g.
@@ -16,13 +17,19 @@ _HEADING = re.compile(
 _MAX_HEADING_CHARS = 160
 
 
-def detect_sections(text: str) -> tuple[Section, ...]:
+def detect_sections(text: str, form: str | None = None) -> tuple[Section, ...]:
     """Item sections of a filing, in order, each spanning to the next heading.
 
     A table of contents lists every item too; those entries become tiny sections and the real
     item, later in the text, gets the body. Every chunk takes the item of the nearest heading
     before it, which is right either way.
+
+    With ``form`` known, only that form's items count as headings (a 10-K has no Item 18), and the
+    management's discussion and the financial statements that follow the last item (an annual
+    report's pages after Item 14 or 16) are labelled with the form's items for them (a 10-K's
+    Items 7 and 8, a 20-F's Items 5 and 18), not with the last item before them.
     """
+    valid = set(items_of(form)) if form else None
     heads: list[tuple[int, str, str]] = []
     for m in _HEADING.finditer(text):
         line = m.group(0)
@@ -35,12 +42,65 @@ def detect_sections(text: str) -> tuple[Section, ...]:
             title = nxt.strip()[:120]
         if title and title[0].isdigit():  # "Item 5 2" in a table of contents page column
             continue
+        if valid is not None and number not in valid:
+            continue
         heads.append((m.start(), f"Item {number}", title[:120]))
+    if form and heads:
+        heads.extend(_after_last_item(text, heads, form))
     sections = []
     for i, (start, item, title) in enumerate(heads):
         end = heads[i + 1][0] if i + 1 < len(heads) else len(text)
         sections.append(Section(item=item, title=title, start=start, end=end))
     return tuple(sections)
+
+
+# Headings of an annual report's own parts, which a filing can put after its last item, and the
+# item of each form they belong to.
+_REPORT_PARTS = (
+    (re.compile(r"(?:management['’]?s? discussion|operating and financial review)\b", re.I),
+     {"10-K": "Item 7", "10-KSB": "Item 6", "20-F": "Item 5"}),
+    (re.compile(r"(?:index to |the )?(?:consolidated |combined )?(?:financial statements\b|statements? of (?:consolidated )?"
+                r"(?:operations|income|earnings|financial position|cash flows)\b|balance sheets?\b)"
+                r"|report of independent (?:registered )?(?:public )?(?:accounting firm|auditors|accountants)"
+                r"|notes to (?:the )?(?:consolidated |combined )?financial statements", re.I),
+     {"10-K": "Item 8", "10-KSB": "Item 7", "20-F": "Item 18"}),
+    (re.compile(r"exhibit index\b|index to exhibits\b", re.I), {"10-K": "Item 15", "10-KSB": "Item 13", "20-F": "Item 19"}),
+)
+_AMOUNT = re.compile(r"\$?\(?\d{1,3}(?:,\d{3})+")
+
+
+def _after_last_item(text: str, heads: list[tuple[int, str, str]], form: str) -> list[tuple[int, str, str]]:
+    """Sections for the discussion and the statements printed after the form's last item heading.
+
+    A heading counts when text of substance follows it within a few lines (a paragraph, or a row
+    of amounts): the list of statements inside Item 15 or 14, one title per line, does not.
+    """
+    fam = family(form) or "10-K"
+    last_start, last_item, _ = max(heads)
+    out: list[tuple[int, str, str]] = []
+    current = last_item
+    lines = text[last_start:].split("\n")
+    offset = last_start + len(lines[0]) + 1
+    exhibits = next((item for _, item, title in reversed(heads) if "exhibit" in title.lower()), None)
+    for i, line in enumerate(lines[1:], start=1):
+        start, offset = offset, offset + len(line) + 1
+        s = line.strip()
+        if not s or len(s) > 100 or s.endswith("."):
+            continue
+        for pattern, items in _REPORT_PARTS:
+            item = items.get(fam)
+            if item == items.get("10-K") == "Item 15" and exhibits:
+                item = exhibits  # the exhibits item of this filing (Item 14 before 2003)
+            if item and item != current and pattern.match(s) and _substance_follows(lines[i + 1 : i + 12]):
+                out.append((start, item, s[:120]))
+                current = item
+                break
+    return out
+
+
+def _substance_follows(lines: list[str]) -> bool:
+    filled = [ln.strip() for ln in lines if ln.strip()]
+    return any(len(ln) > 150 or len(_AMOUNT.findall(ln)) >= 2 for ln in filled[:8])
 
 
 def item_at(sections: tuple[Section, ...], offset: int) -> str | None:
