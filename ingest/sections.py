@@ -47,6 +47,7 @@ def detect_sections(text: str, form: str | None = None) -> tuple[Section, ...]:
         heads.append((m.start(), f"Item {number}", title[:120]))
     if form and heads:
         heads.extend(_after_last_item(text, heads, form))
+        heads.sort()
     sections = []
     for i, (start, item, title) in enumerate(heads):
         end = heads[i + 1][0] if i + 1 < len(heads) else len(text)
@@ -91,7 +92,8 @@ def _after_last_item(text: str, heads: list[tuple[int, str, str]], form: str) ->
             item = items.get(fam)
             if item == items.get("10-K") == "Item 15" and exhibits:
                 item = exhibits  # the exhibits item of this filing (Item 14 before 2003)
-            if item and item != current and pattern.match(s) and _substance_follows(lines[i + 1 : i + 12]):
+            exhibit_index = item == exhibits or items.get("10-K") == "Item 15"
+            if item and item != current and pattern.match(s) and (exhibit_index or _substance_follows(lines[i + 1 : i + 12])):
                 out.append((start, item, s[:120]))
                 current = item
                 break

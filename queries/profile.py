@@ -31,7 +31,12 @@ class Facet(BaseModel):
     key_terms: list[str] = Field(default_factory=list, description="Lower-case terms (or prefixes) that mark relevant sentences.")
     core_terms: list[str] = Field(default_factory=list, description="Terms that mark the facet's central facts; such sentences are preferred.")
     avoid_terms: list[str] = Field(default_factory=list, description="Terms that mark another topic (e.g. costs for revenue); such sentences are marked down.")
-    items: list[str] = Field(default_factory=list, description="Preferred 10-K items, most likely first, e.g. ['Item 7'].")
+    items: list[str] = Field(default_factory=list, description="Preferred 10-K items, most likely first, e.g. ['Item 7']; "
+                             "another form reads them through the profile's `forms` map.")
+    avoid_items: list[str] = Field(default_factory=lambda: ["Item 1A"], description="10-K items whose sentences are "
+                                   "speculative for this facet (risk factors), marked down in retrieval.")
+    item_ranks: dict[str, int] = Field(default_factory=dict, description="Set by Profile.for_form: the rank in `items` "
+                                       "of the 10-K item each of the form's items stands for. Empty: the position in `items`.")
     fact_weight: float = Field(1.0, ge=0, le=2, description="How much figures count against key terms when choosing sentences: 1 for figure-driven facets (revenue, financing), lower for descriptive ones (products, channels).")
     aspects: dict[str, list[str]] = Field(
         default_factory=dict,
@@ -52,6 +57,20 @@ class Facet(BaseModel):
         return aspects
 
 
+# Where each form keeps what a 10-K keeps under an item: facets name 10-K items, and a filing of
+# another form is read through this map. A 20-F's Item 4 (Information on the Company) and Item 5
+# (Operating and Financial Review) play the parts of a 10-K's Items 1 and 7, its statements are
+# Item 18 (or 17); a 10-KSB's discussion is Item 6 and its statements Item 7. A 1990s 10-K often
+# keeps its discussion and statements in the annual report, Exhibit 13. An item not listed keeps
+# its name; a 10-K405 or 10-K/A reads as a 10-K.
+FORM_ITEMS: dict[str, dict[str, list[str]]] = {
+    "10-K": {"Item 7": ["Item 7", "Exhibit 13"], "Item 8": ["Item 8", "Exhibit 13"]},
+    "10-KSB": {"Item 1A": [], "Item 7": ["Item 6", "Exhibit 13"], "Item 7A": [], "Item 8": ["Item 7", "Exhibit 13"]},
+    "20-F": {"Item 1": ["Item 4"], "Item 1A": ["Item 3"], "Item 2": ["Item 4"], "Item 7": ["Item 5"], "Item 7A": ["Item 11"],
+             "Item 8": ["Item 18", "Item 17", "Item 8"], "Item 10": ["Item 6"]},
+}
+
+
 class Profile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -59,6 +78,38 @@ class Profile(BaseModel):
     max_tokens: int = Field(512, gt=0, description="Ceiling for the summary, in tiktoken tokens.")
     instructions: str = Field(description="The task, as the user would state it; {max_tokens} is filled in.")
     facets: list[Facet] = Field(min_length=1)
+    forms: dict[str, dict[str, list[str]]] = Field(
+        default_factory=lambda: {form: {k: list(v) for k, v in m.items()} for form, m in FORM_ITEMS.items()},
+        description="Per form (10-K, 10-KSB, 20-F), the form's items for each 10-K item the facets name; "
+        "a profile's own table replaces the default one for that form.",
+    )
+
+    @field_validator("forms", mode="before")
+    @classmethod
+    def _defaults_for_other_forms(cls, forms: dict) -> dict:
+        return {**{f: {k: list(v) for k, v in m.items()} for f, m in FORM_ITEMS.items()}, **(forms or {})}
+
+    def for_form(self, form: str | None) -> Profile:
+        """The profile with each facet's items read for ``form`` (the profile itself when nothing changes).
+
+        Ranks follow the 10-K item each stands for, so the items a 10-K has weigh exactly as before:
+        ``["Item 7", "Item 1", "Item 8"]`` on a 20-F becomes ``["Item 5", "Item 4", "Item 18", "Item 17",
+        "Item 8"]`` ranked 0, 1, 2, 2, 2.
+        """
+        from ingest.forms import family
+
+        mapping = self.forms.get(family(form) or "")
+        if not mapping:
+            return self
+        facets = []
+        for facet in self.facets:
+            ranks: dict[str, int] = {}
+            for rank, item in enumerate(facet.items):
+                for mapped in mapping.get(item, [item]):
+                    ranks.setdefault(mapped, rank)
+            avoid = list(dict.fromkeys(m for item in facet.avoid_items for m in mapping.get(item, [item])))
+            facets.append(facet.model_copy(update={"items": list(ranks), "item_ranks": ranks, "avoid_items": avoid}))
+        return self.model_copy(update={"facets": facets})
 
     @field_validator("facets")
     @classmethod

@@ -441,12 +441,15 @@ def _token_key(token: str) -> str:
 
 
 def normalize_item(item: str | None) -> str | None:
-    """'7', '1a', 'Item 7.' -> 'Item 7' / 'Item 1A' (the form chunks carry)."""
+    """'7', '1a', 'Item 7.' -> 'Item 7' / 'Item 1A'; 'Exhibit 13', 'EX-13' -> 'Exhibit 13' (the form chunks carry)."""
     if item is None:
         return None
-    m = re.fullmatch(r"\s*(?:item\s*)?(\d{1,2}[a-c]?)\s*\.?\s*", item, re.I)
+    exhibit = re.fullmatch(r"\s*(?:exhibit|ex)[\s-]*0*(\d{1,3})(?:\.\w+)?\s*", item, re.I)
+    if exhibit:
+        return f"Exhibit {exhibit.group(1)}"
+    m = re.fullmatch(r"\s*(?:item\s*)?(\d{1,2}[a-k]?)\s*\.?\s*", item, re.I)
     if not m:
-        raise InputError(f"Item {item!r} is not a 10-K item; use a form like 'Item 7', '7' or '1A'.")
+        raise InputError(f"Item {item!r} is not an item of a filing; use a form like 'Item 7', '7', '1A' or 'Exhibit 13'.")
     return f"Item {m.group(1).upper()}"
 
 

@@ -67,10 +67,13 @@ class LexicalIndex:
 
 
 def item_prior(item: str | None, facet: Facet) -> float:
-    """A small bonus for the facet's preferred items; risk factors are speculative, so a malus."""
+    """A small bonus for the facet's preferred items; risk factors are speculative, so a malus.
+
+    ``facet`` is read for the filing's form (``Profile.for_form``): a 20-F's Item 5 weighs as a 10-K's Item 7."""
     if item and item in facet.items:
-        return 0.6 / RRF_K * (1.0 - 0.25 * facet.items.index(item))
-    if item == "Item 1A":
+        rank = facet.item_ranks.get(item, facet.items.index(item)) if facet.item_ranks else facet.items.index(item)
+        return 0.6 / RRF_K * (1.0 - 0.25 * rank)
+    if item and item in facet.avoid_items:
         return -0.5 / RRF_K
     return 0.0
 
@@ -147,6 +150,7 @@ def retrieve(
     ``dense_search(queries, fetch)`` returns, per query, ``(chunk_id, similarity)`` best first; it is
     the vector store restricted to this document. ``chunks`` are all the document's chunks.
     """
+    profile = profile.for_form(chunks[0].metadata.get("form") if chunks else None)  # a 20-F's items are not a 10-K's
     by_id = {c.id: c for c in chunks}
     lex = LexicalIndex(chunks)
     evidence = []
