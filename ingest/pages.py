@@ -124,10 +124,10 @@ def join_split_lines(text: str) -> str:
 # A column gap or dot leaders: a line laid out as a table or a table of contents, never joined.
 _TABULAR = re.compile(r"\S {4,}\S|\.{4,}|(?:\. ){3,}|\t")
 # The start of a list item or a heading of its own: (a) (iv) 1. * • - Item 7 PART II
-_LIST_START = re.compile(r"(?:\(?(?:\d{1,2}|[a-z]|[ivx]{1,4})\)(?:\(?\w{1,3}[.)])?|\d{1,2}\.|[•*·▪\-–—.]{1,2}|item\s+\d{1,2}[a-c]?\.?|part\s+[ivx]+\b|note\s+\d)(?:\s|$)", re.I)
+_LIST_START = re.compile(r"(?:\d{1,2}\.\d{1,2}|\(?(?:\d{1,2}|[a-z]|[ivx]{1,4})\)(?:\(?\w{1,3}[.)])?|\d{1,2}\.|[•*·▪\-–—.]{1,2}|item\s+\d{1,2}[a-c]?\.?|part\s+[ivx]+\b|note\s+\d)(?:\s|$)", re.I)
 
 
-_LIST_MARK = re.compile(r"^(?:[•*·▪\-–—.]{1,2}|\(?\w{1,4}\)(?:\(?\w{1,3}[.)])?|\d{1,2}\.)\s+")
+_LIST_MARK = re.compile(r"(?i)^(?:(?:item|part|note)\s+\w{1,4}\.?|\d{1,2}\.\d{1,2}|[•*·▪\-–—.]{1,2}|\(?\w{1,4}\)(?:\(?\w{1,3}[.)])?|\d{1,2}\.)\s+")
 
 
 def is_hard_wrapped(text: str) -> bool:
@@ -186,8 +186,10 @@ def _laid_out(line: str) -> bool:
 
 def _wraps(prev_raw: str, raw: str, joined_prev: str, width: int) -> bool:
     p, s = prev_raw.strip(), raw.strip()
-    if not p or " | " in joined_prev or " | " in s or _laid_out(p) or _laid_out(s):
+    if not p or " | " in joined_prev or " | " in s or _laid_out(p):
         return False
+    if _laid_out(s):  # a line in columns goes on a sentence only when it plainly does ("(as" / "defined in ...   Yes [X]")
+        return s[0].islower() and not _SENTENCE_END.search(p) and not _LIST_START.match(s)
     if _LIST_START.match(s):
         return False
     if _indent(raw) > _indent(prev_raw) + 1 and not _LIST_START.match(p):
