@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -268,12 +269,14 @@ def _check_ceiling(profile, max_tokens: int | None) -> int:
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Also write each summary to DIR/<doc id>.json (JSON, as --json); a re-run skips documents whose file is "
                    "there, made with the same settings. Required with --ray.")
+@click.option("--year", "fiscal_year", type=click.IntRange(1993, 2100), default=None, metavar="YYYY",
+              help="With a TICKER or CIK fetched by `rag fetch`: its filing of this fiscal year [default: the latest cached].")
 @click.option("--json", "as_json", is_flag=True,
               help="JSON: summary, tokens, document, facets (chunk ids per facet), sentences with citations, dropped; with a model "
                    "also llm (per facet: model or embedded, why, tokens, seconds; fallback). JSON Lines for several documents.")
 def summarize(targets: tuple[str, ...], all_docs: bool, store: Path | None, chroma_url: str | None, max_tokens: int | None,
               profile_path: Path | None, llm: str | None, llm_timeout: float | None, llm_context: int | None, k: int | None,
-              ray_address: str | None, out: Path | None, as_json: bool) -> None:
+              ray_address: str | None, out: Path | None, fiscal_year: int | None, as_json: bool) -> None:
     """Summarize filings' business model, each in one continuous text under the token ceiling.
 
     Each PATH_OR_DOC_ID is a file (ingested first unless already indexed) or the id of an
@@ -288,6 +291,7 @@ def summarize(targets: tuple[str, ...], all_docs: bool, store: Path | None, chro
         raise InputError("Name a file or document id to summarize, or pass --all; see `rag summarize --help`.")
     profile = load_profile(profile_path)
     limit = _check_ceiling(profile, max_tokens)
+    targets = tuple(_fetched(t, fiscal_year) for t in targets)
     docs_to_read = {}
     for target in targets:
         path = Path(target).expanduser()
@@ -351,6 +355,20 @@ def summarize(targets: tuple[str, ...], all_docs: bool, store: Path | None, chro
             bar.write(line, file=sys.stdout)
             bar.update(1)
     bar.close()
+
+
+def _fetched(target: str, year: int | None) -> str:
+    """A TICKER or CIK that `rag fetch` cached: the path of its filing (of fiscal ``year``); anything else as given."""
+    if Path(target).expanduser().exists() or os.sep in target or not re.fullmatch(r"[A-Za-z][A-Za-z.\-]{0,9}|\d{1,10}", target):
+        return target
+    from rag.fetch import find_cached
+
+    found = find_cached(target, year=year)
+    if found:
+        return found[0].path
+    if year is not None:
+        raise InputError(f"No filing of {target} for fiscal {year} is cached; fetch it with `rag fetch {target} --year {year}`.")
+    return target
 
 
 def _summarize_to_files(db, records, settings, profile, profile_path, limit, out, ray_address, as_json) -> None:
@@ -627,6 +645,25 @@ def eval_cmd(cases: Path, store: Path | None, chroma_url: str | None, llm: str |
                     click.echo(f"  missed {facet}: {fact}")
             for n in r.ungrounded_numbers + r.ungrounded_names:
                 click.echo(f"  UNGROUNDED: {n}")
+
+
+@main.command()
+@click.argument("company", metavar="TICKER|CIK")
+@click.option("--form", default="10-K", show_default=True, help="Form type: 10-K, 20-F, 10-Q, ...")
+@click.option("--year", "fiscal_year", type=click.IntRange(1993, 2100), default=None, metavar="YYYY",
+              help="The fiscal year the filing names [default: the latest filing of the form].")
+def fetch(company: str, form: str, fiscal_year: int | None) -> None:
+    """Download a company's filing (its primary document) from EDGAR into the cache; print its path.
+
+    EDGAR asks every client to name itself: set RAG_SEC_USER_AGENT to 'Your Name you@example.com'.
+    At most 10 requests a second are sent; a filing already cached is not fetched again. Then
+    `rag summarize TICKER --year YYYY` (or `rag ingest PATH`) reads it from the cache
+    [cache: env RAG_EDGAR_CACHE, default a per-user cache directory].
+    """
+    from rag.fetch import fetch as run_fetch
+
+    for got in run_fetch(company, form.upper(), fiscal_year, progress=lambda line: log.info("%s", line)):
+        click.echo(f"{got.ticker or got.cik}\t{got.form}\tfiscal {got.fiscal_year}\t{got.company}\t{got.path}")
 
 
 from rag.cli_model import model as _model_group  # noqa: E402  (click only: `rag --help` stays instant)
