@@ -87,12 +87,17 @@ def _title(text: str) -> str:
     text = re.sub(r"\s+by:?$|:$", "", text.strip()).strip()
     if text.isupper():
         small = {"OF", "AND", "THE", "TO", "IN", "FOR", "BY", "ON", "AT", "FROM", "WITH"}
-        text = " ".join(w.lower() if w in small else w if len(w) <= 3 else w.capitalize() for w in text.split())
+        text = " ".join(w.lower() if w in small else w if len(re.sub(r"['’]S$", "", w)) <= 3 else w.capitalize() for w in text.split())
     return re.sub(r"^the (?:breakdown|components|summary) of (.+?) (?:is|are) as follows$", r"\1", text, flags=re.I)
 
 
 def table_sentences(lines: list[tuple[int, str, str | None]]) -> list[TableSentence]:
-    """Sentences for the tables in a document's lines ((offset, text, item), as from ``chunk_lines``)."""
+    """Sentences for the tables in a document's lines ((offset, text, item), as from ``chunk_lines``):
+    tables laid out with spaces (one sentence per group of rows) and `` | `` rows (one per row)."""
+    return _spaced_table_sentences(lines) + row_sentences(lines)
+
+
+def _spaced_table_sentences(lines: list[tuple[int, str, str | None]]) -> list[TableSentence]:
     out: list[TableSentence] = []
     i = 0
     while i < len(lines):
@@ -183,3 +188,208 @@ def _emit(group, table_title, group_title, unit, dollars, year, previous, head=-
     lead = f"{title}, fiscal {year} ({detail})"
     scale = max(float(v.replace(",", "")) for _, v, _, _, _ in rows)
     return [TableSentence(f"{lead}: " + ", ".join(parts) + ".", rows[0][3], rows[-1][4], scale=scale, head=head)]
+
+
+# --------------------------------------------------------------------------- `` | `` rows
+
+# The HTML loader writes a table row as cells joined by " | ", and so does the plain-text loader for a
+# <TABLE> block. Above the header row stand the caption ("The following table shows net sales by
+# category for 2024, 2023 and 2022 (dollars in millions):", "Software") and the unit ("(Dollars in
+# millions)", or the header's own first cell). A row becomes one sentence that names all of them:
+#
+#     Net sales by category: iPhone was $201,183 million in 2024 and $200,583 million in 2023.
+#
+# A row under no readable caption or header gives no sentence: a row's figures without their columns
+# are debris, not a fact.
+
+_SEP = " | "
+_UNIT_WORD = re.compile(r"\bin\s+(thousands|millions|billions)\b|\bin\s+(\$\s?000)s?\b", re.I)
+_YEAR_HEAD = re.compile(r"(?:(?:fiscal(?:\s+year)?|fy|year(?:s)?(?:\s+ended)?)\s+)?((?:19[5-9]|20\d)\d)|"
+                        r"(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+)((?:19[5-9]|20\d)\d)", re.I)
+_CHANGE_HEAD = re.compile(r"(?:%|percent(?:age)?)?\s*change\b.*|%|\$\s*change.*|increase\s*/?\s*\(?decrease\)?", re.I)
+_VALUE = re.compile(r"\$?\s?\(?-?\$?\s?\d[\d,]*(?:\.\d+)?\)?%?")
+_LEAD_IN = re.compile(r"^(?:the\s+)?following\s+tables?\s+(?:shows|presents|summarizes|sets\s+forth|provides|reflects|"
+                      r"includes|illustrates|details)\s+(?:the\s+)?", re.I)
+_CAPTION_TAIL = re.compile(r"\s*(?:\((?:[^()]*\bin\s+(?:thousands|millions|billions)[^()]*)\)|"
+                           r"\bfor\s+(?:the\s+)?(?:years?|fiscal|periods?|20\d\d|19\d\d)[^()]*?)\s*[:.]?\s*$", re.I)
+_PLURAL_LABEL = re.compile(r"(?<!s)s$")
+_MAX_ROW_SENTENCES = 12  # rows per table
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.split(_SEP)]
+
+
+def _head_of(cell: str) -> str | None:
+    """A column header as it is written ("2024", "Fiscal 2024", "September 28, 2024"), or None."""
+    m = _YEAR_HEAD.fullmatch(cell.strip())
+    return cell.strip() if m else None
+
+
+def _header(cells: list[str]) -> tuple[list[str | None], int] | None:
+    """(heading of each value column, None for a change column; cells before them) when ``cells`` is a header row."""
+    heads: list[str | None] = []
+    lead = 0
+    for i, cell in enumerate(cells):
+        if _head_of(cell):
+            heads.append(_head_of(cell))
+        elif _CHANGE_HEAD.fullmatch(cell.strip()):
+            heads.append(None)
+        elif i == 0 and not heads:
+            lead = 1  # "(In millions)", "Years ended": the label column's header
+        else:
+            return None
+    return (heads, lead) if sum(h is not None for h in heads) >= 1 and len(heads) >= 2 else None
+
+
+def _caption(lines: list[tuple[int, str, str | None]], i: int) -> tuple[str | None, int, str, bool, bool]:
+    """(caption, its offset, unit, in dollars, fiscal years) from the lines above header line ``i``."""
+    unit, dollars, fiscal = "", False, False
+    header = lines[i][1]
+    for text in (header.split(_SEP)[0],):
+        m = _UNIT_WORD.search(text)
+        if m:
+            unit, dollars = _unit_of(m), bool(re.search(r"dollar|\$", text, re.I))
+    for j in range(i - 1, max(-1, i - 5), -1):
+        text = lines[j][1].strip()
+        if not text:
+            continue
+        if _SEP in text:
+            break
+        m = _UNIT_WORD.search(text)
+        if m and not unit:
+            unit, dollars = _unit_of(m), bool(re.search(r"dollar|\$", text, re.I))
+        if re.search(r"\bfiscal\b", text, re.I):
+            fiscal = True
+        if _UNIT.match(text) or (m and len(text) < 60 and text.startswith("(")) or re.fullmatch(r"(?:fiscal\s+)?years?\s+ended[^|]{0,40}", text, re.I):
+            continue
+        caption = _clean_caption(text)
+        return (caption, lines[j][0], unit, dollars, fiscal) if caption else (None, -1, unit, dollars, fiscal)
+    return None, -1, unit, dollars, fiscal
+
+
+def _unit_of(m: re.Match) -> str:
+    return (m.group(1) or "thousands").lower()  # "$000" is thousands of dollars
+
+
+def _clean_caption(text: str) -> str | None:
+    """"The following table shows net sales by category for 2024, 2023 and 2022 (dollars in millions):"
+    -> "Net sales by category"; None for prose that cannot title a table."""
+    text = _LEAD_IN.sub("", text.strip())
+    for _ in range(2):
+        text = _CAPTION_TAIL.sub("", text).strip()
+    text = text.rstrip(":;,. ").strip()
+    if not text or len(text) > 120 or not re.search(r"[A-Za-z]{3}", text) or _VALUE.fullmatch(text) or re.search(r"[$*]|\d{3}", text):
+        return None
+    if text.endswith(".") or len(re.findall(r"\.\s", text)) > 0:
+        return None  # prose, not a title
+    text = _title(text)
+    return text[0].upper() + text[1:]
+
+
+def _amount(value: str, unit: str, dollars: bool) -> str | None:
+    """The cell as written, with the table's unit after it ("$201,183 million"); None when not a figure."""
+    value = re.sub(r"\$\s+", "$", value.strip())
+    if not _VALUE.fullmatch(value) or not re.search(r"\d", value):
+        return None
+    if value.endswith("%"):
+        return value
+    if dollars and "$" not in value:
+        value = "$" + value
+    return f"{value} {unit[:-1]}" if unit else value
+
+
+def row_sentences(lines: list[tuple[int, str, str | None]]) -> list[TableSentence]:
+    """One sentence per `` | `` row under a caption and a header: caption, row label, each value with its
+    column and the table's unit. Figures are copied from their cells; the unit word is the table's."""
+    out: list[TableSentence] = []
+    i = 0
+    while i < len(lines):
+        cells = _cells(lines[i][1]) if _SEP in lines[i][1] else None
+        found = _header(cells) if cells else None
+        if not found:
+            i += 1
+            continue
+        heads, lead = found
+        caption, head_offset, unit, dollars, fiscal = _caption(lines, i)
+        k = i + 1
+        while k < len(lines) and _SEP in lines[k][1] and k < i + 80:
+            dollars = dollars or "$" in lines[k][1]  # "$" on the first and total rows is the whole table's currency
+            k += 1
+        j, group, emitted = i + 1, None, 0
+        while j < len(lines) and (_SEP in lines[j][1] or (lines[j][1].strip().endswith(":") and len(lines[j][1]) < 80)):
+            row = _cells(lines[j][1]) if _SEP in lines[j][1] else [lines[j][1].strip()]
+            offset, text = lines[j][0], lines[j][1]
+            j += 1
+            if _header(row):
+                break  # the next table's header
+            if len(row) == 1:
+                group = row[0].rstrip(":")
+                continue
+            label, values = re.sub(r"\s*\(\d\)$|\(\d\)$", "", row[0]).strip(" :"), row[1:]
+            if not caption or not re.search(r"[A-Za-z]{2}", label) or len(values) != len(heads) or emitted >= _MAX_ROW_SENTENCES:
+                continue
+            if dollars and _NOT_MONEY.search(label):
+                continue  # shares and per-share figures are not in the table's millions
+            said = []
+            for head, value in zip(heads, values):
+                amount = _amount(value, unit, dollars or "$" in value) if head else None
+                if head and amount:
+                    said.append((amount, head))
+            if not said or any(v.endswith("%") for v, _ in said) and unit:
+                continue
+            said = said[:2]
+            name = f"{group}, {label[0].lower() + label[1:] if not label[:2].isupper() else label}" if group else label
+            verb = "were" if _PLURAL_LABEL.search(label.split()[-1]) and not label.lower().endswith(("ss", "us")) else "was"
+            when = [f"in fiscal {h}" if fiscal and re.fullmatch(r"\d{4}", h) else (f"in {h}" if re.fullmatch(r"(?:fiscal\s+)?\d{4}", h, re.I) else f"for {h}")
+                    for _, h in said]
+            stated = " and ".join(f"{v} {w}" for (v, _), w in zip(said, when))
+            scale = max((float(re.sub(r"[^\d.]", "", v.split()[0]) or 0) for v, _ in said), default=0.0)
+            out.append(TableSentence(f"{caption}: {name} {verb} {stated}.", offset, offset + len(text), scale=scale,
+                                     head=head_offset if head_offset >= 0 else lines[i][0]))
+            emitted += 1
+        i = max(j, i + 1)
+    return out
+
+
+# --------------------------------------------------------------------------- what is not a sentence
+
+_BARE_UNIT = re.compile(r"^\W*\(?\s*(?:dollars|amounts|\$|in)\b[^.]{0,120}\b(?:thousands|millions|billions)\b[^.]{0,80}\)?"
+                        r"\s*(?:\[\d+\]|\(\d\))?\W*$", re.I)
+
+
+def is_debris(text: str) -> bool:
+    """True for text that must never be an answer or a summary sentence: a table row without its
+    header ("Sales and marketing | $2,917,554 | $2,657,883"), a caption or unit line alone ("(in
+    thousands, except revenue per membership and percentages) [1]"), a lead-in ending in a colon."""
+    s = text.strip()
+    if not s or _SEP in s or s.count("|") >= 2:
+        return True
+    if _BARE_UNIT.match(s) or s.endswith(":"):
+        return True
+    from ingest.sentences import looks_like_heading
+
+    return len(s.split()) <= 12 and looks_like_heading(s) and not re.search(r"\d", s)
+
+
+def balanced(text: str) -> bool:
+    """True when every parenthesis, bracket and quotation opened in ``text`` is closed, in order."""
+    pairs = {")": "(", "]": "[", "”": "“"}
+    stack: list[str] = []
+    for ch in text:
+        if ch in "([“":
+            stack.append(ch)
+        elif ch in pairs:
+            if not stack or stack[-1] != pairs[ch]:
+                return False
+            stack.pop()
+    return not stack and text.count('"') % 2 == 0
+
+
+def keeps_meaning(shortened: str) -> bool:
+    """True when a shortened sentence still stands on its own: its parentheses closed and a finite verb
+    left ("Damage or disruption to its distribution logistics." has none). The verb rule is the one the
+    model's sentences are checked with (``rag.mapreduce.has_verb``)."""
+    from rag.mapreduce import has_verb
+
+    return balanced(shortened) and has_verb(shortened) and not is_debris(shortened)
