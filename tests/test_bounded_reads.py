@@ -1,9 +1,9 @@
 """Input that never ends: only regular files are read, and every read stops at the limit.
 
 Each bad path is run through the real ``rag ingest`` in a child process watched from here: its
-resident memory is sampled while it runs (and it is killed past ``RSS_CAP``, so a regression
-cannot take the machine down), its peak comes from ``os.wait4``, and the time of each line on
-stderr is taken as it arrives.
+resident memory is sampled while it runs (and it is killed past ``RSS_CAP_MB``, so a regression
+cannot take the machine down), its peak comes from ``os.wait4`` in a small wrapper process, and the
+time of each line on stderr is taken as it arrives.
 """
 
 from __future__ import annotations
@@ -50,13 +50,30 @@ def _hwm_kb(pid: int) -> int:
     return int(m.group(1)) if m else 0
 
 
+# The child is started by a small wrapper, which reports its pid and then its own wait4 rusage: a
+# child forked from pytest itself would count pytest's memory (often hundreds of MB of models) as its peak.
+WRAPPER = """
+import os, subprocess, sys
+fd = int(sys.argv[1])
+child = subprocess.Popen(sys.argv[2:])
+os.write(fd, f"{child.pid}\\n".encode())
+_, status, usage = os.wait4(child.pid, 0)
+os.write(fd, f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}\\n".encode())
+"""
+
+
 def run_watched(args: list[str], env: dict | None = None, timeout: float = 120.0) -> Run:
     """Run ``rag ARGS``, timing each stderr line, sampling memory, killing it past the cap or the timeout."""
     full_env = {**os.environ, "RAG_STORE": "", "HF_HUB_OFFLINE": "1", **(env or {})}
     full_env.pop("OPENAI_API_KEY", None)
     full_env.pop("OPENAI_BASE_URL", None)
+    report_r, report_w = os.pipe()
     t0 = time.monotonic()
-    proc = subprocess.Popen(RAG + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", WRAPPER, str(report_w), *RAG, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=full_env, cwd=ROOT, pass_fds=(report_w,))
+    os.close(report_w)
+    report = os.fdopen(report_r)
+    pid = int(report.readline())
     run = Run(returncode=-1, stdout="")
     out: list[bytes] = []
 
@@ -64,31 +81,33 @@ def run_watched(args: list[str], env: dict | None = None, timeout: float = 120.0
         for raw in iter(proc.stderr.readline, b""):
             for line in raw.decode(errors="replace").replace("\r", "\n").splitlines():
                 if line.strip():
-                    run.lines.append((time.monotonic() - t0, line, _hwm_kb(proc.pid)))
+                    run.lines.append((time.monotonic() - t0, line, _hwm_kb(pid)))
 
     readers = [threading.Thread(target=read_err, daemon=True),
                threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)]
     for t in readers:
         t.start()
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
+    while proc.poll() is None:
         elapsed = time.monotonic() - t0
-        if _hwm_kb(proc.pid) > RSS_CAP_MB * 1024:
+        if _hwm_kb(pid) > RSS_CAP_MB * 1024:
             run.killed = f"over {RSS_CAP_MB} MB resident after {elapsed:.1f} s"
         elif elapsed > timeout:
             run.killed = f"still running after {timeout:.0f} s"
         if run.killed:
-            proc.kill()
-            pid, status, usage = os.wait4(proc.pid, 0)
+            for victim in (pid, proc.pid):
+                try:
+                    os.kill(victim, 9)
+                except ProcessLookupError:
+                    pass
             break
         time.sleep(0.02)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.wait()
     run.seconds = time.monotonic() - t0
     for t in readers:
         t.join(timeout=5)
-    run.returncode, run.peak_kb = proc.returncode, usage.ru_maxrss
+    final = report.readline().split()
+    report.close()
+    run.returncode, run.peak_kb = (int(final[0]), int(final[1])) if len(final) == 2 else (proc.returncode, 0)
     run.stdout = b"".join(out).decode(errors="replace")
     return run
 
