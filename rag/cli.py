@@ -666,6 +666,27 @@ def fetch(company: str, form: str, fiscal_year: int | None) -> None:
         click.echo(f"{got.ticker or got.cik}\t{got.form}\tfiscal {got.fiscal_year}\t{got.company}\t{got.path}")
 
 
+@main.command()
+@store_options
+@llm_options
+@click.option("--host", default="127.0.0.1", show_default=True, metavar="HOST",
+              help="Address to listen on. Any other than 127.0.0.1, localhost or ::1 makes every request need the token printed at start.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, metavar="PORT", help="Port to listen on; 0 picks a free one.")
+def serve(store: Path | None, chroma_url: str | None, llm: str | None, llm_timeout: float | None, llm_context: int | None,
+          host: str, port: int) -> None:
+    """Read summaries beside the filing in a browser: a local web app over the store.
+
+    \b
+    Lists the documents (upload a file to index it), shows a document's summary with each
+    sentence marked by facet, and opens the cited passage highlighted in the filing's text;
+    questions are answered the same way, over one document or several. Prints the address
+    to open; nothing is fetched from the network. Ctrl-C stops it.
+    """
+    from rag.web.server import run
+
+    run(_settings(store, chroma_url, llm, timeout=llm_timeout, context=llm_context), host, port, echo=click.echo)
+
+
 from rag.cli_model import model as _model_group  # noqa: E402  (click only: `rag --help` stays instant)
 
 main.add_command(_model_group)
