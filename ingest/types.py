@@ -44,3 +44,27 @@ class Chunk:
     end: int
     item: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SentenceUnit:
+    """A sentence, a clause or a table read as a sentence: a candidate for a summary or an answer.
+
+    ``text`` is as the filing states it (a table sentence as composed from its cells); ``start`` and
+    ``end`` are its span in the document's cleaned text; ``chunk_id`` the chunk that holds it whole,
+    ``also`` further chunks a table sentence rests on (its title and header rows); ``follows`` says whether
+    the sentence it may lean on ("These customers ...") is the unit just before it."""
+
+    id: str
+    doc_id: str
+    text: str
+    chunk_id: str
+    item: str | None
+    start: int
+    end: int
+    kind: str = "sentence"  # "sentence", "clause" or "table"
+    also: tuple[str, ...] = ()
+    follows: bool = False  # the sentence right before it, in the same paragraph, is the previous unit
+
+    def as_tuple(self) -> tuple:
+        return (self.id, self.doc_id, self.text, self.chunk_id, self.item, self.start, self.end, self.kind, self.also, self.follows)

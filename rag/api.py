@@ -62,7 +62,10 @@ def ingest_file(store: ChromaStore, path: str | Path, embedder: Embedder, progre
 
     doc = doc or load_document(path)  # validates the input before the store is touched
     resolved = Path(doc.source)
-    data = resolved.read_bytes() if data is None else data
+    if data is None:
+        from ingest.files import read_regular_file
+
+        data = read_regular_file(resolved)  # bounded, and only a regular file (a FIFO swapped in must not hang)
     doc_id = document_id(resolved, data)
     content_sha = hashlib.sha256(data).hexdigest()
     existing = store.get_document(doc_id)
@@ -76,14 +79,18 @@ def ingest_file(store: ChromaStore, path: str | Path, embedder: Embedder, progre
     chunks = chunk_document(doc, doc_id, counter)
     if not chunks:
         raise InputError(f"{path} has no text to index; check that it is a filing in a supported format.")
+    from rag.candidates import document_sentences
+
+    sentences = document_sentences(doc_id, chunks)
     t0 = time.perf_counter()
     vectors = embedder.embed([c.text for c in chunks], progress=progress, desc=f"Embedding {resolved.name}")
-    log.info("embedded %d chunks of %s in %.1fs", len(chunks), resolved.name, time.perf_counter() - t0)
+    sentence_vectors = embedder.embed([u.text for u in sentences], progress=progress, desc=f"Sentences of {resolved.name}")
+    log.info("embedded %d chunks and %d sentences of %s in %.1fs", len(chunks), len(sentences), resolved.name, time.perf_counter() - t0)
     items = list(dict.fromkeys(c.item for c in chunks if c.item))
     meta = {**doc.metadata, **({"items": ",".join(items)} if items else {})}
     record = DocumentRecord(doc_id, doc.source, len(chunks), content_sha, meta)
     older = [r for r in store.find_documents(source=doc.source) if r.id != doc_id]
-    added = store.add_document(record, chunks, vectors)
+    added = store.add_document(record, chunks, vectors, sentences, sentence_vectors)
     for old in older:  # the new version is complete; only now remove the old one
         store.delete_document(old.id)
     return IngestResult(doc_id, doc.source, added, "replaced" if older else "added", added)
@@ -98,7 +105,12 @@ def resolve_document(store: ChromaStore | None, ref: str) -> DocumentRecord | No
         return record
     path = Path(ref).expanduser()
     if path.is_file():
-        data = path.read_bytes()
+        from ingest.files import read_regular_file
+
+        try:
+            data = read_regular_file(path)
+        except InputError:
+            return None
         return store.get_document(document_id(path.resolve(), data))
     return None
 

@@ -36,7 +36,7 @@ class DocumentState:
     source: str
     chunks_recorded: int
     chunks_found: int
-    state: str  # ok | vectors unreadable | chunks missing
+    state: str  # ok | vectors unreadable | chunks missing | sentences missing
     detail: str = ""
     outcome: str = ""  # after --repair: copied | re-embedded | re-ingested | lost
 
@@ -90,6 +90,7 @@ def check(root: Path) -> Report:
         db = ChromaStore.open(root, create=False)
         records = db.list_documents()
         counts = db.chunk_counts()
+        sentence_counts = db.sentence_counts()
     except StoreError as exc:
         report.opened = False
         report.problems.append(f"Chroma cannot read the store: {exc}")
@@ -100,6 +101,9 @@ def check(root: Path) -> Report:
         if found != r.chunks:
             state.state = "chunks missing"
             state.detail = f"{found} of {r.chunks} chunks"
+        elif r.sentences is not None and sentence_counts.get(r.id, 0) != r.sentences:
+            state.state = "sentences missing"  # an older store's documents have no count: their sentences are made when first summarized
+            state.detail = f"{sentence_counts.get(r.id, 0)} of {r.sentences} sentences"
         else:
             try:
                 db.probe(r.id)
@@ -175,7 +179,18 @@ def repair(root: Path, embedder_factory, progress=None) -> Report:
                 embedder = embedder or embedder_factory()
                 vectors = embedder.embed([c.text for c in chunks])
                 state.outcome = "re-embedded"
-            new.add_document(record, chunks, vectors)
+            try:
+                sentences, sentence_vectors = old.get_sentences(state.id)
+            except StoreError:
+                sentences, sentence_vectors = [], []
+            if record.sentences is None or len(sentences) != record.sentences or state.state == "sentences missing":
+                from rag.candidates import document_sentences
+
+                embedder = embedder or embedder_factory()
+                sentences = document_sentences(state.id, chunks)  # made from the chunks, as at ingest
+                sentence_vectors = embedder.embed([u.text for u in sentences])
+                state.outcome = "re-embedded"
+            new.add_document(record, chunks, vectors, sentences, sentence_vectors)
     else:
         # Chroma cannot open it: what the SQLite file still tells of the sources is all there is
         sources = recorded_sources(root)

@@ -23,14 +23,11 @@ from ingest.sentences import looks_like_heading, sentence_spans
 from queries.profile import Facet, Profile
 from rag.retrieve import words
 from rag.tables import TableSentence
+from rag.text import MONEY, NUMBER, ORG, PERCENT, PROPER
+from rag.text import YEAR as _YEAR
 from rag.tokens import count_tokens
 from rag.types import Citation, FacetEvidence, Sentence
 
-MONEY = re.compile(r"(?:US)?\$\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|thousand|trillion)\b)?|\d[\d,]*(?:\.\d+)?\s?(?:million|billion)\b", re.I)
-PERCENT = re.compile(r"\d+(?:\.\d+)?\s?(?:%|percent\b)", re.I)
-NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\w])")
-ORG = re.compile(r"\b(?:[A-Z][\w&'.-]+\s){0,4}(?:Bank|Inc\.|Corporation|Company|LLC|Ltd\.|N\.A\.|Group|Partners|Securities|Capital|Markets|Stores)\b")
-PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)+")
 HEDGE = re.compile(
     r"\b(may|might|could|would|believes?|expects?|anticipates?|intends?|seeks?|strives?|committed|forward-looking|"
     r"no assurance|cannot assure|there can be|adversely|risks?|uncertaint\w*|such as|including, but not limited|"
@@ -89,7 +86,6 @@ def addressed_to_model(text: str, start: int, end: int) -> bool:
     return bool(INSTRUCTION.search(text[a : b if b >= 0 else len(text)]))
 
 
-_YEAR = re.compile(r"\b(?:19[5-9]\d|20\d\d)\b")
 MAX_SENTENCE_TOKENS = 85
 # Map: the value of a sentence is its score over tokens ** LENGTH_EXP; a chunk's retrieval rank r
 # scales it by 1 / (1 + RANK_DECAY * r); a sentence in last year's comparison by PRIOR_PERIOD; a

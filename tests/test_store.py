@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import StoreError
-from ingest.types import Chunk
+from ingest.types import Chunk, SentenceUnit
 from rag.api import ingest_file
 from vectorstore.chroma import ChromaStore, DocumentRecord
 
@@ -96,6 +96,46 @@ def test_orphans_of_an_interrupted_ingest_are_swept(store):
     assert store.count_chunks("doc-d") == 2
 
 
+def _units(doc_id: str, n: int) -> list[SentenceUnit]:
+    return [SentenceUnit(f"{doc_id}#s{i:05d}", doc_id, f"Sentence {i} of {doc_id} states a fact.", f"{doc_id}#{i:05d}",
+                         "Item 7" if i else None, i * 10, i * 10 + 5, "table" if i == 2 else "sentence",
+                         (f"{doc_id}#00000",) if i == 2 else (), i == 1) for i in range(n)]
+
+
+def test_sentences_are_written_with_their_document_and_removed_with_it(store):
+    vecs = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    record = DocumentRecord("doc-s", "/s.txt", 3, "sha-s", {})
+    store.add_document(record, _chunks("doc-s", 3), vecs, _units("doc-s", 3), vecs)
+    assert store.get_document("doc-s").sentences == 3
+    units, vectors = store.get_sentences("doc-s")
+    assert units == _units("doc-s", 3)  # text, chunk, item, span, kind, the chunks a table rests on, whether it follows
+    assert vectors.shape == (3, 3) and vectors[1].tolist() == pytest.approx([0.0, 1.0, 0.0])
+    [(best, score)] = store.query_sentences([0.0, 0.0, 1.0], ["doc-s"], k=1)
+    assert best.id == "doc-s#s00002" and score == pytest.approx(1.0, abs=1e-4)
+    assert [u.id for u, _ in store.query_sentences([0.0, 1.0, 0.0], None, k=3, item="Item 7")] == ["doc-s#s00001", "doc-s#s00002"]
+    store.delete_document("doc-s")
+    assert store.count_sentences("doc-s") == 0 and store.get_sentences("doc-s")[0] == []
+
+
+def test_sentences_of_an_interrupted_ingest_are_swept(store):
+    store._sentences.add(ids=["doc-o#s00000"], embeddings=[[1.0, 0.0, 0.0]], documents=["x"],
+                         metadatas=[{"doc_id": "doc-o", "chunk": "doc-o#00000", "start": 0, "end": 1, "kind": "sentence"}])
+    store.add_document(DocumentRecord("doc-o", "/o.txt", 1, "sha-o", {}), _chunks("doc-o", 1), [[1.0, 0.0, 0.0]],
+                       _units("doc-o", 2), [[0.0, 1.0, 0.0]] * 2)
+    assert store.count_sentences("doc-o") == 2 and store.get_document("doc-o").sentences == 2
+
+
+def test_a_document_indexed_without_sentences_gets_them_later(store):
+    store.add_document(DocumentRecord("doc-l", "/l.txt", 2, "sha-l", {}), _chunks("doc-l", 2), [[1.0, 0.0, 0.0]] * 2)
+    record = store.get_document("doc-l")
+    assert record.sentences == 0
+    legacy = DocumentRecord(record.id, record.source, record.chunks, record.content_sha,
+                            {k: v for k, v in record.metadata.items() if k != "sentences"})
+    assert legacy.sentences is None  # what an older version of the store records
+    store.add_sentences(legacy, _units("doc-l", 2), [[0.0, 1.0, 0.0]] * 2)
+    assert store.get_document("doc-l").sentences == 2 and len(store.get_sentences("doc-l")[0]) == 2
+
+
 def test_query_embedding_cache(store):
     store.cache_embeddings("model-x", ["revenue by segment"], [[0.5, 0.5, 0.0]])
     assert store.cached_embeddings("model-x", ["revenue by segment", "other"]) == {"revenue by segment": [0.5, 0.5, 0.0]}
@@ -104,15 +144,18 @@ def test_query_embedding_cache(store):
 
 def test_ingest_twice_adds_nothing_and_a_changed_file_replaces(store, tmp_path, fake_embedder):
     path = tmp_path / "filing.txt"
-    path.write_text("Item 1. Business\nAcme sells anvils to coyotes. " * 40)
+    path.write_text("Item 1. Business\nAcme sells anvils to hungry desert coyotes. " * 40)
     first = ingest_file(store, path, fake_embedder)
     assert first.status == "added" and first.chunks_added > 0
+    sentences = store.count_sentences(first.id)
+    assert sentences == store.get_document(first.id).sentences > 0
     again = ingest_file(store, path, fake_embedder)
     assert (again.status, again.chunks_added, again.id) == ("unchanged", 0, first.id)
+    assert store.count_sentences(first.id) == sentences  # nothing written twice
     path.write_text("Item 1. Business\nAcme now sells rockets to roadrunners. " * 40)
     changed = ingest_file(store, path, fake_embedder)
     assert changed.status == "replaced" and changed.id != first.id
-    assert store.get_document(first.id) is None and store.count_chunks(first.id) == 0
+    assert store.get_document(first.id) is None and store.count_chunks(first.id) == 0 and store.count_sentences(first.id) == 0
     assert [r.id for r in store.list_documents()] == [changed.id]
 
 

@@ -8,7 +8,11 @@ Three collections live in one store:
   ingest never leaves a half-indexed document that looks whole; leftover chunks without a record
   are swept before the same document is written again;
 - ``filings_query_cache``: embeddings of retrieval queries, keyed by model and text, so a warm
-  summary of an indexed filing needs no embedding model at all.
+  summary of an indexed filing needs no embedding model at all;
+- ``filings_sentences``: the candidate sentences of each document (``SentenceUnit``: text, chunk,
+  item, span, kind) with their embeddings, ids ``<doc_id>#s<n>``. They are written with the chunks,
+  before the record, and the record counts them (``sentences``), so a document whose record has
+  no count (indexed by an older version) is known to lack them.
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ingest.errors import StoreError
-from ingest.types import Chunk
+from ingest.types import Chunk, SentenceUnit
 
 log = logging.getLogger(__name__)
 
 CHUNKS = "filings"
 DOCS = "filings_docs"
 QUERY_CACHE = "filings_query_cache"
+SENTENCES = "filings_sentences"
 _CHUNK_FIELDS = {"doc_id", "index", "start", "end", "item"}
 
 
@@ -49,6 +54,12 @@ class DocumentRecord:
 
     def as_dict(self) -> dict:
         return {"id": self.id, "source": self.source, "chunks": self.chunks, **self.metadata}
+
+    @property
+    def sentences(self) -> int | None:
+        """How many candidate sentences were stored with the document; None when it was indexed without them."""
+        value = self.metadata.get("sentences")
+        return int(value) if value not in (None, "") else None
 
 
 def store_error(exc: BaseException, location: str, remote: bool = False) -> StoreError | None:
@@ -138,6 +149,8 @@ class ChromaStore:
             chunks = client.get_or_create_collection(prefix, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
             docs = client.get_or_create_collection(prefix + DOCS.removeprefix(CHUNKS), embedding_function=None)
             cache = client.get_or_create_collection(prefix + QUERY_CACHE.removeprefix(CHUNKS), embedding_function=None)
+            sentences = client.get_or_create_collection(prefix + SENTENCES.removeprefix(CHUNKS), embedding_function=None,
+                                                        configuration={"hnsw": {"space": "cosine"}})
         except Exception as exc:
             err = store_error(exc, location, self.remote)
             if err is None:
@@ -146,6 +159,7 @@ class ChromaStore:
         self._chunks = _Guarded(chunks, location, self.remote)
         self._docs = _Guarded(docs, location, self.remote)
         self._cache = _Guarded(cache, location, self.remote)
+        self._sentences = _Guarded(sentences, location, self.remote)
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -209,25 +223,26 @@ class ChromaStore:
         got = self._docs.get(where={"source": source}, include=["metadatas"])
         return [_record(i, m) for i, m in zip(got["ids"], got["metadatas"])]
 
-    def add_document(self, record: DocumentRecord, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> int:
-        """Write a document's chunks, then its record. On any failure the chunks are removed."""
-        if len(chunks) != len(embeddings):
-            raise ValueError("one embedding per chunk")
+    def add_document(self, record: DocumentRecord, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]],
+                     sentences: Sequence[SentenceUnit] = (), sentence_embeddings: Sequence[Sequence[float]] = ()) -> int:
+        """Write a document's chunks and candidate sentences, then its record. On any failure both are removed."""
+        if len(chunks) != len(embeddings) or len(sentences) != len(sentence_embeddings):
+            raise ValueError("one embedding per chunk and per sentence")
         self._sweep_orphans(record.id)
         try:
-            # RAG_STORE_BATCH: smaller write batches (tests use it to kill a process between two of them)
-            batch = min(self._client.get_max_batch_size(), int(os.environ.get("RAG_STORE_BATCH") or 1 << 30))
-            for i in range(0, len(chunks), batch):
-                part = chunks[i : i + batch]
+            for i, j in self._batches(len(chunks)):
                 _failpoint("before-chunk-batch")
+                part = chunks[i:j]
                 self._chunks.add(
                     ids=[c.id for c in part],
-                    embeddings=[list(map(float, e)) for e in embeddings[i : i + batch]],
+                    embeddings=[list(map(float, e)) for e in embeddings[i:j]],
                     documents=[c.text for c in part],
                     metadatas=[_chunk_metadata(c) for c in part],
                 )
                 _failpoint("after-chunk-batch")
-            meta = {**record.metadata, "source": record.source, "chunks": len(chunks), "content_sha": record.content_sha}
+            self._add_sentences(sentences, sentence_embeddings)
+            meta = {**record.metadata, "source": record.source, "chunks": len(chunks), "content_sha": record.content_sha,
+                    "sentences": len(sentences)}
             self._docs.upsert(ids=[record.id], embeddings=[[1.0]], metadatas=[meta], documents=[record.source])
             _failpoint("after-record")
         except BaseException:
@@ -235,20 +250,84 @@ class ChromaStore:
             raise
         return len(chunks)
 
+    def _batches(self, n: int):
+        # RAG_STORE_BATCH: smaller write batches (tests use it to kill a process between two of them)
+        batch = min(self._client.get_max_batch_size(), int(os.environ.get("RAG_STORE_BATCH") or 1 << 30))
+        return [(i, min(n, i + batch)) for i in range(0, n, batch)]
+
+    def _add_sentences(self, sentences: Sequence[SentenceUnit], embeddings: Sequence[Sequence[float]]) -> None:
+        for i, j in self._batches(len(sentences)):
+            part = sentences[i:j]
+            self._sentences.add(
+                ids=[u.id for u in part],
+                embeddings=[list(map(float, e)) for e in embeddings[i:j]],
+                documents=[u.text for u in part],
+                metadatas=[_sentence_metadata(u) for u in part],
+            )
+
+    def add_sentences(self, record: DocumentRecord, sentences: Sequence[SentenceUnit], embeddings: Sequence[Sequence[float]]) -> None:
+        """Give a document indexed without candidate sentences its sentences, then count them in its record."""
+        if len(sentences) != len(embeddings):
+            raise ValueError("one embedding per sentence")
+        self._sentences.delete(where={"doc_id": record.id})  # what an interrupted earlier try left
+        self._add_sentences(sentences, embeddings)
+        got = self._docs.get(ids=[record.id], include=["metadatas"])
+        if got["ids"]:
+            self._docs.update(ids=[record.id], metadatas=[{**got["metadatas"][0], "sentences": len(sentences)}])
+
     def delete_document(self, doc_id: str) -> int:
-        """Remove a document: its record first (it stops existing), then its chunks."""
+        """Remove a document: its record first (it stops existing), then its chunks and sentences."""
         n = self.count_chunks(doc_id)
         self._docs.delete(ids=[doc_id])
         self._chunks.delete(where={"doc_id": doc_id})
+        self._sentences.delete(where={"doc_id": doc_id})
         return n
 
     def count_chunks(self, doc_id: str) -> int:
         return len(self._chunks.get(where={"doc_id": doc_id}, include=[])["ids"])
 
+    def count_sentences(self, doc_id: str) -> int:
+        return len(self._sentences.get(where={"doc_id": doc_id}, include=[])["ids"])
+
     def _sweep_orphans(self, doc_id: str) -> None:
-        if self.get_document(doc_id) is None and self.count_chunks(doc_id):
-            log.info("removing %s: chunks left by an interrupted ingest", doc_id)
-            self._chunks.delete(where={"doc_id": doc_id})
+        if self.get_document(doc_id) is None:
+            if self.count_chunks(doc_id):
+                log.info("removing %s: chunks left by an interrupted ingest", doc_id)
+                self._chunks.delete(where={"doc_id": doc_id})
+            if self.count_sentences(doc_id):
+                self._sentences.delete(where={"doc_id": doc_id})
+
+    # -- sentences -----------------------------------------------------------------------
+    def get_sentences(self, doc_id: str):
+        """A document's candidate sentences in reading order, and their vectors (a float32 array, one row each)."""
+        import numpy as np
+
+        got = self._sentences.get(where={"doc_id": doc_id}, include=["documents", "metadatas", "embeddings"])
+        units = [_sentence(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+        vectors = np.asarray(got["embeddings"], dtype=np.float32) if len(units) else np.zeros((0, 0), dtype=np.float32)
+        order = sorted(range(len(units)), key=lambda k: units[k].id)
+        return [units[k] for k in order], vectors[order] if len(units) else vectors
+
+    def query_sentences(self, embedding: Sequence[float], doc_ids: Sequence[str] | None, k: int, item: str | None = None) -> list[tuple[SentenceUnit, float]]:
+        """The ``k`` sentences nearest to one query among these documents (all when ``doc_ids`` is None)."""
+        conds = ([{"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}] if doc_ids else []) + \
+                ([{"item": item}] if item else [])
+        where = None if not conds else conds[0] if len(conds) == 1 else {"$and": conds}
+        got = self._sentences.query(query_embeddings=[list(map(float, embedding))], n_results=k, where=where,
+                                    include=["documents", "metadatas", "distances"])
+        return [(_sentence(i, d, m), 1.0 - float(dist)) for i, d, m, dist in
+                zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])]
+
+    def sentence_counts(self) -> dict[str, int]:
+        """Candidate sentences per doc_id over the whole collection (for `rag doctor`)."""
+        counts: dict[str, int] = {}
+        page = 5000
+        for offset in range(0, self._sentences.count(), page):
+            got = self._sentences.get(include=["metadatas"], limit=page, offset=offset)
+            for meta in got["metadatas"]:
+                d = str(meta.get("doc_id"))
+                counts[d] = counts.get(d, 0) + 1
+        return counts
 
     # -- chunks --------------------------------------------------------------------------
     def get_chunks(self, doc_id: str, item: str | None = None) -> list[Chunk]:
@@ -441,6 +520,24 @@ def _chunk(cid: str, text: str, meta: dict) -> Chunk:
         item=meta.get("item"),
         metadata=extra,
     )
+
+
+def _sentence_metadata(unit: SentenceUnit) -> dict:
+    meta = {"doc_id": unit.doc_id, "chunk": unit.chunk_id, "start": unit.start, "end": unit.end, "kind": unit.kind}
+    if unit.item:
+        meta["item"] = unit.item
+    if unit.also:
+        meta["also"] = ",".join(unit.also)
+    if unit.follows:
+        meta["follows"] = True
+    return meta
+
+
+def _sentence(sid: str, text: str, meta: dict) -> SentenceUnit:
+    also = str(meta.get("also") or "")
+    return SentenceUnit(sid, str(meta["doc_id"]), text, str(meta["chunk"]), meta.get("item"), int(meta["start"]), int(meta["end"]),
+                        str(meta.get("kind") or "sentence"), tuple(a for a in also.split(",") if a),
+                        bool(meta.get("follows")))
 
 
 def _record(doc_id: str, meta: dict) -> DocumentRecord:

@@ -1,0 +1,107 @@
+"""Stage 1 of a summary: every sentence of the filing is a candidate.
+
+At ingest, the document's text (rebuilt from its chunks) is cut into sentences, and sentences
+joined by "; " into their clauses; the ones that can stand in a summary are kept as
+``SentenceUnit``s with their chunk, item and character span, beside the document's tables read
+as sentences (``rag.tables``). They are embedded once and stored with the chunks, so a summary
+scores the whole filing, not only what retrieval brought back.
+
+What makes a span a candidate is decided here and only here: at least ``MIN_WORDS`` words, an
+end of sentence, prose rather than a heading or a row of figures, not a fragment cut from the
+sentence before it, and not text addressed to a model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ingest.sentences import looks_like_heading
+from ingest.types import Chunk, SentenceUnit
+from rag.extractive import INSTRUCTION, PAGE_HEADER, _BROKEN_FIGURE, addressed_to_model, clause_spans
+from rag.text import NUMBER
+
+MIN_WORDS = 6
+MAX_DOLLAR_SIGNS = 6  # "$1 $2 $3 ..." is a row of a table that lost its layout
+
+
+def rebuilt_text(chunks: Sequence[Chunk]) -> str:
+    """The document's text as its chunks hold it (overlaps merged; gaps as newlines), so that offsets
+    match the chunks' spans."""
+    parts: list[str] = []
+    covered = 0
+    for chunk in sorted(chunks, key=lambda c: c.start):
+        if chunk.end <= covered:
+            continue
+        if chunk.start > covered:
+            parts.append("\n" * (chunk.start - covered))
+            covered = chunk.start
+        parts.append(chunk.text[covered - chunk.start :])
+        covered = chunk.end
+    return "".join(parts)
+
+
+def is_candidate(text: str, a: int, b: int, clause: int) -> bool:
+    """Whether ``text[a:b]`` can stand in a summary as a sentence of its own."""
+    raw = text[a:b]
+    if len(raw.split()) < MIN_WORDS or raw.count("$") > MAX_DOLLAR_SIGNS or not re.search(r"[a-z]", raw):
+        return False
+    if not re.search(r"[.!?;][\"”’)]?$" if clause >= 0 else r"[.!?][\"”’)]?$", raw.rstrip()):
+        return False  # headings and table rows are not sentences
+    if len(NUMBER.findall(raw)) > 0.4 * len(raw.split()):
+        return False  # a row of figures with a period is still a table row
+    if looks_like_heading(raw):
+        return False
+    if _BROKEN_FIGURE.search(text, max(0, a - 48), a):
+        return False  # the tail of a sentence whose figure the extraction broke over lines
+    header = PAGE_HEADER.match(raw)
+    if header and raw[header.end()].islower():
+        return False  # the rest of a sentence from the page before
+    if clause <= 0 and re.match(r"^[\s•·\-–—*▪●§]*(?:[oO]\s+)?(?:[a-z]|(?:And|Or|But|Nor)\b)", raw):
+        return False  # a list fragment without its lead-in ("working with customers to ...")
+    return not addressed_to_model(text, a, b)
+
+
+def document_sentences(doc_id: str, chunks: Sequence[Chunk]) -> list[SentenceUnit]:
+    """A document's candidate sentences and table sentences, in reading order."""
+    from ingest.sections import chunk_lines
+    from rag.tables import locate, table_sentences
+
+    ordered = sorted(chunks, key=lambda c: c.start)
+    if not ordered:
+        return []
+    text = rebuilt_text(ordered)
+    units: list[SentenceUnit] = []
+    ci = 0
+    previous = -1  # the end of the last span that became a unit, when it was the span right before this one
+    for a, b, clause in clause_spans(text):
+        follows = previous >= 0 and "\n" not in text[previous:a]
+        previous = -1
+        if not is_candidate(text, a, b, clause):
+            continue
+        while ci + 1 < len(ordered) and ordered[ci].end < b:
+            ci += 1  # the first chunk that holds the whole span (chunks overlap; a sentence is never cut)
+        chunk = ordered[ci]
+        if not (chunk.start <= a and b <= chunk.end):
+            continue  # a run-on sentence split across chunks at a word boundary: no chunk holds it whole
+        units.append(SentenceUnit("", doc_id, text[a:b], chunk.id, chunk.item, a, b, "clause" if clause >= 0 else "sentence",
+                                  follows=follows))
+        previous = b
+    for t in locate(table_sentences(chunk_lines(ordered)), ordered):
+        if t.chunk_id and not INSTRUCTION.search(t.text):
+            units.append(SentenceUnit("", doc_id, t.text, t.chunk_id, t.item, t.start, t.end, "table", t.also))
+    units.sort(key=lambda u: (u.start, u.kind == "table"))
+    return [SentenceUnit(f"{doc_id}#s{i:05d}", *u.as_tuple()[1:]) for i, u in enumerate(units)]
+
+
+def printed(unit: SentenceUnit, fiscal_year: int | None) -> str | None:
+    """The sentence as a summary would print it (see ``rag.extractive``: trimmed, in the third person),
+    or None when rewriting leaves a fragment."""
+    from rag.extractive import compress, latest_only, third_person, tidy, trim
+
+    if unit.kind == "table":
+        return unit.text
+    text = third_person(trim(compress(latest_only(tidy(unit.text))), fiscal_year))
+    if len(text.split()) < MIN_WORDS or not re.match(r"[\"“(]?[A-Z0-9$]", text):
+        return None
+    return text
