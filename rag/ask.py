@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from ingest.errors import InputError
 from ingest.sentences import looks_like_heading, sentence_spans
 from ingest.types import Chunk
-from rag.extractive import addressed_to_model
+from rag.grounding import addressed_to_model
 from rag.retrieve import RRF_K, LexicalIndex, words
 from rag.types import Citation
 from vectorstore.chroma import ChromaStore, DocumentRecord
