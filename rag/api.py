@@ -202,7 +202,7 @@ def summarize_document(
     year = int(fiscal_year) if fiscal_year and str(fiscal_year).isdigit() else None
     params = SelectionParams.of(scorer.selection)
     chosen = select_summary(profile, fs, probabilities, max_tokens, name, params)
-    evidence = pools(fs, probabilities, profile, floor=params.floor)
+    evidence = pools(fs, probabilities, profile, size=settings.evidence_k(), floor=params.floor)
     every = {c.id: c for c in chunks}
     exempt = {f.missing: f.name for f in profile.facets}
     report: dict = {}
