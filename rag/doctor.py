@@ -135,7 +135,7 @@ def _same_file(source: str, content_sha: str) -> bool:
 def repair(root: Path, embedder_factory, progress=None) -> Report:
     """Rebuild the store at ``root`` beside it and swap it in; returns the check with each document's outcome."""
     from rag.api import ingest_file
-    from vectorstore.chroma import ChromaStore, recorded_sources, release
+    from vectorstore.chroma import ChromaStore, DocumentRecord, recorded_sources, release
 
     root = Path(root).expanduser()
     _finish_interrupted_swap(root)
@@ -180,17 +180,23 @@ def repair(root: Path, embedder_factory, progress=None) -> Report:
                 vectors = embedder.embed([c.text for c in chunks])
                 state.outcome = "re-embedded"
             try:
-                sentences, sentence_vectors = old.get_sentences(state.id)
+                sentences, sentence_vectors, extra = old.get_sentences(state.id, extra=True)
             except StoreError:
-                sentences, sentence_vectors = [], []
+                sentences, sentence_vectors, extra = [], [], []
             if record.sentences is None or len(sentences) != record.sentences or state.state == "sentences missing":
+                from ingest.embed import sentence_embedder
                 from rag.candidates import document_sentences
+                from rag.features import features_version, sentence_table
 
                 embedder = embedder or embedder_factory()
                 sentences = document_sentences(state.id, chunks)  # made from the chunks, as at ingest
-                sentence_vectors = embedder.embed([u.text for u in sentences])
+                sentence_vectors = sentence_embedder(embedder)([u.text for u in sentences])
+                table = sentence_table(sentences, chunks, record.metadata)
+                extra = [table.metadata(i) for i in range(len(sentences))]
+                record = DocumentRecord(record.id, record.source, record.chunks, record.content_sha,
+                                        {**record.metadata, "features": features_version()})
                 state.outcome = "re-embedded"
-            new.add_document(record, chunks, vectors, sentences, sentence_vectors)
+            new.add_document(record, chunks, vectors, sentences, sentence_vectors, extra)
     else:
         # Chroma cannot open it: what the SQLite file still tells of the sources is all there is
         sources = recorded_sources(root)

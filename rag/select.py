@@ -159,8 +159,10 @@ def upgrade(profile: Profile, chosen: dict[str, list[Candidate]], extra: Sequenc
 
 # -- the choice ------------------------------------------------------------------------------
 def figures_of(text: str) -> frozenset[str]:
-    """The amounts and percentages a sentence states, as written ("$6.9 billion", "12%")."""
-    return frozenset(m.replace(" ", "").lower() for m in MONEY.findall(text) + PERCENT.findall(text))
+    """The figures that tell one statement from another: amounts of money and percentages with decimals, as
+    written ("$6.9 billion", "12.4%"). A bare "1%" or "7%" is too common to say two sentences repeat each other."""
+    found = MONEY.findall(text) + [p for p in PERCENT.findall(text) if "." in p]
+    return frozenset(m.replace(" ", "").lower() for m in found)
 
 
 def names_of(text: str) -> frozenset[str]:
