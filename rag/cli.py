@@ -602,21 +602,30 @@ def doctor(store: Path | None, repair: bool, as_json: bool) -> None:
 
 
 @main.command("eval")
-@click.argument("cases", type=click.Path(path_type=Path))
+@click.argument("cases", type=click.Path(path_type=Path), required=False)
+@click.option("--questions", "questions", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="Ask the questions of FILE (e.g. eval/questions.json) instead of summarizing cases.")
 @store_options
 @llm_options
 @click.option("--profile", "profile_path", type=click.Path(path_type=Path), default=None, help="Profile TOML [default: business model].")
 @click.option("-k", "--chunks-per-facet", "k", type=click.IntRange(1, 50), default=None, help="Chunks retrieved per facet [default: 40].")
 @click.option("-v", "--verbose", "show", is_flag=True, help="Also print each summary and the facts it missed.")
 @click.option("--json", "as_json", is_flag=True, help="Print per-case results and the overall figures as JSON.")
-def eval_cmd(cases: Path, store: Path | None, chroma_url: str | None, llm: str | None, llm_timeout: float | None,
+def eval_cmd(cases: Path | None, questions: Path | None, store: Path | None, chroma_url: str | None, llm: str | None, llm_timeout: float | None,
              llm_context: int | None, profile_path: Path | None, k: int | None, show: bool, as_json: bool) -> None:
     """Run the summarizer over labelled cases (a case file or a directory, e.g. eval/cases).
 
     Reports fact coverage per facet, unsupported figures and names, tokens against the
     ceiling, continuous text, evidence recall of retrieval and wall time. Filings are
     indexed once in the store and reused on later runs.
+
+    With --questions FILE, asks FILE's questions instead and reports how many were answered
+    with the filing's fact and a citation, declined correctly, missed and wrong.
     """
+    if questions is not None:
+        return _eval_questions(questions, store, chroma_url, llm, llm_timeout, llm_context, show, as_json)
+    if cases is None:
+        raise InputError("Name the cases to run (rag eval eval/cases) or a question file (rag eval --questions eval/questions.json).")
     from queries.profile import load_profile
     from rag.api import open_store
     from rag.evaluate import evaluate_case, format_table, load_cases, overall
@@ -645,6 +654,21 @@ def eval_cmd(cases: Path, store: Path | None, chroma_url: str | None, llm: str |
                     click.echo(f"  missed {facet}: {fact}")
             for n in r.ungrounded_numbers + r.ungrounded_names:
                 click.echo(f"  UNGROUNDED: {n}")
+
+
+def _eval_questions(path: Path, store: Path | None, chroma_url: str | None, llm: str | None, llm_timeout: float | None,
+                    llm_context: int | None, show: bool, as_json: bool) -> None:
+    from rag.api import open_store
+    from rag.evaluate_ask import format_results, load_questions, run_questions, score
+
+    loaded = load_questions(path)
+    settings = _settings(store, chroma_url, llm, timeout=llm_timeout, context=llm_context)
+    results = run_questions(loaded, open_store(settings), _embedder, llm=_llm(settings), progress=lambda line: log.info("%s", line))
+    totals = score(results)
+    if as_json:
+        click.echo(json.dumps({"overall": totals, "questions": [r.as_dict() for r in results]}, indent=2))
+    else:
+        click.echo(format_results(results, totals, verbose=show))
 
 
 @main.command()
