@@ -442,7 +442,8 @@ def docs(store: Path | None, chroma_url: str | None, as_json: bool) -> None:
 def ask_options(f):
     f = click.option("--json", "as_json", is_flag=True, help="Print JSON: answer, answered, citations [{doc, chunk, item, start, end}], documents.")(f)
     f = llm_options(f)
-    f = click.option("-k", "--k", "k", type=click.IntRange(1, 50), default=8, show_default=True, help="Chunks retrieved per document.")(f)
+    f = click.option("-k", "--k", "k", type=click.IntRange(1, 50), default=8, show_default=True,
+                     help="With a model: it may be shown each document's best 5 x K sentences, as many as fit.")(f)
     f = click.option("--item", default=None, metavar="ITEM", help="Only this 10-K item, e.g. 'Item 7' or '7'.")(f)
     f = click.option("--year", default=None, metavar="YYYY", help="Only filings of this fiscal year.")(f)
     f = click.option("--company", default=None, metavar="NAME", help="Only filings whose company name contains NAME.")(f)

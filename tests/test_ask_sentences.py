@@ -13,11 +13,13 @@ from ingest.types import SentenceUnit
 from rag.api import ingest_file
 from rag.ask import NEEDS, NO_ANSWER, ask, make_query, stands_alone
 from rag.grounding import attribution_lost
+from rag.retrieve import stem
 from vectorstore.chroma import ChromaStore
 
 BATTERY = """Item 1. Business
 Voltaic Cells Inc. designs and manufactures lithium-ion battery cells for electric scooters and energy storage.
 We sell our battery cells to manufacturers of electric scooters in China and Europe.
+Urgent orders are shipped to customers by aircraft.
 Item 1A. Risk Factors
 We depend on a small number of customers. Loss of any of them could harm our results.
 Item 7. Management's Discussion and Analysis
@@ -120,6 +122,33 @@ def test_a_question_on_what_the_filing_never_mentions_is_declined(store, fake_em
     db, ids = store
     answer = ask(db, question, fake_embedder, doc_ids=[ids["voltaic"]])
     assert not answer.answered and answer.answer == NO_ANSWER and answer.citations == []
+    # declined for the subject the filing never names, however close its sentences
+    pool = ask_module.sentence_pool(db, db.get_document(ids["voltaic"]), fake_embedder)
+    query = make_query(question, question, fake_embedder.embed([question])[0])
+    assert ask_module.rare_subject(query, pool) and ask_module.answering(query, pool, ask_module.score_pool(query, pool), min_score=-1.0) == []
+
+
+@pytest.mark.parametrize(("question", "things"), [
+    ("What was the company's revenue from selling aircraft engines in 2017?", {"aircraft", "engin", "revenu"}),
+    ("Which of these companies rely on commercial paper?", {"commercial", "paper"}),  # "rely" asks how, names nothing
+    ("How much revenue did its restaurants generate?", {"revenu", "restaurant"}),
+])
+def test_the_things_a_question_names(question, things):
+    assert things <= ask_module._things(question) and "rely" not in ask_module._things(question)
+
+
+def test_a_subject_the_filing_names_only_in_passing_must_be_in_the_answer(store, fake_embedder):
+    """"aircraft" is in the filing once (orders go by aircraft): revenue sentences do not answer a question on aircraft revenue."""
+    db, ids = store
+    pool = ask_module.sentence_pool(db, db.get_document(ids["voltaic"]), fake_embedder)
+
+    def answering(question):  # every sentence is close enough: only the subject can decline
+        query = make_query(question, question, fake_embedder.embed([question])[0])
+        return ask_module.answering(query, pool, ask_module.score_pool(query, pool), min_score=-1.0)
+
+    assert pool.df[stem("aircraft")] == 1  # named once, in passing
+    assert answering("How much revenue did the company make from aircraft in fiscal 2024?") == []
+    assert "$204.4 million" in answering("How much revenue did the company make in fiscal 2024?")[0].unit.text
 
 
 @dataclass
