@@ -165,10 +165,10 @@ class SentencePool:
     answerable: list[bool]  # the sentence can stand alone as an answer
     fiscal_year: int | None = None
 
-    def stems_of_unit(self, unit: SentenceUnit) -> frozenset[str]:
+    def index_of(self, unit: SentenceUnit) -> int:
         if not hasattr(self, "_index"):
             self._index = {u.id: i for i, u in enumerate(self.units)}
-        return self.stems[self._index[unit.id]]
+        return self._index[unit.id]
 
     def __len__(self) -> int:
         return len(self.units)
@@ -403,6 +403,7 @@ class Query:
     needs: tuple[Need, ...]
     measure: frozenset[str] = frozenset()  # what a "how much" question measures ("revenue", "subscribers")
     explained: frozenset[str] = frozenset()  # words a saying puts in the filing's terms ("people work" is "employees")
+    phrases: tuple[tuple[str, str], ...] = ()  # "commercial paper": two words that name one thing together
 
     @property
     def need_terms(self) -> frozenset[str]:
@@ -418,28 +419,54 @@ class Query:
 
 # A question names things after these words ("revenue from selling aircraft engines", "how many
 # restaurants", "Apple's restaurants"); the words after a subject ("rely", "earn", "goes") ask how.
-_OPENS_THING = frozenset("from of for about on in with by the a an its their our any many much several "
+_OPENS_THING = frozenset("from of for about on in with by through via into across within per during between among under over "
+                         "after before against toward towards including like the a an its their our any many much several "
                          "sell sells selling produce produces deliver delivers own owns operate operates generate generated earn earns "
                          "make makes made buy buys".split())
 _ENDS_THING = frozenset("is are was were be been do does did has have had can could will would should may might "
                         "at to than as and or but if when where which who that this these those there".split()) | _OPENS_THING
 
 
-def _things(text: str) -> frozenset[str]:
-    """Stems of the words a question names things with: runs of words after a preposition, an article,
-    a quantifier, a possessive or a verb of trade."""
-    found: set[str] = set()
+def _runs(text: str) -> list[list[str]]:
+    """The runs of words a question names things with (stems): after a preposition, an article, a
+    quantifier, a possessive or a verb of trade ("revenue from selling | aircraft engines")."""
+    runs: list[list[str]] = []
     open_run = False
     for raw in re.findall(r"[A-Za-z][\w'’-]*", text):
         w = raw.lower()
         if w in _ENDS_THING:
             open_run = w in _OPENS_THING
+            if open_run:
+                runs.append([])
             continue
         if open_run:
-            found.add(stem(w))
+            runs[-1].append(stem(w))
         if re.search(r"['’]s$", w):
             open_run = True  # "Apple's restaurants"
-    return frozenset(found)
+            runs.append([])
+    return [r for r in runs if r]
+
+
+def _things(text: str) -> frozenset[str]:
+    """Stems of the words a question names things with."""
+    return frozenset(t for run in _runs(text) for t in run)
+
+
+def phrases(text: str) -> tuple[tuple[str, str], ...]:
+    """Two words naming one thing together, as the question ends a run of words with them ("rely on
+    commercial paper", "selling aircraft engines in 2017"); not a noun and its verb ("customers account")."""
+    from rag.mapreduce import _VERBS
+
+    out = []
+    tokens = re.findall(r"[A-Za-z][\w'’-]*", text)
+    for a, b in zip(tokens, tokens[1:]):
+        la, lb = a.lower(), b.lower()
+        if la in _STOP or lb in _STOP or la in _ENDS_THING or lb in _ENDS_THING or lb in _VERBS or la in _VERBS:
+            continue
+        pa, pb = stem(la), stem(lb)
+        if _topical(pa) and _topical(pb) and pa in _things(text) and pb in _things(text):
+            out.append((pa, pb))
+    return tuple(dict.fromkeys(out))
 
 
 _MEASURE = re.compile(r"\bhow (?:much|many)\s+(?:of\s+(?:the\s+|its\s+|their\s+)?)?((?:[a-z][\w'’-]*\s+){0,2}[a-z][\w'’-]*)"
@@ -467,7 +494,8 @@ def make_query(question: str, text: str, vector, explained: frozenset[str] = fro
             asked.append(w)
         measure = frozenset(t for t in (stem(w) for w in asked if w not in _STOP) if _topical(t))
     v = np.asarray(vector, dtype=np.float32)
-    return Query(question, text, v / (np.linalg.norm(v) or 1.0), terms, wants, needs, measure, explained)
+    asked = re.sub(r"\s\([^()]*\)$", "", text)  # without the filing's words a saying added
+    return Query(question, text, v / (np.linalg.norm(v) or 1.0), terms, wants, needs, measure, explained, phrases(asked))
 
 
 # -- scoring ------------------------------------------------------------------------------------
@@ -515,6 +543,21 @@ ANAPHOR = re.compile(r"^\W*(?:No other|None of the other|These|Those|Such|This|T
 LEANS = 0.10
 
 
+SPLIT = 0.10
+
+
+def _splits(pairs: Sequence[tuple[str, str]], bag: frozenset[str], text: str) -> bool:
+    """Whether a sentence holds one word of a phrase of the question but never the phrase itself."""
+    for a, b in pairs:
+        if (a in bag) != (b in bag):
+            return True
+        if a in bag and b in bag:
+            seq = [stem(w) for w in words(text)]
+            if not any(x == a and y == b for x, y in zip(seq, seq[1:])):
+                return True
+    return False
+
+
 def _gives(wants: str | None, text: str) -> bool:
     """Whether a sentence states the kind of thing a question asks for."""
     if wants == "name":
@@ -549,6 +592,8 @@ def score_pool(query: Query, pool: SentencePool, item: str | None = None) -> lis
                     score += WANT_BONUS  # "how many Sam's Clubs" and "428 Sam's Clubs"
         if ANAPHOR.match(unit.text):
             score -= LEANS  # "No other customer accounted for 10% ...": it says something only after the sentence before
+        if query.phrases and _splits(query.phrases, bag, unit.text):
+            score -= SPLIT  # "business papers" for "commercial paper": one word of the thing asked, in another sense
         if need:
             score += NEED_BONUS
         out.append(Scored(unit, score, float(dense[i]), lexical, need))
@@ -577,8 +622,19 @@ def _latest_first(scored: list[Scored], query: Query, fiscal_year: int | None = 
     return out + scored[top:]
 
 
-# the filing saying there is none: an answer to "how much" and to "who" alike
-_NONE = re.compile(r"\b(?:no|nil|none|not\s+(?:generated|earned|had|received)\s+any)\b|\bnot\s+generated\b|\bindividually\s+less\s+than\b", re.I)
+_NONE = re.compile(r"\b(?:no|nil|none\s+of|not\s+(?:generated|earned|had|received)(?:\s+any)?)\s+((?:[\w'’-]+\s+){0,2}[\w'’-]+)", re.I)
+
+
+def _says_none(query: Query, text: str) -> bool:
+    """The filing saying there is none of what is asked: "the issuer had no revenues", "no single customer
+    accounted for more than 10%", "has not generated revenues" (not any sentence with a "no" in it)."""
+    if query.needs and _EACH_BELOW.search(text):
+        return True
+    asked = query.measure | query.need_terms | frozenset(query.topic)
+    return any(asked & {stem(w) for w in words(m.group(1))} for m in _NONE.finditer(text))
+
+
+_EACH_BELOW = re.compile(r"\b(?:customers?|clients?)\b[^.;]{0,30}\bindividually\s+(?:less|below)\b", re.I)  # "All customers were individually less than 10%"
 
 
 def rare_subject(query: Query, pool: SentencePool) -> list[str]:
@@ -598,7 +654,7 @@ def answering(query: Query, pool: SentencePool, scored: Sequence[Scored], per_do
     if query.wants:
         # "Who are the biggest customers?" of a filing that never names them: its unnamed shares answer
         unnamed = query.wants == "name" and not any(s.need and _NAME.search(s.unit.text) for s in scored[:40])
-        scored = [s for s in scored if _gives(query.wants, s.unit.text) or _NONE.search(s.unit.text) or unnamed and s.need]
+        scored = [s for s in scored if _gives(query.wants, s.unit.text) or _says_none(query, s.unit.text) or unnamed and s.need]
         if not scored or scored[0].score < min_score:
             return []
     best = scored[0]
@@ -613,7 +669,7 @@ def answering(query: Query, pool: SentencePool, scored: Sequence[Scored], per_do
         chosen.append(s)
         seen.append(bag)
     rare = rare_subject(query, pool)
-    if rare and not any(t in pool.stems_of_unit(s.unit) for s in chosen for t in rare):
+    if rare and not any(t in pool.stems[pool.index_of(s.unit)] for s in chosen for t in rare):
         return []  # its sentences on revenue do not answer a question on revenue from aircraft engines
     return chosen
 
@@ -704,10 +760,10 @@ def _sentence(s: Scored, doc_id: str) -> AnswerSentence:
     return AnswerSentence(_text(u), Citation(u.chunk_id, u.item, u.start, u.end), doc_id, s.score)
 
 
-def extractive_answer(query: Query, evidence: Sequence[DocumentEvidence], max_docs: int = 8) -> Answer:
+def extractive_answer(query: Query, evidence: Sequence[DocumentEvidence]) -> Answer:
     """The answering sentences of each document that answers, documents best first, sentences in reading order."""
     parts = []
-    for ev in [e for e in evidence if e.answer][:max_docs]:
+    for ev in [e for e in evidence if e.answer]:  # every document that answers: none is left out
         chosen = list(ev.answer)
         if asks_for_lenders(query.question):  # every lender the close matches name, not only the top sentences'
             said = " ".join(_text(s) for s in chosen)

@@ -243,3 +243,42 @@ def test_citations_point_at_the_sentence(store, fake_embedder):
     for part in answer.parts:
         for s in part.sentences:
             assert " ".join(text[s.citation.start : s.citation.end].split()) == s.text
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Which of these companies rely on commercial paper?", (("commercial", "paper"),)),
+        ("What was the company's revenue from selling aircraft engines in 2017?", (("aircraft", "engin"),)),
+        ("Do any customers account for over 10% of revenue?", ()),  # a noun and its verb are no phrase
+    ],
+)
+def test_phrases_of_a_question(question, expected):
+    assert ask_module.phrases(question) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "splits"),
+    [
+        ("We issue commercial paper to fund working capital.", False),
+        ("Bleached uncoated free sheet offset and business papers are sold to commercial printers.", True),  # both words, never together
+        ("The customer is developing applications for the paper industry.", True),  # one word, in another sense
+        ("Net sales rose 6% in fiscal 2024.", False),  # neither word: nothing to mark down
+    ],
+)
+def test_one_word_of_a_phrase_is_not_the_phrase(text, splits):
+    assert ask_module._splits((("commercial", "paper"),), ask_module.stems_of(text), text) is splits
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "none"),
+    [
+        ("How much revenue did the company make in 2007?", "For the year ended December 31, 2007, the issuer had no revenues.", True),
+        ("Who is the largest customer?", "All customers were individually less than 10% of our total revenues in fiscal 2010.", True),
+        ("Who is the largest customer?", "No single customer accounted for more than 10% of net sales.", True),
+        ("What were consolidated revenues in 1993?", 'No "similar" class of products approached 10% of consolidated revenues.', False),
+    ],
+)
+def test_a_statement_that_there_is_none_answers(fake_embedder, question, text, none):
+    query = make_query(question, question, fake_embedder.embed([question])[0])
+    assert ask_module._says_none(query, text) is none
