@@ -5,6 +5,11 @@ Runs on the largest filing of ../shared/corpus (FedEx 2023, all items joined) by
 
     .venv/bin/python bench/bench_pipeline.py [--filing PATH] [--skip-llm | --llm SPEC]
     .venv/bin/python bench/bench_pipeline.py --llm local        # the default local GGUF model, 2-4 min on 2 cores
+    .venv/bin/python bench/bench_pipeline.py --baseline REV --skip-llm   # cold and warm beside git revision REV
+
+With --baseline REV, that revision is checked out into a temporary worktree and the cold and warm
+summaries of both are measured in the same run, alternately (baseline cold, current cold, then
+warm rounds taking turns), so a busy machine weighs on both alike.
 
 "cold" is a fresh process on a fresh store (model load + ingest + summarize); "warm" is a fresh
 process on the store that already holds the filing (index reused, query embeddings cached).
@@ -35,10 +40,11 @@ DEFAULT_FILING = ROOT.parent / "shared" / "corpus" / "edgar-10k" / "1048911_10K_
 sys.path.insert(0, str(ROOT))
 
 
-def run(args: list[str], env: dict | None = None) -> tuple[float, subprocess.CompletedProcess]:
+def run(args: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, subprocess.CompletedProcess]:
+    """``rag ARGS`` as a fresh process; with ``cwd``, the code of that checkout (``python -m`` imports from it)."""
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "rag.cli", *args], check=False, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=1800)
+                          env={**os.environ, **(env or {})}, timeout=1800, cwd=cwd)
     took = time.perf_counter() - t
     if proc.returncode != 0:
         sys.exit(f"command failed: rag {' '.join(args)}\n{proc.stderr}")
@@ -128,6 +134,7 @@ def main() -> None:
     which.add_argument("--skip-llm", action="store_true", help="skip the LLM-backend figures (the stub-server run)")
     which.add_argument("--llm", metavar="SPEC", help="instead of the stub server, summarize with this model: local, local:NAME, "
                                                      "MODEL@BASE_URL (as `rag summarize --llm`)")
+    ap.add_argument("--baseline", metavar="REV", help="also measure git revision REV, side by side (cold and warm, alternately)")
     args = ap.parse_args()
     if not args.filing.is_file():
         sys.exit(f"filing not found: {args.filing} (the shared corpus must sit beside the repository)")
@@ -143,6 +150,9 @@ def main() -> None:
     doc = load_document(args.filing)
     tokens = count_tokens(doc.text)
     print(f"filing: {args.filing.name}  {len(doc.text):,} chars  {tokens:,} cl100k tokens  cores: {os.cpu_count()}")
+
+    if args.baseline:
+        side_by_side(args.filing, args.baseline)
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "store"
@@ -187,6 +197,33 @@ def main() -> None:
             print(f"LLM backend (local stub server): {len(sent)} calls, {sum(sent):,} input tokens per summary "
                   f"(max {max(sent):,} per call) vs {tokens:,} tokens in the filing; wall {time.perf_counter() - t:.1f} s; "
                   f"usage reported {llm_out.get('llm_usage')}")
+
+
+def side_by_side(filing: Path, revision: str, rounds: int = 3) -> None:
+    """Cold and warm summaries of ``filing`` with git revision ``revision`` and with this checkout, taking turns."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "baseline"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), revision], check=True, capture_output=True)
+        try:
+            sides = {f"baseline {revision[:10]}": tree, "this checkout": ROOT}
+            stores = {name: Path(tmp) / f"store-{i}" for i, name in enumerate(sides)}
+            cold, warm, tokens = {}, {name: [] for name in sides}, {}
+            for name, cwd in sides.items():
+                cold[name], proc = run(["summarize", str(filing), "--store", str(stores[name]), "--json"], cwd=cwd)
+                out = json.loads(proc.stdout)
+                tokens[name] = (out["tokens"], out["document"])
+            for _ in range(rounds):
+                for name, cwd in sides.items():
+                    warm[name].append(run(["summarize", tokens[name][1], "--store", str(stores[name]), "--json"], cwd=cwd)[0])
+            print(f"side by side, {filing.name} ({rounds} warm rounds, alternating):")
+            for name in sides:
+                print(f"  {name:<22} cold {cold[name]:6.1f} s   warm {', '.join(f'{w:.2f}' for w in warm[name])} s   "
+                      f"summary {tokens[name][0]} tokens")
+            base, this = list(sides)
+            print(f"  cold: {cold[this] / cold[base]:.2f}x the baseline; warm median: "
+                  f"{sorted(warm[this])[rounds // 2] / sorted(warm[base])[rounds // 2]:.2f}x")
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
 
 
 if __name__ == "__main__":

@@ -115,8 +115,9 @@ def resolve_document(store: ChromaStore | None, ref: str) -> DocumentRecord | No
     return None
 
 
-def query_vectors(store: ChromaStore, embedder_factory, queries: list[str], model_name: str) -> list[list[float]]:
-    """Query embeddings from the store's cache; only missing ones need the embedding model."""
+def query_vectors(store: ChromaStore, embedder_factory, queries: list[str], model_name: str | None = None) -> list[list[float]]:
+    """Query embeddings from the store's cache, keyed by the embedder's name; only missing ones need the model."""
+    model_name = model_name or getattr(embedder_factory(), "name", None) or type(embedder_factory()).__name__
     cached = store.cached_embeddings(model_name, queries)
     missing = [q for q in dict.fromkeys(queries) if q not in cached]
     if missing:
@@ -126,6 +127,46 @@ def query_vectors(store: ChromaStore, embedder_factory, queries: list[str], mode
     return [cached[q] for q in queries]
 
 
+def sentences_of(store: ChromaStore, record: DocumentRecord, embedder_factory, chunks=None):
+    """A document's candidate sentences and their vectors. A document indexed by an older version has
+    none: they are made from its stored chunks and embedded once, and kept unless the store is read-only."""
+    import numpy as np
+
+    from ingest.errors import StoreError
+
+    units, vectors = store.get_sentences(record.id)
+    if record.sentences is not None and len(units) == record.sentences:
+        return units, vectors
+    from rag.candidates import document_sentences
+
+    units = document_sentences(record.id, chunks if chunks is not None else store.get_chunks(record.id))
+    log.warning("%s was indexed without its sentences: embedding %d sentences once", record.id, len(units))
+    vectors = np.asarray(embedder_factory().embed([u.text for u in units], progress=True, desc="Sentences"), dtype=np.float32)
+    try:
+        store.add_sentences(record, units, vectors)
+    except StoreError as exc:
+        log.warning("the sentences could not be kept (%s); they serve this command only", str(exc).split(";")[0])
+    return units, vectors.reshape(len(units), -1) if len(units) else vectors
+
+
+def document_inputs(store: ChromaStore, record: DocumentRecord, profile: Profile, embedder_factory, chunks=None):
+    """Everything the scorer reads of an indexed document, as features (``rag.features.featurize``)."""
+    import numpy as np
+
+    from rag.features import featurize
+
+    chunks = chunks if chunks is not None else store.get_chunks(record.id)
+    units, vectors = sentences_of(store, record, embedder_factory, chunks)
+    chunk_vectors = np.asarray(store.get_embeddings([c.id for c in chunks]), dtype=np.float32) if chunks else np.zeros((0, 1), np.float32)
+    queries = [q for f in profile.facets for q in f.queries]
+    flat = np.asarray(query_vectors(store, embedder_factory, queries), dtype=np.float32)
+    by_facet, at = {}, 0
+    for f in profile.facets:
+        by_facet[f.name] = flat[at : at + len(f.queries)]
+        at += len(f.queries)
+    return featurize(units, vectors, chunks, chunk_vectors, record.metadata, profile, by_facet)
+
+
 def summarize_document(
     store: ChromaStore,
     record: DocumentRecord,
@@ -133,52 +174,42 @@ def summarize_document(
     settings: Settings,
     embedder_factory,
     max_tokens: int | None = None,
-    model_name: str = "all-MiniLM-L6-v2",
     llm=None,
     progress=None,
 ) -> Summary:
-    """Retrieve evidence per facet, then map and reduce with the configured backend.
+    """Score every sentence of the filing per facet, choose under the ceiling, and write (with a model, if any).
 
     ``progress`` (a callable taking one line) hears about each model call: a CPU model takes minutes."""
-    from rag.retrieve import retrieve
+    from rag.grounding import ground_sentences
+    from rag.rewrite import _as_written, short_company_name
+    from rag.scorer import load_scorer
+    from rag.select import SelectionParams, assemble_sentences, pools, select_summary
     from rag.tokens import count_tokens, encoding_for_model, truncate_to_tokens
 
     max_tokens = max_tokens or profile.max_tokens
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     chunks = store.get_chunks(record.id)
-
-    def dense(queries: list[str], k: int):
-        vectors = query_vectors(store, embedder_factory, queries, model_name)
-        hits = store.query(vectors, record.id, k=k)
-        return [[(h.chunk.id, h.score) for h in ranking] for ranking in hits]
-
-    evidence = retrieve(profile, chunks, dense, k=settings.evidence_k())
-    timings["retrieve_s"] = time.perf_counter() - t0
+    fs = document_inputs(store, record, profile, embedder_factory, chunks)
+    scorer = load_scorer()
+    probabilities = scorer.probabilities(fs, [f.name for f in profile.facets])
+    timings["score_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     company = record.metadata.get("company")
-    usage: dict[str, int] = {}
-    chunks_by_id = {sc.chunk.id: sc.chunk for ev in evidence for sc in ev.chunks}
-    exempt = {f.missing: f.name for f in profile.facets}
-    from rag.extractive import short_company_name
-    from rag.grounding import ground_sentences
-
-    allowed_names = [n for n in (company, short_company_name(company)) if n]
-    from ingest.sections import chunk_lines, prior_period_spans
-    from rag.extractive import facet_pools, select
-    from rag.tables import locate, table_sentences
-
+    name = _as_written(short_company_name(company), [u.text for u in fs.units])
+    allowed_names = [n for n in (company, short_company_name(company), name) if n]
     fiscal_year = record.metadata.get("fiscal_year")
     year = int(fiscal_year) if fiscal_year and str(fiscal_year).isdigit() else None
-    lines = chunk_lines(chunks)
-    prior, tables = prior_period_spans(lines, year), locate(table_sentences(lines), chunks)
-    name, pools = facet_pools(profile, evidence, company, fiscal_year=year, prior=prior, tables=tables)
-    every = {c.id: c for c in chunks}  # a table's header can lie in a chunk no facet retrieved
+    params = SelectionParams.of(scorer.selection)
+    chosen = select_summary(profile, fs, probabilities, max_tokens, name, params)
+    evidence = pools(fs, probabilities, profile, size=settings.evidence_k(), floor=params.floor)
+    every = {c.id: c for c in chunks}
+    exempt = {f.missing: f.name for f in profile.facets}
     report: dict = {}
+    usage: dict[str, int] = {}
     if settings.llm is None:
-        sentences = select(profile, pools, max_tokens, company=name)
-        backend = "extractive"
-        encoding = "cl100k_base"
+        sentences = assemble_sentences(profile, chosen, name)
+        backend, encoding = "extractive", "cl100k_base"
     else:
         from rag.llm import OpenAIChat
         from rag.mapreduce import llm_summarize
@@ -186,18 +217,15 @@ def summarize_document(
         llm = llm or OpenAIChat(settings.llm)
         before = llm.usage.as_dict()
         sentences, reports = llm_summarize(
-            profile, pools, name, llm, max_tokens, settings.llm.evidence_tokens,
+            profile, evidence, chosen, name, llm, max_tokens, settings.llm.evidence_tokens,
             chunk_text=lambda cid: every[cid].text if cid in every else None,
-            allowed_names=[n for n in (*allowed_names, name) if n], fiscal_year=year, progress=progress,
-            deadline=settings.llm.deadline,
+            allowed_names=allowed_names, fiscal_year=year, progress=progress, deadline=settings.llm.deadline,
         )
         backend = f"llm:{getattr(llm, 'model', settings.llm.model)}"
         encoding = encoding_for_model(settings.llm.model)
         report = {"facets": [r.as_dict() for r in reports], "fallback": [r.facet for r in reports if r.fell_back]}
-    chunks_by_id.update({cid: every[cid] for s in sentences for cid in s.chunk_ids if cid in every})
-    kept, dropped = ground_sentences(sentences, chunks_by_id, allowed_names, exempt, None, max_tokens=max_tokens)
-    if settings.llm is not None:
         usage = {k: v - before.get(k, 0) for k, v in llm.usage.as_dict().items()}
+    kept, dropped = ground_sentences(sentences, every, allowed_names, exempt, None, max_tokens=max_tokens)
     text = " ".join(s.text for s in kept)
     # The ceiling is a hard guarantee, in the model's own encoding and in cl100k_base.
     text = truncate_to_tokens(truncate_to_tokens(text, max_tokens, encoding), max_tokens)
@@ -215,7 +243,7 @@ def summarize_document(
         sentences=kept,
         missing=missing,
         dropped=tuple(dropped),
-        retrieved={ev.facet.name: [sc.chunk.id for sc in ev.chunks] for ev in evidence},
+        retrieved={f: list(dict.fromkeys(c.chunk_id for c in pool)) for f, pool in evidence.items()},
         timings=timings,
         llm_usage=usage,
         llm_report=report,

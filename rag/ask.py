@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from ingest.errors import InputError, RagError
 from ingest.types import SentenceUnit
 from rag.retrieve import stem, words
-from rag.text import YEAR
+from rag.text import _VERBS, POINTER, YEAR, Rule, has_verb
 from rag.types import Citation
 from vectorstore.chroma import ChromaStore, DocumentRecord
 
@@ -183,7 +183,6 @@ def stands_alone(unit: SentenceUnit) -> bool:
     colon, a row without its headers, a clipped parenthesis or a fragment without a verb ("* Less than 10%
     of total revenue.", "Damage or disruption to its distribution logistics."). A table sentence names its
     caption and columns, so it stands without a verb."""
-    from rag.mapreduce import has_verb
     from rag.tables import balanced, is_debris
 
     text = " ".join(unit.text.split())
@@ -191,21 +190,22 @@ def stands_alone(unit: SentenceUnit) -> bool:
         return False
     if unit.kind == "table":
         return True
-    if POINTER.search(text) or not (has_verb(text) or _FINITE.search(text)):
+    if ELSEWHERE.search(text) or POINTER.search(text) or not (has_verb(text) or _FINITE.search(text)):
         return False
     return not re.match(r"^\W*(?:\(\d{1,2}\)|\[\d{1,2}\]|\*)\s", text) or _DEFINED.match(text) is not None
 
 
-# A finite verb the model-sentence check (``rag.mapreduce.has_verb``, a closed list) does not know: an
+# A finite verb the model-sentence check (``rag.text.has_verb``, a closed list) does not know: an
 # auxiliary, or a subject and its verb ("the Company utilizes", "which holds").
 _FINITE = re.compile(r"\b(?:is|are|was|were|has|have|had|will|would|may|might|can|could|should|must|does|did)\b"
                      r"|\b(?:company|corporation|we|it|they|which|who|that|[A-Z][\w.&'’-]*[a-z])\s+(?:\w+ly\s+)?[a-z]{3,}(?:s|ed)\b")
 
 
-# "Refer to page 78 of IBM's 1997 Annual Report to Stockholders which is incorporated herein by
-# reference.": a pointer to where the answer is, not the answer.
-POINTER = re.compile(r"\bincorporated\s+(?:herein\s+)?by\s+reference\b|^\W*(?:refer to|see)\s+(?:page|pages|note|notes|item|part|the section|exhibit)\b"
-                     r"|^\W*(?:the\s+)?information\s+(?:required|called for|regarding|about|with respect to)\b.{0,120}\b(?:is|are)\s+(?:included|set forth|contained)\b", re.I)
+ELSEWHERE = Rule("elsewhere", re.compile(
+    r"\bincorporated\s+(?:herein\s+)?by\s+reference\b|^\W*(?:refer to|see)\s+(?:page|pages|note|notes|item|part|the section|exhibit)\b"
+    r"|^\W*(?:the\s+)?information\s+(?:required|called for|regarding|about|with respect to)\b.{0,120}\b(?:is|are)\s+(?:included|set forth|contained)\b", re.I),
+    "a sentence that says where the answer is (another page, document or note) is not the answer",
+    "Refer to page 78 of IBM's 1997 Annual Report to Stockholders which is incorporated herein by reference.")
 
 
 # "(1) Represents sales to ..." is a footnote: it says something only beside the row it annotates;
@@ -455,8 +455,6 @@ def _things(text: str) -> frozenset[str]:
 def phrases(text: str) -> tuple[tuple[str, str], ...]:
     """Two words naming one thing together, as the question ends a run of words with them ("rely on
     commercial paper", "selling aircraft engines in 2017"); not a noun and its verb ("customers account")."""
-    from rag.mapreduce import _VERBS
-
     out = []
     tokens = re.findall(r"[A-Za-z][\w'’-]*", text)
     for a, b in zip(tokens, tokens[1:]):

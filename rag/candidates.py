@@ -16,18 +16,50 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ingest.sentences import looks_like_heading
+from ingest.sentences import looks_like_heading, sentence_spans
 from ingest.types import Chunk, SentenceUnit
-from rag.extractive import INSTRUCTION, PAGE_HEADER, _BROKEN_FIGURE, addressed_to_model, clause_spans
-from rag.text import NUMBER
+from rag.grounding import INSTRUCTION, addressed_to_model
+from rag.rewrite import MIN_WORDS, PAGE_HEADER
+from rag.text import NUMBER, POINTER, has_verb
 
-MIN_WORDS = 6
 MAX_DOLLAR_SIGNS = 6  # "$1 $2 $3 ..." is a row of a table that lost its layout
 # "Major distributors in the United States include All American Semiconductor, Bell Microproducts, ... and
 # Reptron Electronics." and "Consolidated revenues increased 6% to $60.6 billion, led by GE Capital Services,
 # Power Systems, ..." are mostly capitals, yet sentences: a heading has no lowercase finite verb.
 STATEMENT_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|include[sd]?|increased|decreased|rose|fell|grew|declined|"
                             r"accounted|represented|totaled|totalled|provides?|provided|sells?|sold|operates?|operated|consists?)\b")
+
+
+# Two scraps of a figure on lines of their own right before the text ("$\n600\nmillion\n2-year\n"): the
+# sentence began lines earlier. One short line ("Fiscal 2025") is a heading.
+_BROKEN_FIGURE = re.compile(r"(?:\A|\n)[^\n]{0,8}\n[^\n.!?:;]{0,6}(?:\$|\d|\b(?:million|billion|thousand)|-year|%)[ \t]*\n\s*\Z", re.I)
+
+def _outside_parentheses(text: str, at: int) -> bool:
+    head = text[:at]
+    return head.count("(") <= head.count(")")
+
+
+
+def clause_spans(text: str) -> list[tuple[int, int, int]]:
+    """Sentence spans, with independent clauses joined by "; " as sentences of their own: each
+    can be kept or dropped on its facts ("revenues rose 8% to $48.8 billion; net income ...").
+    The third value is the clause's index within its sentence, -1 for a whole sentence."""
+    out = []
+    for a, b in sentence_spans(text):
+        raw = text[a:b]
+        parts = [m.start() for m in re.finditer(r";\s+(?=[a-zA-Z$])", raw) if _outside_parentheses(raw, m.start())]
+        pieces, start = [], 0
+        for p in parts:
+            pieces.append((start, p + 1))
+            start = p + 1 + len(raw[p + 1 :]) - len(raw[p + 1 :].lstrip())
+            conj = re.match(r"(?:and|or|but|while)\s+", raw[start:])  # "; and diluted EPS rose": the clause without its joint
+            start += conj.end() if conj else 0
+        pieces.append((start, len(raw)))
+        if len(pieces) > 1 and all(len(raw[x:y].split()) >= MIN_WORDS for x, y in pieces):
+            out.extend((a + x, a + y, i) for i, (x, y) in enumerate(pieces))
+        else:
+            out.append((a, b, -1))
+    return out
 
 
 def rebuilt_text(chunks: Sequence[Chunk]) -> str:
@@ -64,6 +96,11 @@ def is_candidate(text: str, a: int, b: int, clause: int) -> bool:
         return False  # the rest of a sentence from the page before
     if clause <= 0 and re.match(r"^[\s•·\-–—*▪●§]*(?:[oO]\s+)?(?:[a-z]|(?:And|Or|But|Nor)\b)", raw):
         return False  # a list fragment without its lead-in ("working with customers to ...")
+    if POINTER.search(raw):
+        return False  # "The table below presents ...": points at what a summary does not hold
+    lead = text[text.rfind("\n", 0, a) + 1 : a].strip()
+    if lead.endswith(".") and len(lead.split()) <= 5 and looks_like_heading(lead) and not has_verb(raw):
+        return False  # "Harborview Kitchen. Our flagship brand of ...": a run-in heading's noun phrase, no statement
     return not addressed_to_model(text, a, b)
 
 
@@ -100,9 +137,9 @@ def document_sentences(doc_id: str, chunks: Sequence[Chunk]) -> list[SentenceUni
 
 
 def printed(unit: SentenceUnit, fiscal_year: int | None) -> str | None:
-    """The sentence as a summary would print it (see ``rag.extractive``: trimmed, in the third person),
-    or None when rewriting leaves a fragment."""
-    from rag.extractive import compress, latest_only, third_person, tidy, trim
+    """The sentence as a summary would print it (``rag.rewrite``: trimmed, in the third person), or None
+    when rewriting leaves a fragment."""
+    from rag.rewrite import compress, latest_only, third_person, tidy, trim
 
     if unit.kind == "table":
         return unit.text

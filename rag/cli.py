@@ -602,37 +602,61 @@ def doctor(store: Path | None, repair: bool, as_json: bool) -> None:
         sys.exit(1)
 
 
+def _cases(paths: tuple[Path, ...]):
+    from rag.evaluate import load_cases
+
+    if not paths:
+        raise InputError("Name a case file or a directory of them, e.g. eval/cases eval/holdout.")
+    return [case for p in paths for case in load_cases(p)]
+
+
+def _training_store(store: Path | None, chroma_url: str | None):
+    """The store the labelled filings are indexed in for training and --cv: --store, or a store of its own
+    beside the default one (the user's index is not filled with the labelled filings)."""
+    from rag.api import open_store
+    from rag.settings import Settings, default_store_dir
+
+    return open_store(Settings(store=store or default_store_dir().with_name("train-store"), chroma_url=chroma_url))
+
+
 @main.command("eval")
-@click.argument("cases", type=click.Path(path_type=Path), required=False)
+@click.argument("cases", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--questions", "questions", type=click.Path(path_type=Path), default=None, metavar="FILE",
               help="Ask the questions of FILE (e.g. eval/questions.json) instead of summarizing cases.")
 @store_options
 @llm_options
 @click.option("--profile", "profile_path", type=click.Path(path_type=Path), default=None, help="Profile TOML [default: business model].")
-@click.option("-k", "--chunks-per-facet", "k", type=click.IntRange(1, 50), default=None, help="Chunks retrieved per facet [default: 40].")
+@click.option("-k", "--chunks-per-facet", "k", type=click.IntRange(1, 50), default=None, help="Sentences per facet shown to a model [default: 40].")
+@click.option("--cv", "cross", is_flag=True,
+              help="Cross-validate the scorer instead: train on the other companies' cases, summarize each held-out filing "
+                   "(whole companies held out, 5 fixed folds), and show the oracle beside it. Filings go to their own "
+                   "store unless --store is given.")
 @click.option("-v", "--verbose", "show", is_flag=True, help="Also print each summary and the facts it missed.")
 @click.option("--json", "as_json", is_flag=True, help="Print per-case results and the overall figures as JSON.")
-def eval_cmd(cases: Path | None, questions: Path | None, store: Path | None, chroma_url: str | None, llm: str | None, llm_timeout: float | None,
-             llm_context: int | None, profile_path: Path | None, k: int | None, show: bool, as_json: bool) -> None:
-    """Run the summarizer over labelled cases (a case file or a directory, e.g. eval/cases).
+def eval_cmd(cases: tuple[Path, ...], questions: Path | None, store: Path | None, chroma_url: str | None, llm: str | None,
+             llm_timeout: float | None, llm_context: int | None, profile_path: Path | None, k: int | None, cross: bool, show: bool,
+             as_json: bool) -> None:
+    """Run the summarizer over labelled cases (case files or directories, e.g. eval/cases eval/holdout).
 
     Reports fact coverage per facet, unsupported figures and names, tokens against the
-    ceiling, continuous text, evidence recall of retrieval and wall time. Filings are
-    indexed once in the store and reused on later runs.
+    ceiling, continuous text, evidence recall of the facets' best sentences and wall time. Filings
+    are indexed once in the store and reused on later runs. With --cv, the coverage of a scorer
+    that never saw the filing's company, per case, beside the oracle.
 
     With --questions FILE, asks FILE's questions instead and reports how many were answered
     with the filing's fact and a citation, declined correctly, missed and wrong.
     """
     if questions is not None:
         return _eval_questions(questions, store, chroma_url, llm, llm_timeout, llm_context, show, as_json)
-    if cases is None:
-        raise InputError("Name the cases to run (rag eval eval/cases) or a question file (rag eval --questions eval/questions.json).")
     from queries.profile import load_profile
     from rag.api import open_store
-    from rag.evaluate import evaluate_case, format_table, load_cases, overall
+    from rag.evaluate import evaluate_case, format_table, overall
 
-    loaded = load_cases(cases)
+    loaded = _cases(cases)
     profile = load_profile(profile_path)
+    if cross:
+        _cross_validate(loaded, _training_store(store, chroma_url), profile, show, as_json)
+        return
     settings = _settings(store, chroma_url, llm, k, llm_timeout, llm_context)
     db = open_store(settings)
     model = _llm(settings)  # one client for every case: a local model loads once
@@ -670,6 +694,76 @@ def _eval_questions(path: Path, store: Path | None, chroma_url: str | None, llm:
         click.echo(json.dumps({"overall": totals, "questions": [r.as_dict() for r in results]}, indent=2))
     else:
         click.echo(format_results(results, totals, verbose=show))
+
+
+def _cross_validate(cases, db, profile, show: bool, as_json: bool) -> None:
+    from rag.scorer import load_scorer
+    from rag.train import coverage, examples, oracle, out_of_fold, summarize_with
+
+    say = lambda line: log.warning("%s", line)  # noqa: E731
+    items = examples(cases, db, _embedder, profile, progress=say)
+    logits = out_of_fold(items, profile, progress=say)
+    params = {**load_scorer().selection, "temperature": load_scorer().model(profile.facets[0].name).temperature}
+    rows = []
+    for e, case, z in zip(items, cases, logits):
+        text = summarize_with(e, z, profile, params, case.max_tokens)
+        cov = coverage(e, text, case)
+        rows.append({"name": e.name, "company": e.company, "coverage": {f: round(v, 3) for f, v in cov.items()},
+                     "mean_coverage": round(sum(cov.values()) / len(cov), 3) if cov else 1.0, "oracle": round(oracle(e, case.max_tokens), 3),
+                     "summary": text})
+    mean = lambda key: round(sum(r[key] for r in rows) / len(rows), 3) if rows else 0.0  # noqa: E731
+    totals = {"cases": len(rows), "companies": len({r["company"] for r in rows}), "mean_coverage": mean("mean_coverage"),
+              "oracle": mean("oracle"), "selection": params}
+    if as_json:
+        click.echo(json.dumps({"overall": totals, "cases": rows}, indent=2))
+        return
+    click.echo(f"{'case (cross-validated, company held out)':<42} {'cover':>6} {'oracle':>6}")
+    for r in rows:
+        click.echo(f"{r['name'][:42]:<42} {r['mean_coverage']:>6.2f} {r['oracle']:>6.2f}")
+        if show:
+            click.echo(f"   {r['summary']}")
+    click.echo(f"{'mean of ' + str(totals['cases']) + ' filings, ' + str(totals['companies']) + ' companies':<42} "
+               f"{totals['mean_coverage']:>6.2f} {totals['oracle']:>6.2f}")
+
+
+@main.command()
+@click.argument("cases", nargs=-1, type=click.Path(path_type=Path))
+@store_options
+@click.option("--profile", "profile_path", type=click.Path(path_type=Path), default=None, help="Profile TOML [default: business model].")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Where to write the scorer [default: the one the package ships, rag/data/scorer.json].")
+@click.option("--check", is_flag=True, help="Only check that the shipped scorer was trained on these cases' labels (their SHA-256); exit 1 if not.")
+def train(cases: tuple[Path, ...], store: Path | None, chroma_url: str | None, profile_path: Path | None, out: Path | None, check: bool) -> None:
+    """Learn the scorer from labelled cases (e.g. eval/cases eval/holdout) and write its weights.
+
+    \b
+    Indexes each case's filing (once, in a store of its own unless --store is given), labels every
+    candidate sentence by the facts it states, cross-validates with whole companies held out to tune
+    the selection, then fits on every case and writes the weights as JSON with the labels' SHA-256.
+    The same cases give the same file, byte for byte.
+    """
+    from queries.profile import load_profile
+    from rag.scorer import DEFAULT_PATH, load_scorer
+    from rag.train import examples, fit, label_digest, out_of_fold, tune
+
+    loaded = _cases(cases)
+    digest = label_digest(loaded)
+    if check:
+        shipped = load_scorer(str(out) if out else None)
+        if shipped.labels_sha256 != digest:
+            raise InputError(f"The scorer was trained on other labels ({shipped.labels_sha256[:12]}, these are {digest[:12]}); run `rag train` on them.")
+        click.echo(f"the scorer was trained on these {len(loaded)} cases ({digest[:12]})")
+        return
+    profile = load_profile(profile_path)
+    say = lambda line: log.warning("%s", line)  # noqa: E731
+    items = examples(loaded, _training_store(store, chroma_url), _embedder, profile, progress=say)
+    logits = out_of_fold(items, profile, progress=say)
+    params, value = tune(items, loaded, logits, profile)
+    say(f"selection {params}: cross-validated mean coverage {value:.3f}")
+    scorer = fit(items, profile, params, digest)
+    target = out or DEFAULT_PATH
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(scorer.as_json(), encoding="utf-8")
+    click.echo(f"wrote {target} ({len(items)} cases, labels {digest[:12]}, cross-validated coverage {value:.3f})")
 
 
 @main.command()

@@ -161,7 +161,7 @@ def evaluate_case(case: Case, store, settings, profile, embedder_factory, llm=No
 
     numbers, names = [], []
     allowed = [record.metadata.get("company") or ""]
-    from rag.extractive import short_company_name
+    from rag.rewrite import short_company_name
 
     allowed.append(short_company_name(record.metadata.get("company")))
     for s in summary.sentences:

@@ -28,6 +28,28 @@ ORG_NAME = re.compile(
     r"\b(?:[A-Z][\w&'.-]*\s){0,4}(?:Bank|Inc\.|Corporation|LLC|Ltd\.|N\.A\.|Group|Partners|Securities|Trust|Capital|Holdings|Markets|Club)\b"
     r"|\b[A-Z][a-z]+(?:\s(?:&\s)?[A-Z][a-z]+){1,4}\b"
 )
+# Text in a filing is data: a sentence that addresses the summarizer is never evidence.
+# Text addressed to a model rather than a reader: never evidence, never shown to a model, never stated.
+# Instructions to drop the rules, role turns and chat-template tokens, requests for the prompt, in the
+# languages such text is usually written in.
+INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)*(?:previous|prior|above|earlier|preceding|system)\s+(?:instructions?|prompts?|rules|directions)|"
+    r"\bsystem\s*prompt\b|\bdeveloper mode\b|\byou are (?:now )?(?:an? )?(?:ai|assistant|language model|chatbot|llm)\b|"
+    r"\b(?:reveal|print|repeat|show|output|disclose)\s+(?:\w+\s+){0,3}(?:prompt|instructions)\b|"
+    r"\b(?:new|updated|real)\s+(?:task|instructions?)\s*:|\bas an ai\b|"
+    r"(?:^|\n)\s*(?:system|assistant|user|developer)\s*:\s|<\|\s*(?:im_start|im_end|system|assistant|user|endoftext)\s*\|>|\[/?INST\]|###\s*(?:instruction|system)|"
+    r"\bignor(?:ez|e[rz]?|a|iere|ieren)\s+(?:\w+\s+){0,3}(?:instructions|anweisungen|instrucciones|istruzioni)\b|"
+    r"忽略|无视|之前的指令|指示を無視",
+    re.I,
+)
+def addressed_to_model(text: str, start: int, end: int) -> bool:
+    """Whether the line (paragraph) holding ``text[start:end]`` speaks to a model: a role turn's
+    claims ("Assistant: Understood. The company is bankrupt.") are in sentences without the marker."""
+    a = text.rfind("\n", 0, start) + 1
+    b = text.find("\n", end)
+    return bool(INSTRUCTION.search(text[a : b if b >= 0 else len(text)]))
+
+
 _STOP_NAMES = {"The Company", "Board Of Directors", "Board of Directors", "United States", "North America", "South America", "Latin America",
                "Senior Notes", "Credit Facility", "Credit Agreement", "Term Loan"}
 

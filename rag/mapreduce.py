@@ -34,6 +34,7 @@ summary's deadline, fall back per facet.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -41,9 +42,13 @@ from dataclasses import dataclass, field
 
 from ingest.sentences import split_sentences
 from queries.profile import Facet, Profile
-from rag.extractive import Candidate, _redundant, choose, make_candidate, score_sentence, upgrade
 from rag.grounding import check_sentence, figures, support_score
 from rag.llm import LLM, IncompleteOutputError, ReplyError
+from rag.retrieve import words
+from rag.select import Candidate, aspects_of, fact_keys, redundant, upgrade
+from rag.text import _NOT_AFTER, _VERBS, BOILERPLATE, HEDGE, MONEY, NUMBER, ORG, PERCENT, PROPER, has_verb
+from rag.text import YEAR as _YEAR
+from rag.tokens import count_tokens
 from rag.types import Sentence
 
 log = logging.getLogger(__name__)
@@ -77,6 +82,63 @@ MODEL_WEIGHT = 1.0  # a model sentence is scored as a filing sentence of the sam
 _TAG = re.compile(r"<\s*/?\s*filing\s*>|<\|\s*\w+\s*\|>|\[/?INST\]", re.I)  # the data block's tags, chat-template tokens
 
 
+# -- a model's sentence as a candidate: how strongly it serves its facet (a rule: model sentences have no
+# embedding for the scorer), and its value per token
+LENGTH_EXP = 0.5
+def fact_count(text: str) -> float:
+    """How many concrete facts a sentence carries: amounts, percentages, other figures, names."""
+    money = len(MONEY.findall(text))
+    pct = len(PERCENT.findall(text))
+    other = max(0, len([n for n in NUMBER.findall(text) if not _YEAR.fullmatch(n)]) - money - pct)
+    orgs = len(ORG.findall(text))
+    names = len(PROPER.findall(text))
+    marks = text.count("®") + text.count("™")  # brands
+    return 1.0 * money + 1.0 * pct + 0.35 * min(other, 4) + 0.8 * orgs + 0.4 * min(names, 4) + 0.5 * min(marks, 6)
+
+
+def term_hits(text: str, key_terms: Sequence[str]) -> int:
+    low = text.lower()
+    return sum(1 for t in key_terms if (t in low if " " in t else re.search(r"\b" + re.escape(t), low)))
+
+
+def score_sentence(text: str, facet: Facet, chunk_rank: int, item: str | None, fiscal_year: int | None = None) -> float:
+    facts = fact_count(text)
+    if facet.fact_weight < 1.0:
+        # descriptive facets: an enumeration ("grocery retailers, wholesalers, club stores and ...") is the fact
+        facts += (1.0 - facet.fact_weight) * min(text.count(","), 6) * 0.5
+    terms = term_hits(text, facet.key_terms)
+    preferred = facet.items
+    if terms == 0:
+        return 0.0  # not about this facet, however many numbers it has
+    hedges = len(HEDGE.findall(text))
+    retrieval = 1.0 / (1.0 + 0.1 * chunk_rank)
+    score = (1.0 + facet.fact_weight * min(facts, 6.0)) * (0.6 + 0.4 * min(terms, 5)) * retrieval
+    score *= 0.7**hedges
+    score *= 1.6 ** min(term_hits(text, facet.core_terms), 2)
+    score *= 0.3 ** min(term_hits(text, facet.avoid_terms), 2)
+    if BOILERPLATE.search(text):
+        score *= 0.3
+    if fiscal_year:
+        years = [int(y) for y in _YEAR.findall(text)]
+        if years and max(years) < fiscal_year:
+            score *= 0.6  # a figure of an earlier year when the filing reports a later one
+    if item == "Item 1A":
+        score *= 0.4
+    elif item and item in preferred:
+        score *= 1.15
+    return score
+
+
+def make_candidate(text: str, facet: Facet, chunk_id: str, start: int, end: int, item: str | None, strength: float,
+                   rank: int, tokens: int | None = None, also: tuple[str, ...] = ()) -> Candidate:
+    """A sentence with its evidence ``strength``. Its value is facts per token, but not so steeply that
+    fragments win: a 40-token sentence with 3 facts beats a 12-token one with 1."""
+    tokens = count_tokens(text) if tokens is None else tokens
+    return Candidate(text, facet.name, chunk_id, start, end, item, strength / max(tokens, 12) ** LENGTH_EXP, tokens,
+                     frozenset(words(text)), frozenset(NUMBER.findall(text)), fact_keys(text), aspects_of(text, facet), rank,
+                     strength / math.sqrt(max(tokens, 12)), also)
+
+
 def quoted(text: str) -> str:
     """Filing text as it goes between the data tags: it cannot close the block it is quoted in."""
     return _TAG.sub(" ", text)
@@ -87,7 +149,7 @@ def compressed_evidence(pool: Sequence[Candidate], budget: int) -> list[Candidat
     chosen: list[Candidate] = []
     used = 0
     for c in sorted(pool, key=lambda c: -c.score):
-        if used + c.tokens + 3 > budget or _redundant(c, chosen):
+        if used + c.tokens + 3 > budget or redundant(c, chosen):
             continue
         chosen.append(c)
         used += c.tokens + 3  # "[n] " and the newline
@@ -197,37 +259,6 @@ _COMMON_CAPS = {
     "Of", "To", "An", "A", "Our", "Company", "Net", "Total", "Fiscal", "Sales", "Revenue", "Revenues",
     "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December",
 }
-
-
-# A sentence states something only with a finite verb; a small model also writes bare noun phrases
-# ("FedEx Freight Corporation, a leading provider of ...") that read as broken prose.
-_AUX = {"is", "are", "was", "were", "has", "have", "had", "does", "do", "did", "can", "will", "may", "must", "would", "could", "should"}
-_IRREGULAR_VERBS = {"sold", "grew", "rose", "fell", "made", "paid", "held", "bought", "spent", "ran", "became", "won", "led", "began",
-                    "relies", "rely", "relied", "applies", "applied", "carries", "carried", "buys", "pays", "makes", "grows",
-                    "took", "takes", "gave", "gives", "got", "gets", "saw", "sees", "kept", "keeps", "brought", "brings", "built",
-                    "sent", "sends", "went", "goes", "found", "finds", "set", "sets", "cut", "cuts", "put", "puts", "lent", "lends"}
-_VERB_STEMS = (
-    "sell", "operate", "provide", "offer", "serve", "distribute", "market", "generate", "include", "represent", "account", "comprise",
-    "consist", "produce", "manufacture", "own", "lease", "use", "depend", "earn", "derive", "reach", "total", "grow", "rise", "fall",
-    "decline", "increase", "decrease", "make", "pay", "borrow", "issue", "repurchase", "maintain", "hold", "employ", "ship", "deliver",
-    "buy", "spend", "design", "develop", "contribute", "target", "focus", "compete", "license", "run", "remain", "become", "launch",
-    "acquire", "complete", "enter", "open", "close", "expand", "reduce", "raise", "fund", "finance", "invest", "purchase", "receive",
-    "sign", "extend", "amend", "repay", "retire", "redeem", "declare", "return", "outsource", "contract", "export", "import", "focus",
-    "rank", "lead", "support", "access", "sponsor", "franchise", "process", "transport", "store", "build", "plan", "expect", "believe",
-)
-_VERBS = _AUX | _IRREGULAR_VERBS | {f for s in _VERB_STEMS for f in (s, s + "s", s + "es", s + "d", s + "ed")}
-_NOT_AFTER = {"to", "the", "a", "an", "its", "their", "of", "our", "his", "her"}  # "to serve", "the leased", "its products"
-
-
-def has_verb(sentence: str) -> bool:
-    words = re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)*", sentence)
-    for prev, word in zip(["", *words], words):
-        w = word.lower()
-        if "-" in w or prev.lower() in _NOT_AFTER:
-            continue
-        if w in _VERBS or (w.endswith("ed") and len(w) > 5 and not word[0].isupper()):
-            return True
-    return False
 
 
 def unsupported(sentence: str, evidence: Sequence[str], allowed_names: Sequence[str] = ()) -> str:
@@ -402,6 +433,7 @@ def write_facet(
 def llm_summarize(
     profile: Profile,
     pools: dict[str, list[Candidate]],
+    floor: dict[str, list[Candidate]],
     company: str,
     llm: LLM,
     max_tokens: int,
@@ -412,7 +444,8 @@ def llm_summarize(
     progress: Callable[[str], None] | None = None,
     deadline: float | None = None,
 ) -> tuple[list[Sentence], list[FacetReport]]:
-    """Map every facet with evidence to fused sentences, then choose among them and the filing's own.
+    """Map every facet with evidence to fused sentences, then add them to ``floor``, the embedded choice.
+    ``pools``: each facet's most likely sentences, best first (what the model is shown);
     ``deadline``: seconds for all calls; once it has passed, the facets left keep the filing's sentences."""
     llm.start_deadline(deadline)
     reports: list[FacetReport] = []
@@ -432,11 +465,11 @@ def llm_summarize(
                      f"{report.offered} grounded sentence(s){'' if report.reply == 'complete' else ' (reply ' + report.reply + ')'}")
     # the embedded choice first; the model's sentences may add facts, never take one away (a facet
     # without evidence states its absence, whatever was written)
-    sentences = upgrade(profile, choose(profile, pools, max_tokens, company=company), extra, max_tokens, company=company)
+    sentences = upgrade(profile, floor, extra, max_tokens, company=company)
     for r in reports:
         mine = [s for s in sentences if s.facet == r.facet]
         r.used = sum(1 for s in mine if s.text in written[r.facet] or _named(s.text, written[r.facet]))
-        r.source = "missing" if not pools.get(r.facet) else ("model" if r.used == len(mine) else "model+embedded" if r.used else "embedded")
+        r.source = "missing" if not floor.get(r.facet) else ("model" if r.used == len(mine) else "model+embedded" if r.used else "embedded")
         if r.offered and not r.used:
             r.reason = "no figure or name the filing's own sentences lacked, or no room for it"
     return sentences, reports

@@ -68,6 +68,10 @@ def _unit(text: str, kind: str = "sentence") -> SentenceUnit:
         ("(1) Represents sales to customers in Europe and Asia.", "sentence", False),  # a footnote without its row
         ("(1) Walmart Inc. accounted for 16.9% of consolidated sales.", "sentence", True),  # a footnote naming its subject
         ("Net sales by category: iPhone was $201,183 million in 2024 and $200,583 million in 2023.", "table", True),
+        ("Refer to page 78 of IBM's 1997 Annual Report to Stockholders which is incorporated herein by reference.", "sentence", False),
+        ("The table below presents details of its reportable segments.", "sentence", False),  # points at what it does not hold
+        ("In addition to its direct sales force, the Company utilizes over 35 external sales organizations and one stocking "
+         "distributor, Richardson Electronics, Ltd., to service the needs of low volume customers.", "sentence", True),
     ],
 )
 def test_what_can_stand_alone_as_an_answer(text, kind, stands):

@@ -20,7 +20,7 @@ from ingest.errors import LLMError
 from rag.grounding import check_sentence
 from rag.tokens import count_tokens
 from tests.openai_stub import OpenAIStub, StubReply
-from tests.test_llm_backend import COMPANY, PROFILE, FacetWriter, chunk_texts, pools, stub_settings
+from tests.test_llm_backend import COMPANY, PROFILE, FacetWriter, chunk_texts, floor, pools, stub_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 _RAG_SCRIPT = Path(sys.executable).with_name("rag")
@@ -37,7 +37,8 @@ def summarize(responder, **overrides):
         settings = stub_settings(stub, **overrides)
         llm = OpenAIChat(settings, backoff=0.01)
         t0 = time.monotonic()
-        sentences, reports = llm_summarize(PROFILE, pools(), COMPANY, llm, 512, settings.evidence_tokens, chunk_texts(),
+        pooled = pools()
+        sentences, reports = llm_summarize(PROFILE, pooled, floor(pooled), COMPANY, llm, 512, settings.evidence_tokens, chunk_texts(),
                                            allowed_names=["Acme Foods, Inc.", COMPANY], deadline=settings.deadline)
         return sentences, {r.facet: r for r in reports}, llm.usage, time.monotonic() - t0, stub.requests
 

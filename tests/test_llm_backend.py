@@ -28,7 +28,6 @@ from ingest.errors import LLMError
 from ingest.types import Chunk
 from queries.profile import load_profile
 from rag.llm import IncompleteOutputError, OpenAIChat
-
 from rag.settings import LLMSettings, Settings, llm_from_env
 from rag.tokens import count_tokens
 from rag.types import FacetEvidence, ScoredChunk
@@ -247,10 +246,32 @@ class FacetWriter:
 
 
 def pools(skip: str | None = None, by_facet: dict[str, list[Chunk]] | None = None):
-    from rag.extractive import facet_pools
+    """Each facet's candidates, as the scorer would rank them: the sentences of its chunks, best chunk first."""
+    from ingest.types import SentenceUnit
+    from rag.candidates import clause_spans, is_candidate, printed
+    from rag.retrieve import words
+    from rag.select import Candidate, aspects_of, fact_keys
+    from rag.text import NUMBER
 
-    ev = evidence(by_facet) if by_facet is not None else default_evidence(skip)
-    return facet_pools(PROFILE, ev, "Acme Foods, Inc.")[1]
+    out = {}
+    for ev in (evidence(by_facet) if by_facet is not None else default_evidence(skip)):
+        found = []
+        for sc in ev.chunks:
+            c = sc.chunk
+            for a, b, clause in clause_spans(c.text):
+                text = printed(SentenceUnit("s", DOC, c.text[a:b], c.id, c.item, c.start + a, c.start + b), None)
+                if is_candidate(c.text, a, b, clause) and text:
+                    score = sc.score - 0.001 * len(found)
+                    found.append(Candidate(text, ev.facet.name, c.id, c.start + a, c.start + b, c.item, score, count_tokens(text),
+                                           frozenset(words(text)), frozenset(NUMBER.findall(text)), fact_keys(text),
+                                           aspects_of(text, ev.facet), sc.rank, score))
+        out[ev.facet.name] = found
+    return out
+
+
+def floor(pooled):
+    """The embedded choice a model's sentences are added to: each facet's two best."""
+    return {name: found[:2] for name, found in pooled.items()}
 
 
 def chunk_texts(by_facet: dict[str, list[Chunk]] | None = None):
@@ -265,7 +286,8 @@ def run(responder, skip: str | None = None, by_facet: dict[str, list[Chunk]] | N
     with OpenAIStub(responder) as stub:
         settings = stub_settings(stub, **overrides)
         llm = OpenAIChat(settings, backoff=0.01)
-        sentences, reports = llm_summarize(PROFILE, pools(skip, by_facet), COMPANY, llm, max_tokens, settings.evidence_tokens,
+        pooled = pools(skip, by_facet)
+        sentences, reports = llm_summarize(PROFILE, pooled, floor(pooled), COMPANY, llm, max_tokens, settings.evidence_tokens,
                                            chunk_texts(by_facet), allowed_names=["Acme Foods, Inc.", COMPANY])
         return sentences, {r.facet: r for r in reports}, stub.requests, llm.usage
 
@@ -425,9 +447,9 @@ def test_a_cut_off_reply_keeps_its_whole_sentences_and_asks_nothing_more() -> No
     ids=["cut-before-a-sentence", "empty", "content-filter", "none", "markup-only"],
 )
 def test_an_unusable_reply_falls_back_to_the_embedded_sentences(reply, status: str) -> None:
-    from rag.extractive import select
+    from rag.select import assemble_sentences
 
-    baseline = select(PROFILE, pools(), 512, company=COMPANY)
+    baseline = assemble_sentences(PROFILE, floor(pools()), COMPANY)
     sentences, reports, _, _ = run(FacetWriter({"revenue": reply}))
     assert reports["revenue"].reply == status
     assert reports["revenue"].fell_back and reports["revenue"].reason
@@ -478,16 +500,16 @@ def test_filing_text_stays_data() -> None:
 
 
 def test_an_unreachable_endpoint_is_an_error_not_a_fallback() -> None:
-    from rag.mapreduce import llm_summarize
-
     import socket
+
+    from rag.mapreduce import llm_summarize
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     settings = LLMSettings(model="m", base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=1, timeout=2)
     with pytest.raises(LLMError) as info:
-        llm_summarize(PROFILE, pools(), COMPANY, OpenAIChat(settings, backoff=0.01), 512, 1000, chunk_texts())
+        llm_summarize(PROFILE, pools(), floor(pools()), COMPANY, OpenAIChat(settings, backoff=0.01), 512, 1000, chunk_texts())
     assert "kept failing" in str(info.value) and "\n" not in str(info.value)
 
 

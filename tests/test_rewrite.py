@@ -1,4 +1,4 @@
-"""The embedded backend's sentence work: rewriting without computing, and choosing by kinds of fact."""
+"""A filing's sentence as the summary prints it: rewritten without computing; tables as sentences; the text rules."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from ingest.errors import InputError
 from ingest.sections import chunk_lines, prior_period_spans
 from ingest.types import Chunk
 from queries.profile import load_profile
-from rag.extractive import (ANAPHORA, BOILERPLATE, CONDITIONAL, HEDGE, NUMBER, Candidate, _as_written, _company_totals_first, _redundant,
-                            aspects_of, clause_spans, compress, fact_keys, latest_only,
-                            evidence_pool, money_amount, name_first, select, specific,
-                            short_company_name, third_person, trim, candidates)
+from rag.candidates import clause_spans
+from rag.rewrite import _as_written, compress, latest_only, name_first, short_company_name, third_person, trim
+from rag.select import Candidate, aspects_of, fact_keys, redundant
+from rag.text import BOILERPLATE, CONDITIONAL, HEDGE, NUMBER
 from rag.retrieve import words
 from rag.tokens import count_tokens
-from rag.types import FacetEvidence, ScoredChunk, Sentence
+from rag.types import Sentence
 
 
 @pytest.mark.parametrize(
@@ -165,45 +165,6 @@ def _candidate(text: str, facet: str, score: float, profile) -> Candidate:
                      frozenset(words(text)), frozenset(NUMBER.findall(text)), fact_keys(text), aspects_of(text, f), 0, score)
 
 
-def _found(facet: str, text: str, company: str, item: str = "Item 7") -> list[Candidate]:
-    """The candidates of one chunk holding ``text``, retrieved first for ``facet``."""
-    f = next(x for x in load_profile().facets if x.name == facet)
-    return candidates(FacetEvidence(f, (ScoredChunk(Chunk("c1", "d1", text, 0, 0, len(text), item), 1.0, 0),)), company)
-
-
-def _pools(profile, **by_facet: list[tuple[str, float]]) -> dict[str, list[Candidate]]:
-    """Candidate pools with exact scores: facet name -> [(sentence, score), ...]; other facets empty."""
-    pools = {f.name: [] for f in profile.facets}
-    pools.update({name: [_candidate(t, name, score, profile) for t, score in items] for name, items in by_facet.items()})
-    return pools
-
-
-def test_a_new_kind_of_fact_beats_a_stronger_repeat():
-    profile = load_profile()
-    pools = _pools(profile, revenue=[
-        ("Total net sales increased 10% to $9,713.6 million in fiscal 2012.", 3.0),
-        ("Total net sales in the fourth quarter increased 9% to $2,400.1 million.", 2.8),
-        ("Total net sales in the third quarter increased 8% to $2,300.7 million.", 2.7),
-        ("International sales were 61% of net sales, led by Europe and Asia.", 1.2),
-    ])
-    assert pools["revenue"][3].aspects >= {"geography"} and "total" in pools["revenue"][0].aspects
-    reserved = sum(count_tokens(f.missing) + 1 for f in profile.facets if f.name != "revenue")
-    room_for_two = reserved + sum(c.tokens + 2 for c in pools["revenue"][:2]) + 2
-    chosen = [s.text for s in select(profile, pools, room_for_two) if s.facet == "revenue"]
-    assert chosen == [pools["revenue"][0].text, pools["revenue"][3].text]  # total, then the new kind: geography
-
-
-def test_parallel_statements_with_different_figures_are_not_redundant():
-    profile = load_profile()
-    pools = _pools(profile, revenue=[
-        ("Consumer Products net sales increased 7.8%, or $49.8 million, to $686.3 million.", 3.0),
-        ("Building Products net sales increased 8.2%, or $44.3 million, to $586.1 million.", 2.9),
-        ("Consumer Products net sales increased 7.8%, or $49.8 million, to $686.3 million in the year.", 2.8),
-    ])
-    chosen = [s.text for s in select(profile, pools, 300) if s.facet == "revenue"]
-    assert len(chosen) == 2 and any("Building" in c for c in chosen)
-
-
 def test_profile_aspects_must_be_valid_patterns(tmp_path):
     bad = tmp_path / "bad.toml"
     lines = ['name = "x"', 'instructions = "Summarize."', "[[facets]]", 'name = "revenue"', 'title = "Revenue"', 'covers = "c"',
@@ -263,23 +224,6 @@ def test_a_table_without_a_title_gives_no_sentence():
     assert table_sentences(_lines(untitled)) == []
 
 
-def test_the_facet_that_spent_least_takes_its_turn_first():
-    profile = load_profile()
-    pools = _pools(
-        profile,
-        revenue=[("Total net sales increased 10% to $9,713.6 million, with growth in every region, every channel, every "
-                  "product category and every one of the brands sold in department stores, specialty stores and online.", 3.0),
-                 ("International sales were 61% of net sales.", 2.9)],
-        financing=[("It has a $1.0 billion revolving credit facility.", 1.0), ("It paid dividends of $204.0 million.", 0.9)],
-    )
-    reserved = sum(count_tokens(f.missing) + 1 for f in profile.facets if f.name not in {"revenue", "financing"})
-    first_round = pools["revenue"][0].tokens + pools["financing"][0].tokens + 4
-    assert abs(pools["revenue"][1].tokens - pools["financing"][1].tokens) <= 3  # room for one of the two, not both
-    chosen = select(profile, pools, reserved + first_round + max(pools["revenue"][1].tokens, pools["financing"][1].tokens) + 3)
-    assert [s.text for s in chosen if s.facet == "financing"] == [c.text for c in pools["financing"]]
-    assert len([s for s in chosen if s.facet == "revenue"]) == 1
-
-
 def test_a_unit_line_can_carry_the_header():
     from rag.tables import table_sentences
 
@@ -298,24 +242,11 @@ def test_a_segments_sales_are_part_of_the_split_not_the_total():
 
 
 def test_sentence_ends_are_not_doubled():
-    from rag.extractive import compress, tidy
+    from rag.rewrite import compress, tidy
 
     assert tidy("Moody’s assigned a ratings outlook of “stable.”") == "Moody’s assigned a ratings outlook of “stable.”"
     assert compress("Logistics runs through FedEx Supply Chain Distribution System, Inc., primarily due to demand.") == (
         "Logistics runs through FedEx Supply Chain Distribution System, Inc.")
-
-
-def test_the_joined_text_fills_the_ceiling_and_never_crosses_it():
-    profile = load_profile()
-    names = ["Amber", "Birch", "Cedar", "Dune", "Elm", "Fern", "Grove", "Heath", "Iris", "Jade", "Kelp", "Lark"]
-    pools = _pools(profile, **{
-        f.name: [(f"The {names[j]} {f.name} business net sales were ${100 + 10 * i + j}.{j} million, up {j + 1}.{i}% in fiscal 2025.",
-                  3.0 - 0.1 * j) for j in range(12)]
-        for i, f in enumerate(profile.facets)
-    })
-    for ceiling in (120, 200, 333):
-        text = " ".join(s.text for s in select(profile, pools, ceiling))
-        assert ceiling - 25 <= count_tokens(text) <= ceiling
 
 
 def test_mmr_matches_the_textbook_definition():
@@ -348,52 +279,6 @@ def test_mmr_matches_the_textbook_definition():
 
     for k in (1, 5, 20, 50):
         assert [sc.chunk.id for sc in mmr(scores, chunks, k)] == naive(k)
-
-
-@pytest.mark.parametrize("text, dollars", [
-    ("Revenues increased 8%, or $3.8 billion, to $48.8 billion.", 48.8e9),
-    ("Net sales increased 10%, or $903.6 million, to $9,713.6 million.", 9713.6e6),
-    ("Dividends of $1,606,000 were declared.", 1606000.0),
-    ("Its plants can produce 610 million pounds a year.", 0.0),  # not money
-])
-def test_money_amount_reads_the_largest_dollar_figure(text, dollars):
-    assert money_amount(text) == pytest.approx(dollars)
-
-
-def test_the_company_total_outranks_a_segments_total():
-    profile = load_profile()
-    segment = _candidate("Service revenues for fiscal 2014 increased 8%, or $3.0 billion, to $40.2 billion.", "revenue", 3.0, profile)
-    parks = _candidate("Parks and Resorts revenues increased 7%, or $1.0 billion, to $15.1 billion.", "revenue", 2.4, profile)
-    company = _candidate("Revenues for fiscal 2014 increased 8%, or $3.8 billion, to $48.8 billion.", "revenue", 2.9, profile)
-    other = _candidate("Licensing and royalty income rose to $3.9 million.", "revenue", 1.0, profile)
-    assert all("total" in c.aspects for c in (segment, parks, company)) and "total" not in other.aspects
-    out = {c.text: c.score for c in _company_totals_first([segment, parks, company, other])}
-    assert out[company.text] == 2.9  # the largest total keeps its score
-    assert out[segment.text] < out[company.text] and out[parks.text] < 2.4 * 0.8
-    assert out[other.text] == 1.0  # not a total: untouched
-
-
-def test_a_definition_with_an_enumeration_is_not_a_specific_fact():
-    assert not specific("Liquidity includes cash and cash equivalents, short-term investments, and availability under its "
-                        "revolving credit facility, less outstanding commercial paper.", "Tyson Foods")
-    assert specific("It has a $1.75 billion revolving credit facility.", "Tyson Foods")
-    assert specific("Its facility is funded by a syndicate of banks led by JPMorgan Chase Bank.", "Tyson Foods")
-
-
-def test_a_facet_claims_absence_only_when_its_own_words_are_absent_too():
-    profile = load_profile()
-    financing = next(f for f in profile.facets if f.name == "financing")
-    weak = _candidate("The company maintains lines of credit that may be used to finance seasonal fluctuations in "
-                      "working capital on a short-term basis.", "financing", 0.07, profile)
-    hypothetical = _candidate("If it is required to comply with the rules, it would incur capital expenditures of "
-                              "approximately $200,000.", "financing", 0.2, profile)
-    pointer = _candidate("Capital expenditures are described on page 29 of the Annual Report, which is incorporated by "
-                         "reference.", "financing", 0.2, profile)
-    off_topic = _candidate("The company settled approximately 10,500 asbestos cases in March 1993.", "financing", 0.2, profile)
-    strong = _candidate("It has a $1.0 billion revolving credit facility that expires in 2015.", "financing", 0.9, profile)
-    assert evidence_pool(financing, [strong, weak], 0.25) == [strong]  # strong evidence: the weak stays out
-    assert evidence_pool(financing, [off_topic, weak], 0.25) == [weak]  # stated rather than "does not disclose"
-    assert evidence_pool(financing, [hypothetical, pointer, off_topic], 0.25) == []  # so the facet says it plainly
 
 
 @pytest.mark.parametrize("sentence", [
@@ -444,9 +329,14 @@ def test_risk_factor_language_counts_as_hedged(sentence):
     assert HEDGE.search(sentence)
 
 
-@pytest.mark.parametrize("sentence", ["The slight increase can be attributed to research and development.", "This includes retail stores."])
+@pytest.mark.parametrize("sentence", ["The slight increase can be attributed to research and development.", "This includes retail stores.",
+                                      "These customers are typically homeowners.", "It contributes to the group's results."])
 def test_a_sentence_leaning_on_the_one_before_is_recognized(sentence):
-    assert ANAPHORA.match(sentence)
+    from ingest.types import SentenceUnit
+    from rag.features import leans
+
+    assert leans(SentenceUnit("s", "d", sentence, "c", None, 0, len(sentence)))
+    assert not leans(SentenceUnit("s", "d", "We sell frozen meals to grocery chains.", "c", None, 0, 10))
 
 
 def test_a_comparison_naming_last_years_sales_is_cut():
@@ -463,30 +353,27 @@ def test_the_same_statement_for_an_earlier_year_is_redundant():
                       "and share repurchases of $453.9 million.", "financing", 1.5, profile)
     other_segment = _candidate("Building Products net sales increased 8.2% to $586.1 million.", "revenue", 1.0, profile)
     segment = _candidate("Consumer Products net sales increased 7.8% to $686.3 million.", "revenue", 1.0, profile)
-    assert _redundant(last, [this])
-    assert not _redundant(other_segment, [segment])
+    assert redundant(last, [this])
+    assert not redundant(other_segment, [segment])
     total = _candidate("Net sales increased 10%, or $903.6 million, to $9,713.6 million.", "revenue", 1.0, profile)
     region = _candidate("In Europe, the Middle East & Africa, net sales increased 11%, or $345.6 million, to $3,603.2 million.",
                         "revenue", 1.0, profile)
-    assert not _redundant(total, [region])  # the company's total is not a region's, though its words are a subset
+    assert not redundant(total, [region])  # the company's total is not a region's, though its words are a subset
 
 
-def test_a_facet_with_weak_evidence_of_its_kind_states_it_rather_than_claim_absence():
-    profile = load_profile()
-    distribution = next(f for f in profile.facets if f.name == "distribution")
-    network = _candidate("Its network provides subscribers with local dial-up access in all major metropolitan areas of "
-                         "Texas.", "distribution", 0.18, profile)
-    assert network.aspects  # a network reaches the customers: logistics
-    assert evidence_pool(distribution, [network], 0.25) == [network]
+def _units(text: str):
+    from rag.candidates import document_sentences
+
+    return document_sentences("d1", [Chunk("d1#00000", "d1", text, 0, 0, len(text), "Item 7")])
 
 
 def test_page_headers_and_biographies_are_not_evidence():
     text = ("Index to Financial Statements circuits which was a result of decreased revenues of $2.1 million. "
             "Index to Financial Statements Total revenue decreased by $8.0 million, or 31.4%, to $17.5 million. "
             "Mr. Allard previously was employed by Primedia, where he managed products to increase revenue by $40 million.")
-    found = _found("revenue", text, "Internet America")
-    assert found[0].text == "Total revenue decreased by $8.0 million, or 31.4%, to $17.5 million."
-    assert not any(c.text.startswith(("Index", "Circuits")) for c in found)
+    found = [u.text for u in _units(text)]
+    assert not any("circuits which" in t for t in found)  # the rest of a sentence from the page before
+    assert any(t.endswith("Total revenue decreased by $8.0 million, or 31.4%, to $17.5 million.") for t in found)
     assert BOILERPLATE.search(text.split(". ")[-1])
 
 
@@ -504,16 +391,19 @@ def test_the_tail_of_a_sentence_broken_over_lines_is_not_a_sentence():
             "material terms of which were consistent with the Revolving Credit Agreement of $1,250 million.\n"
             "Liquidity\nIt had $2.1 billion of borrowing capacity under its credit facilities.\n"
             "Fiscal 2025\nIts revolving credit facility of $1,250 million was undrawn at year end.")
-    found = {c.text for c in _found("financing", text, "Darden")}
+    found = {u.text for u in _units(text)}
     assert not any(t.startswith("Term Loan") for t in found)
     assert "It had $2.1 billion of borrowing capacity under its credit facilities." in found  # after a heading
     assert "Its revolving credit facility of $1,250 million was undrawn at year end." in found  # a year heading too
 
 
-def test_the_filings_own_it_is_marked_down_because_in_the_summary_it_is_the_company():
-    text = ("Its supply chain is run by a subsidiary. It ships food to 2,000 restaurants from 12 distribution centers. "
+def test_a_sentence_of_the_filing_that_says_it_comes_with_the_one_it_leans_on():
+    """The filing's "It" is something said before; in a summary "It" is the company. Such a sentence is a
+    candidate only together with the sentence before it, and the choice takes both or neither."""
+    from rag.candidates import printed
+
+    text = ("Its supply chain is run by a subsidiary. It ships food to 2,000 restaurants from 12 distribution centers.\n"
             "We ship food to 1,900 restaurants from 12 distribution centers.")
-    found = {c.text: c.score for c in _found("distribution", text, "Darden", item="Item 1")}
-    ours = found["It ships food to 1,900 restaurants from 12 distribution centers."]  # from "We ship"
-    theirs = found["It ships food to 2,000 restaurants from 12 distribution centers."]  # the filing's "It": the subsidiary
-    assert theirs == pytest.approx(ours * 0.25, rel=0.05)
+    units = _units(text)
+    assert [u.follows for u in units] == [False, True, False]
+    assert printed(units[2], None) == "It ships food to 1,900 restaurants from 12 distribution centers."  # from "We ship"

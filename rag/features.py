@@ -1,0 +1,339 @@
+"""Stage 2 of a summary: what the scorer knows about each candidate sentence, as numbers.
+
+Each feature is named, so the trained weights (``rag/scorer.py``) can be read and a feature that
+earns nothing can be removed. Features come in two kinds:
+
+- the sentence's own: its length, its figures (money, percentages, other numbers), names and
+  brands, hedges, boilerplate and cross-references, whether it leans on a sentence before it,
+  its 10-K item and place in the filing, and whether its period is the filing's own fiscal year;
+- against a facet: its similarity to the facet's queries (and to the other facets'), the
+  similarity of its neighbourhood, the facet's key, core and avoided terms and kinds of fact,
+  whether its item is one the facet prefers, and the hand-written rule score that selection
+  used before the scorer was trained (:func:`rule_score`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.types import SentenceUnit
+from queries.profile import Facet, Profile
+from rag.rewrite import XREF
+from rag.text import (
+    BOILERPLATE,
+    CONDITIONAL,
+    HEDGE,
+    MONEY,
+    NUMBER,
+    ORG,
+    PERCENT,
+    PROPER,
+    YEAR,
+    TermIndex,
+    lower_regex,
+)
+
+ANAPHOR = re.compile(r"^(?:This|These|Those|Such|That|They|Their|It|Its|The (?:above|following|table|preceding)\b|"
+                     r"The (?:\w+ )?(?:increase|decrease|decline|change|growth|improvement)\b)")
+
+
+def leans(unit: SentenceUnit) -> bool:
+    """Whether the sentence, as the filing words it, opens by pointing at what came before ("These
+    customers ...", "The increase ...", "It ..."): alone, it says little or the wrong thing."""
+    return unit.kind != "table" and bool(ANAPHOR.match(unit.text.lstrip("•·-–—*▪● ")))
+
+
+FIRST_PERSON = re.compile(r"\b(?:we|our|us)\b", re.I)
+SCALED = re.compile(r"\b(?:million|billion|trillion)\b", re.I)
+ITEMS = ("Item 1", "Item 1A", "Item 2", "Item 5", "Item 7", "Item 7A", "Item 8")
+
+SENTENCE_FEATURES = (
+    "bias", "log_tokens", "money", "percent", "other_numbers", "scaled", "orgs", "proper_names", "brands", "hedges",
+    "boilerplate", "conditional", "xref", "anaphor", "first_person", "names_company", "table", "clause",
+    *(f"item_{i.split()[1]}" for i in ITEMS), "item_other", "item_none", "position",
+    "year_current", "year_prior", "year_later", "no_year", "prior_period", "commas", "opens_paragraph",
+)
+FACET_FEATURES = (
+    "sim_max", "sim_mean", "sim_pct", "sim_margin", "sim_context", "key_terms", "core_terms", "avoid_terms",
+    "aspects", "preferred_item", "rule_score", "lexical_chunk", "chunk_sim", "chunk_pct", "heading_terms",
+)
+FEATURES = SENTENCE_FEATURES + FACET_FEATURES
+
+
+@dataclass(frozen=True)
+class Document:
+    """What features need to know of the filing the sentences come from."""
+
+    fiscal_year: int | None
+    company: str
+    length: int  # characters of the cleaned text
+    prior: Sequence[tuple[int, int]] = ()  # spans that discuss an earlier year (ingest.sections.prior_period_spans)
+    form: str | None = None
+
+
+def as_ten_k(item: str | None, form: str | None) -> str | None:
+    """The 10-K item that plays the part of ``item`` in a filing of ``form`` (a 20-F's Item 4 is a 10-K's
+    Item 1, its Item 5 Item 7, its Item 18 Item 8; a 10-KSB's Item 6 is Item 7; Exhibit 13, the annual
+    report of a 1990s 10-K, Item 7), read from the profiles' form table (``queries.profile.FORM_ITEMS``).
+    A 20-F item with no 10-K counterpart is "other"."""
+    from ingest.forms import family
+    from queries.profile import FORM_ITEMS
+
+    kind = family(form) or "10-K"
+    inverse: dict[str, str] = {}
+    for ten_k, mapped in FORM_ITEMS.get(kind, {}).items():
+        for m in mapped:
+            inverse.setdefault(m, ten_k)
+    if item in inverse:
+        return inverse[item]
+    return "other" if kind == "20-F" and item else item
+
+
+def sentence_features(units: Sequence[SentenceUnit], texts: Sequence[str], doc: Document) -> np.ndarray:
+    """The facet-independent features of each candidate: one row per unit, ``texts`` as printed."""
+    rows = []
+    company_words = [w for w in re.findall(r"[A-Za-z]{3,}", doc.company) if w.lower() not in {"the", "company", "inc", "corp"}]
+    company_rx = re.compile(r"\b" + re.escape(company_words[0].lower()) + r"\b") if company_words else None
+    fy = doc.fiscal_year
+    money_rx, percent_rx, scaled_rx = lower_regex(MONEY.pattern), lower_regex(PERCENT.pattern), lower_regex(SCALED.pattern)
+    hedge_rx, boiler_rx, xref_rx = lower_regex(HEDGE.pattern), lower_regex(BOILERPLATE.pattern), lower_regex(XREF.pattern)
+    conditional_rx, first_rx = lower_regex(CONDITIONAL.pattern), lower_regex(FIRST_PERSON.pattern)
+    for unit, text in zip(units, texts):
+        item, start, kind = as_ten_k(unit.item, doc.form), unit.start, unit.kind
+        low = text.lower()
+        money = len(money_rx.findall(low))
+        pct = len(percent_rx.findall(low))
+        numbers = [n for n in NUMBER.findall(text) if not YEAR.fullmatch(n)]
+        years = [int(y) for y in YEAR.findall(text)]
+        rows.append([
+            1.0,
+            math.log(max(1, len(text) // 4)),
+            min(money, 4),
+            min(pct, 4),
+            min(max(0, len(numbers) - money - pct), 4),
+            float(bool(scaled_rx.search(low))),
+            min(len(ORG.findall(text)), 3),
+            min(len(PROPER.findall(text)), 4),
+            min(text.count("®") + text.count("™"), 3),
+            min(len(hedge_rx.findall(low)), 3),
+            float(bool(boiler_rx.search(low))),
+            float(bool(conditional_rx.search(low))),
+            float(bool(xref_rx.search(low))),
+            float(leans(unit)),
+            float(bool(first_rx.search(unit.text.lower()))),
+            float(bool(company_rx and company_rx.search(low))),
+            float(kind == "table"),
+            float(kind == "clause"),
+            *(float(item == i) for i in ITEMS),
+            float(item is not None and item not in ITEMS),
+            float(item is None),
+            start / max(1, doc.length),
+            float(bool(fy and years and max(years) == fy)),
+            float(bool(fy and years and max(years) < fy)),
+            float(bool(fy and years and max(years) > fy)),
+            float(not years),
+            float(any(a <= start < b for a, b in doc.prior)),
+            min(text.count(","), 6),
+            float(kind != "table" and not unit.follows),
+        ])
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(SENTENCE_FEATURES))
+
+
+def _percentile(values: np.ndarray) -> np.ndarray:
+    if len(values) == 0:
+        return values
+    order = values.argsort(kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(len(values))
+    return ranks / max(1, len(values) - 1)
+
+
+def _column(x: np.ndarray, name: str) -> np.ndarray:
+    return x[:, SENTENCE_FEATURES.index(name)]
+
+
+def rule_score(facet: Facet, sentence: np.ndarray, key: np.ndarray, core: np.ndarray, avoid: np.ndarray, preferred: np.ndarray) -> np.ndarray:
+    """The hand-written score selection used before the scorer was trained (figures and names, the facet's
+    terms, hedges, boilerplate, earlier years, the item), from the features: the scorer weighs it."""
+    c = lambda name: _column(sentence, name)  # noqa: E731
+    facts = c("money") + c("percent") + 0.35 * c("other_numbers") + 0.8 * c("orgs") + 0.4 * c("proper_names") + 0.5 * c("brands")
+    facts = facts + (1.0 - min(facet.fact_weight, 1.0)) * c("commas") * 0.5
+    score = (1.0 + facet.fact_weight * np.minimum(facts, 6.0)) * (0.6 + 0.4 * np.minimum(key, 5))
+    score *= 0.7 ** c("hedges") * 1.6 ** np.minimum(core, 2) * 0.3 ** np.minimum(avoid, 2) * np.where(c("boilerplate") > 0, 0.3, 1.0)
+    score *= np.where(c("year_prior") > 0, 0.6, 1.0) * np.where(c("item_1A") > 0, 0.4, np.where(preferred > 0, 1.15, 1.0))
+    return np.where(key > 0, score, 0.0)
+
+
+def facet_features(facet: Facet, lowered: Sequence[str], sentence: np.ndarray, sims: np.ndarray, other_sims: np.ndarray,
+                   lexical: np.ndarray, chunk_sims: np.ndarray, items: Sequence[str | None],
+                   headings: Sequence[str] = ()) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The features of each printed sentence against one facet, and their names: ``FACET_FEATURES``, then
+    one ``aspect:<name>`` column per kind of fact the facet names (its profile ``aspects``).
+
+    ``lowered``: the printed sentences in lower case; ``sentence``: their :func:`sentence_features`;
+    ``sims``: similarity of each sentence to each of the facet's queries (n x q); ``other_sims``: its
+    best similarity to any other facet's query (n); ``lexical``: the BM25 score of its chunk on the
+    facet's key terms, as a share of the document's best (n); ``chunk_sims``: its chunk's best
+    similarity to the facet's queries (n); ``headings``: the heading each sentence stands under, lower case."""
+    n = len(lowered)
+    best = sims.max(axis=1) if sims.size else np.zeros(n)
+    mean = sims.mean(axis=1) if sims.size else np.zeros(n)
+    context = best.copy()
+    for shift in (1, 2):  # the best of a sentence's neighbours: a fact's sentence sits among its topic's sentences
+        context[shift:] = np.maximum(context[shift:], best[:-shift] * (1 - 0.1 * shift))
+        context[:-shift] = np.maximum(context[:-shift], best[shift:] * (1 - 0.1 * shift))
+    index = TermIndex([facet.key_terms, facet.core_terms, facet.avoid_terms])
+    aspects = [(name, lower_regex("|".join(f"(?:{p})" for p in patterns))) for name, patterns in facet.aspects.items() if patterns]
+    counted = np.asarray([index.counts(t) for t in lowered], dtype=np.float64).reshape(n, 3)
+    key, core, avoid = counted[:, 0], counted[:, 1], counted[:, 2]
+    kinds = np.asarray([[1.0 if rx.search(t) else 0.0 for _, rx in aspects] for t in lowered], dtype=np.float64).reshape(n, len(aspects))
+    preferred = np.asarray([1.0 - 0.25 * facet.items.index(i) if i in facet.items else 0.0 for i in items])
+    headed: dict[str, float] = {}
+    for h in set(headings):
+        found = index.counts(h) if h else [0, 0, 0]
+        headed[h] = min(found[0] + 2 * found[1], 3)
+    heading = np.asarray([headed.get(h, 0.0) for h in headings] if len(headings) == n else np.zeros(n))
+    names = FACET_FEATURES + tuple(f"aspect:{name}" for name, _ in aspects)
+    if not n:
+        return np.zeros((0, len(names))), names
+    out = np.column_stack([
+        best, mean, _percentile(best), best - other_sims, context,
+        np.minimum(key, 5), np.minimum(core, 3), np.minimum(avoid, 3), np.minimum(kinds.sum(axis=1), 3), preferred,
+        np.log1p(rule_score(facet, sentence, key, core, avoid, preferred)), lexical, chunk_sims, _percentile(chunk_sims), heading, kinds,
+    ])
+    return out, names
+
+
+def facet_similarities(profile: Profile, unit_vectors: np.ndarray, query_vectors: dict[str, np.ndarray]) -> tuple[dict, dict]:
+    """Per facet: the sentences' similarity to each of its queries, and their best similarity to any other facet's."""
+    sims = {f.name: unit_vectors @ query_vectors[f.name].T if len(unit_vectors) else np.zeros((0, len(f.queries))) for f in profile.facets}
+    best = {name: s.max(axis=1) if s.size else np.zeros(len(unit_vectors)) for name, s in sims.items()}
+    other = {}
+    for f in profile.facets:
+        rest = [best[g.name] for g in profile.facets if g.name != f.name]
+        other[f.name] = np.max(rest, axis=0) if rest else np.zeros(len(unit_vectors))
+    return sims, other
+
+
+_GRAM_TOKEN = re.compile(r"[a-z]+|\d[\d,.]*|\$|%")
+
+
+def grams(text: str) -> dict[str, float]:
+    """The sentence's words and word pairs, figures as "0", weighted to unit length: the wording an
+    analyst's sentence has ("accounted for 0 % of", "credit facility") that a query does not."""
+    words = ["0" if t[0].isdigit() else t for t in _GRAM_TOKEN.findall(text.lower())]
+    counts: dict[str, float] = {}
+    for w in words:
+        counts[w] = counts.get(w, 0.0) + 1.0
+    for a, b in zip(words, words[1:]):
+        key = f"{a} {b}"
+        counts[key] = counts.get(key, 0.0) + 1.0
+    norm = math.sqrt(sum(v * v for v in counts.values())) or 1.0
+    return {k: v / norm for k, v in counts.items()}
+
+
+_HEADING_REACH = 4000  # characters: a heading further back titles something else by now
+
+
+def headings_of(lines: Sequence[tuple[int, str, str | None]], starts: Sequence[int]) -> list[str]:
+    """The heading each offset stands under ("Customers", "Marketing and Distribution", "Liquidity and Capital
+    Resources"), lower case, or "" when none is near: a short line without a final period, in the same item."""
+    import bisect
+
+    from ingest.sentences import looks_like_heading
+
+    marks: list[tuple[int, str, str | None]] = []
+    for offset, text, item in lines:
+        t = text.strip().strip("•·-–—*▪● ").strip()
+        if 2 < len(t) <= 80 and not t.endswith((".", ",", ";")) and not re.search(r"\d{2,}|\|", t) and len(t.split()) <= 10 \
+                and (looks_like_heading(t) or t[0].isupper() and len(t.split()) <= 4):
+            marks.append((offset, t.lower(), item))
+    at = [m[0] for m in marks]
+    out = []
+    for start in starts:
+        i = bisect.bisect_right(at, start) - 1
+        out.append(marks[i][1] if i >= 0 and start - marks[i][0] <= _HEADING_REACH else "")
+    return out
+
+
+@dataclass
+class FeatureSet:
+    """A filing's candidates as the scorer sees them: the units that print, and their features."""
+
+    units: list[SentenceUnit]
+    texts: list[str]  # as a summary prints them (rag.candidates.printed)
+    tokens: np.ndarray  # cl100k tokens of each printed text
+    vectors: np.ndarray  # each unit's embedding (unit length)
+    sentence: np.ndarray  # len(units) x len(SENTENCE_FEATURES)
+    facets: dict[str, tuple[np.ndarray, tuple[str, ...]]]  # facet name -> (matrix, column names)
+    grams: list[dict[str, float]]
+    document: Document
+    antecedent: np.ndarray  # for a sentence that leans on the one before it, that sentence's index; else -1
+
+    def matrix(self, facet: str) -> tuple[np.ndarray, tuple[str, ...]]:
+        """The sentence and facet features side by side, with their names."""
+        own, names = self.facets[facet]
+        return np.hstack([self.sentence, own]), SENTENCE_FEATURES + names
+
+
+def featurize(units: Sequence[SentenceUnit], vectors: np.ndarray, chunks: Sequence, chunk_vectors: np.ndarray,
+              metadata: dict, profile: Profile, query_vectors: dict[str, np.ndarray]) -> FeatureSet:
+    """Every feature of a filing's candidates, from what the store keeps: its sentence units and their
+    vectors, its chunks and theirs, the record's metadata, and the facets' query vectors. The same
+    function serves a summary and the scorer's training, so both see the same numbers."""
+    from ingest.sections import chunk_lines, prior_period_spans
+    from rag.candidates import printed
+    from rag.retrieve import LexicalIndex
+    from rag.rewrite import short_company_name
+    from rag.tokens import count_tokens_batch
+
+    fy_text = metadata.get("fiscal_year")
+    fiscal_year = int(fy_text) if fy_text and str(fy_text).isdigit() else None
+    form = metadata.get("form")
+    shown = [printed(u, fiscal_year) for u in units]
+    keep, texts, antecedent = [], [], []
+    kept_at: dict[int, int] = {}
+    for i, (u, t) in enumerate(zip(units, shown)):
+        if not t:
+            continue
+        before = -1
+        if leans(u):
+            before = kept_at.get(i - 1, -1) if u.follows else -1
+            if before < 0:
+                continue  # leans on a sentence that cannot be stated with it
+        kept_at[i] = len(keep)
+        keep.append(i)
+        texts.append(t)
+        antecedent.append(before)
+    units = [units[i] for i in keep]
+    vectors = np.asarray(vectors, dtype=np.float32)[keep] if len(keep) else np.zeros((0, vectors.shape[1] if len(vectors.shape) > 1 else 0), np.float32)
+    order = sorted(range(len(chunks)), key=lambda i: chunks[i].start)
+    ordered = [chunks[i] for i in order]
+    chunk_vectors = np.asarray(chunk_vectors, dtype=np.float32)[order] if len(order) else np.zeros((0, 1), np.float32)
+    lines = chunk_lines(ordered) if ordered else []
+    doc = Document(fiscal_year, short_company_name(metadata.get("company")), max((c.end for c in ordered), default=1),
+                   tuple(prior_period_spans(lines, fiscal_year)) if ordered else (), form)
+    headings = headings_of(lines, [u.start for u in units])
+    sentence = sentence_features(units, texts, doc)
+    profile = profile.for_form(form)
+    sims, other = facet_similarities(profile, vectors, query_vectors)
+    lexical_index = LexicalIndex(ordered)
+    position = {c.id: i for i, c in enumerate(ordered)}
+    at = np.asarray([position.get(u.chunk_id, 0) for u in units], dtype=np.int64)
+    lowered = [t.lower() for t in texts]
+    items = [u.item for u in units]
+    facets = {}
+    for f in profile.facets:
+        lexical = np.asarray(lexical_index.scores(f.key_terms)) if ordered else np.zeros(0)
+        lexical = lexical / (lexical.max() or 1.0) if lexical.size else lexical
+        chunk_sims = (chunk_vectors @ query_vectors[f.name].T).max(axis=1) if len(ordered) else np.zeros(0)
+        facets[f.name] = facet_features(f, lowered, sentence, sims[f.name], other[f.name], lexical[at] if len(at) else np.zeros(0),
+                                        chunk_sims[at] if len(at) else np.zeros(0), items, headings)
+    tokens = np.asarray(count_tokens_batch(texts) if texts else [], dtype=np.int64)
+    return FeatureSet(units, texts, tokens, vectors, sentence, facets, [grams(t) for t in texts], doc,
+                      np.asarray(antecedent, dtype=np.int64))

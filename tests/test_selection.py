@@ -1,0 +1,183 @@
+"""The whole filing as candidates, the trained scorer, and the choice under the ceiling (unit tests with fakes)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ingest.types import Chunk
+from queries.profile import load_profile
+from rag.candidates import document_sentences
+from rag.features import SENTENCE_FEATURES, as_ten_k, featurize, headings_of
+from rag.scorer import GENERIC, Scorer, fit_model, load_scorer
+from rag.select import SelectionParams, choose, select_summary
+from rag.text import RULES
+from rag.tokens import count_tokens
+
+PROFILE = load_profile()
+
+
+def _vector(text: str, dim: int = 32) -> np.ndarray:
+    """A bag of hashed words: similar sentences get similar vectors."""
+    v = np.zeros(dim, dtype=np.float32)
+    for w in text.lower().split():
+        v[sum(map(ord, w)) % dim] += 1.0
+    return v / (np.linalg.norm(v) or 1.0)
+
+
+def features_of(text: str, metadata: dict | None = None):
+    chunk = Chunk("d#00000", "d", text, 0, 0, len(text), "Item 7")
+    units = document_sentences("d", [chunk])
+    vectors = np.stack([_vector(u.text) for u in units]) if units else np.zeros((0, 32), np.float32)
+    queries = {f.name: np.stack([_vector(q) for q in f.queries]) for f in PROFILE.facets}
+    return featurize(units, vectors, [chunk], _vector(text)[None, :], metadata or {"fiscal_year": "2025"}, PROFILE, queries)
+
+
+FILING = (
+    "Net sales increased 10.4% to $797.7 million in fiscal 2025.\n"
+    "Net sales rose 10.4% to $797.7 million, led by frozen meals.\n"
+    "Our largest customer, Cartwright Markets, accounted for 18% of net sales in fiscal 2025.\n"
+    "We sell through a direct sales force and 38 independent food brokers across the country.\n"
+    "We have a $150.0 million revolving credit facility with Keystone Bank that matures in 2029.\n"
+    "The company operates plants in Boise and Salina. These plants run three shifts a day.\n"
+)
+
+
+def test_every_sentence_is_a_candidate_with_its_span_and_chunk():
+    fs = features_of(FILING)
+    assert len(fs.texts) == 7
+    for u in fs.units:
+        assert FILING[u.start : u.end] == u.text and u.chunk_id == "d#00000"
+    x, names = fs.matrix("revenue")
+    assert x.shape == (7, len(names)) and names[: len(SENTENCE_FEATURES)] == SENTENCE_FEATURES
+    leaning = fs.texts.index("These plants run three shifts a day.")
+    assert fs.texts[fs.antecedent[leaning]] == "The company operates plants in Boise and Salina."
+    assert all(a < 0 for i, a in enumerate(fs.antecedent) if i != leaning)
+
+
+def test_a_sentence_that_leans_on_a_sentence_that_cannot_be_stated_is_not_a_candidate():
+    fs = features_of("Plants\nThese plants run three shifts a day and employ 400 people.\n")
+    assert fs.texts == []  # "Plants" is a heading, not a sentence to lean on
+
+
+def _probabilities(fs, **likely):
+    """facet -> {sentence prefix: probability}; everything else 0.01."""
+    out = {f.name: np.full(len(fs.texts), 0.01) for f in PROFILE.facets}
+    for facet, table in likely.items():
+        for prefix, p in table.items():
+            out[facet][next(i for i, t in enumerate(fs.texts) if t.startswith(prefix))] = p
+    return out
+
+
+def test_facets_take_turns_and_a_restatement_is_passed_over():
+    fs = features_of(FILING)
+    probs = _probabilities(fs, revenue={"Net sales increased": 0.9, "Net sales rose": 0.85},
+                           customers={"Its largest customer": 0.6}, financing={"It has a $150.0": 0.5})
+    picks = choose(fs, probs, 512, SelectionParams(rounds=1, floor=0.05), order=[f.name for f in PROFILE.facets])
+    chosen = [(p.facet, fs.texts[p.units[-1]]) for p in picks]
+    assert chosen[:3] == [("revenue", fs.texts[0]), ("customers", fs.texts[2]), ("financing", fs.texts[4])]
+    assert all(not t.startswith("Net sales rose") for _, t in chosen)  # the same figures again: one is enough
+
+
+def test_a_leaning_sentence_comes_with_the_one_it_leans_on():
+    fs = features_of(FILING)
+    probs = _probabilities(fs, products={"These plants": 0.9})
+    [pick] = choose(fs, probs, 512, SelectionParams(floor=0.05), order=["products"])
+    assert [fs.texts[i] for i in pick.units] == ["The company operates plants in Boise and Salina.", "These plants run three shifts a day."]
+
+
+def test_the_budget_is_never_crossed_and_an_unlikely_facet_says_it_is_not_disclosed():
+    fs = features_of(FILING)
+    probs = _probabilities(fs, revenue={"Net sales increased": 0.9}, customers={"Its largest customer": 0.8},
+                           distribution={"It sells through": 0.7}, financing={"It has a $150.0": 0.6})
+    probs["products"][:] = 0.0
+    for ceiling in (60, 90, 512):
+        chosen = select_summary(PROFILE, fs, probs, ceiling, "Harborview", SelectionParams(floor=0.05))
+        from rag.select import assemble_sentences
+
+        text = " ".join(s.text for s in assemble_sentences(PROFILE, chosen, "Harborview"))
+        assert count_tokens(text) <= ceiling
+        assert PROFILE.facets[2].missing in text  # products: nothing likely enough
+    assert "Harborview" in text  # the first "It" names the company
+
+
+def test_the_scorer_is_data_that_round_trips_and_trains_the_same_twice():
+    fs = features_of(FILING)
+    y = np.asarray([1.0 if t.startswith("Net sales") else 0.0 for t in fs.texts])
+    rows = [(fs, "revenue", y, np.ones(len(y)))]
+    names = fs.matrix("revenue")[1]
+    a = fit_model(rows, names, use_grams=True, min_documents=1)
+    b = fit_model(rows, names, use_grams=True, min_documents=1)
+    scorer = Scorer({"revenue": a, GENERIC: fit_model(rows, names[:10], use_grams=False)}, {"alpha": 1.0}, "abc", ("x",))
+    again = Scorer({"revenue": b, GENERIC: fit_model(rows, names[:10], use_grams=False)}, {"alpha": 1.0}, "abc", ("x",))
+    assert scorer.as_json() == again.as_json()  # deterministic, rounded: byte for byte
+    loaded = Scorer.from_json(scorer.as_json())
+    assert loaded.as_json() == scorer.as_json()
+    p = loaded.probabilities(fs, ["revenue"])
+    assert p["revenue"][0] > p["revenue"][2]  # learned: the sales sentences first
+    assert loaded.model("my-own-facet") is loaded.facets[GENERIC]  # a facet of the user's own profile gets the generic model
+    assert "pickle" not in json.dumps(json.loads(scorer.as_json()))
+
+
+def test_a_broken_scorer_file_is_a_one_line_error(tmp_path):
+    from ingest.errors import InputError
+
+    bad = tmp_path / "scorer.json"
+    bad.write_text("{not json")
+    with pytest.raises(InputError, match="rag train"):
+        load_scorer(str(bad))
+
+
+def test_the_shipped_scorer_has_a_model_per_facet_and_tuned_selection():
+    scorer = load_scorer()
+    assert {f.name for f in PROFILE.facets} | {GENERIC} <= set(scorer.facets)
+    assert set(scorer.selection) <= {f for f in SelectionParams.__dataclass_fields__}
+    assert len(scorer.labels_sha256) == 64 and len(scorer.cases) >= 50
+
+
+def test_the_shipped_scorer_was_trained_on_the_labels_in_the_repository():
+    from rag.evaluate import load_cases
+    from rag.train import label_digest
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[1] / "eval"
+    try:
+        cases = load_cases(root / "cases") + load_cases(root / "holdout")
+    except Exception as exc:  # the filings live in ../shared
+        pytest.skip(f"labelled filings not available: {exc}")
+    assert load_scorer().labels_sha256 == label_digest(cases), "labels changed: run `rag train eval/cases eval/holdout`"
+
+
+def test_folds_hold_out_whole_companies():
+    from rag.train import Example, company_of, folds
+
+    names = ["tyson-2019", "tyson-2022", "home-health-corp-1997", "home-health-corp-1998", "fedex-2023", "nike-2025", "zurn-1994"]
+    items = [Example(n, company_of(n), None, {}, {}) for n in names]
+    for fold in folds(items, 3):
+        companies = {items[j].company for j in fold}
+        assert all(items[j].company in companies for j in range(len(items)) if items[j].company in companies) and fold
+        for c in companies:
+            assert {j for j in range(len(items)) if items[j].company == c} <= set(fold)
+
+
+@pytest.mark.parametrize("item, form, ten_k", [("Item 4", "20-F", "Item 1"), ("Item 5", "20-F", "Item 7"), ("Item 18", "20-F", "Item 8"),
+                                               ("Item 1", "20-F", "other"), ("Exhibit 13", "10-K405", "Item 7"),
+                                               ("Item 6", "10-KSB", "Item 7"), ("Item 7", "10-K", "Item 7"), (None, "10-K", None)])
+def test_items_are_read_as_the_10k_item_they_stand_for(item, form, ten_k):
+    assert as_ten_k(item, form) == ten_k
+
+
+def test_a_sentence_knows_the_heading_it_stands_under():
+    text = "Customers\nWe sell to grocery chains across the country.\nSales and Distribution\nWe use 38 food brokers.\n"
+    lines, pos = [], 0
+    for line in text.split("\n"):
+        lines.append((pos, line, "Item 1"))
+        pos += len(line) + 1
+    assert headings_of(lines, [text.index("We sell"), text.index("We use")]) == ["customers", "sales and distribution"]
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.name for r in RULES])
+def test_each_rule_matches_its_example_and_not_a_plain_fact(rule):
+    assert rule.search(rule.example) and rule.reason
+    assert not rule.search("Net sales increased 10.4% to $797.7 million in fiscal 2025.")
