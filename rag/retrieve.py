@@ -25,6 +25,25 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "ies", "ied", "ed", "es", "er", "ly", "s")
+
+
+def stem(word: str) -> str:
+    """A word's stem for matching a question to a sentence: "customers", "customer" -> "custom";
+    "revenue", "revenues" -> "revenu"; "sales" -> "sale", "sell" -> "sell". Crude on purpose: it only has to
+    make two forms of one word meet, and a stem of at least four letters keeps unrelated words apart."""
+    w = re.sub(r"['’]s?$", "", word.lower()).strip("'’-")  # "FedEx Express's" is "express"
+    if w.endswith("ies") and len(w) > 5:
+        w = w[:-3] + "y"  # "facilities" is "facility"
+    for suffix in _SUFFIXES:
+        if w.endswith(suffix) and len(w) - len(suffix) >= 4:
+            w = w[: -len(suffix)]
+            break
+    while w[-1:] in ("e", "y") and len(w) > 5:  # "revenue" meets "revenues", "employee" "employees", "facility" "facilities"
+        w = w[:-1]
+    return w
+
+
 class LexicalIndex:
     """BM25 over a document's chunks (k1=1.2, b=0.75); prefix terms like ``manufactur`` match words."""
 
