@@ -13,6 +13,8 @@ The parameters are tuned under the scorer's cross-validation and ship with its w
 
 from __future__ import annotations
 
+from collections import Counter
+
 import functools
 import re
 from collections.abc import Sequence
@@ -305,12 +307,15 @@ def pools(fs: FeatureSet, probabilities: dict[str, np.ndarray], profile, size: i
 def beside_antecedents(fs: FeatureSet, picks: Sequence[Pick]) -> list[Pick]:
     """A sentence that leans on one an earlier pick holds ("Those products are its largest contributors
     to profits." after "Its Fine Paper Division produces bleached paper ...") joins that pick, right
-    after it, whatever facet chose it: alone, in another facet's place, it would point at the wrong text."""
+    after it, whatever facet chose it: alone, in another facet's place, it would point at the wrong text.
+    A facet's only sentence stays its own (every facet that has evidence speaks)."""
     out: list[Pick] = []
     holder: dict[int, int] = {}
+    left = Counter(p.facet for p in picks)
     for p in picks:
         a = int(fs.antecedent[p.units[0]]) if len(p.units) == 1 else -1
-        if a >= 0 and a in holder:
+        if a >= 0 and a in holder and left[p.facet] > 1:
+            left[p.facet] -= 1
             h = holder[a]
             out[h] = Pick(tuple(sorted((*out[h].units, *p.units))), out[h].facet, out[h].probability + p.probability)
         else:

@@ -517,13 +517,14 @@ def test_an_unreachable_endpoint_is_an_error_not_a_fallback() -> None:
 
 
 class HashEmbedder:
-    """Deterministic 3-dim unit vectors; enough for Chroma to rank a handful of chunks."""
+    """Deterministic 32-dim unit vectors, nearly orthogonal for different texts (as a real model's are
+    for different statements: the choice passes over a sentence too similar to a chosen one)."""
 
     def embed(self, texts: list[str], **_: Any) -> list[list[float]]:
         out = []
         for text in texts:
             digest = hashlib.sha256(text.encode()).digest()
-            v = [digest[i] / 255 + 0.01 for i in range(3)]
+            v = [digest[i] / 127.5 - 1.0 + 1e-3 for i in range(32)]
             norm = math.sqrt(sum(x * x for x in v))
             out.append([x / norm for x in v])
         return out
