@@ -14,18 +14,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-_SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "k": 1e3, "m": 1e6, "mm": 1e6, "bn": 1e9, "b": 1e9}
-# a figure: optional currency, digits with separators, optional scale word, optional percent
-FIGURE = re.compile(
-    r"(?P<cur>(?:US)?\$|€|£)?\s?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-    r"(?:\s?(?P<scale>thousand|million|billion|trillion|bn|mm)\b)?(?P<pct>\s?%|\s?percent\b|\s?percentage points?)?",
-    re.I,
-)
-TABLE_UNIT = re.compile(r"\(?\b(?:dollars |amounts |\$ )?in (thousands|millions|billions)\b", re.I)
-ORG_NAME = re.compile(
-    r"\b(?:[A-Z][\w&'.-]*\s){0,4}(?:Bank|Inc\.|Corporation|LLC|Ltd\.|N\.A\.|Group|Partners|Securities|Trust|Capital|Holdings|Markets|Club)\b"
-    r"|\b[A-Z][a-z]+(?:\s(?:&\s)?[A-Z][a-z]+){1,4}\b"
-)
+from rag.text import FIGURE, NAME, Figure, figures, table_scale  # noqa: F401  (FIGURE, Figure: read here with their values)
+
 # Text in a filing is data: a sentence that addresses the summarizer is never evidence.
 # Text addressed to a model rather than a reader: never evidence, never shown to a model, never stated.
 # Instructions to drop the rules, role turns and chat-template tokens, requests for the prompt, in the
@@ -52,15 +42,6 @@ _STOP_NAMES = {"The Company", "Board Of Directors", "Board of Directors", "Unite
                "Senior Notes", "Credit Facility", "Credit Agreement", "Term Loan"}
 
 
-@dataclass(frozen=True)
-class Figure:
-    text: str
-    value: float  # in units (dollars, items); percentages as the number before %
-    kind: str  # "money", "percent", "number", "year"
-    decimals: int  # precision as written: "3.5" -> 1
-    scaled: bool  # had a scale word (million, billion...)
-
-
 @dataclass
 class Check:
     sentence: str
@@ -80,44 +61,12 @@ class Check:
         return "; ".join(parts)
 
 
-def figures(text: str, unit_scale: float | None = None) -> list[Figure]:
-    """The figures in ``text``; bare numbers take ``unit_scale`` when a table declares one."""
-    out = []
-    for m in FIGURE.finditer(text):
-        raw = m.group("num")
-        if m.start("num") > 0 and text[m.start("num") - 1].isalnum():
-            continue  # part of a word or code ("10-K", "Q4", "A300")
-        digits = raw.replace(",", "")
-        value = float(digits)
-        decimals = len(digits.split(".")[1]) if "." in digits else 0
-        scale_word = (m.group("scale") or "").lower()
-        year = re.fullmatch(r"(?:19|20)\d{2}", raw) and not m.group("cur") and not scale_word
-        if m.group("pct") and not (year and m.group("pct").startswith(" ")):
-            kind, scaled = "percent", False
-        elif year:
-            kind, scaled = "year", False  # also "FISCAL 2024 % CHANGE", a table header
-        else:
-            kind = "money" if m.group("cur") else "number"
-            scaled = bool(scale_word)
-            if scale_word:
-                value *= _SCALE[scale_word]
-            elif unit_scale and kind == "money" or (unit_scale and kind == "number" and "," in raw):
-                value *= unit_scale
-        out.append(Figure(m.group(0).strip(), value, kind, decimals, scaled))
-    return out
-
-
-def _table_scale(text: str) -> float | None:
-    m = TABLE_UNIT.search(text)
-    return {"thousands": 1e3, "millions": 1e6, "billions": 1e9}[m.group(1).lower()] if m else None
-
-
 def evidence_figures(texts: Iterable[str]) -> list[Figure]:
     """Figures of evidence texts, each read both as written and in its table's declared unit."""
     out: list[Figure] = []
     for t in texts:
         out.extend(figures(t))
-        scale = _table_scale(t)
+        scale = table_scale(t)
         if scale:
             out.extend(f for f in figures(t, scale) if not f.scaled)
     return out
@@ -147,7 +96,7 @@ def _step(f: Figure) -> float:
 
 def names(text: str, allowed: Sequence[str] = ()) -> list[str]:
     found = []
-    for m in ORG_NAME.finditer(text):
+    for m in NAME.finditer(text):
         name = m.group(0).strip()
         first = name.split()[0]
         if m.start() == 0 or text[max(0, m.start() - 2) : m.start()].strip() in {".", ":"}:

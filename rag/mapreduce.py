@@ -42,12 +42,25 @@ from dataclasses import dataclass, field
 
 from ingest.sentences import split_sentences
 from queries.profile import Facet, Profile
-from rag.grounding import check_sentence, figures, support_score
+from rag.grounding import check_sentence, support_score
 from rag.llm import LLM, IncompleteOutputError, ReplyError
-from rag.retrieve import words
 from rag.select import Candidate, aspects_of, fact_keys, redundant, upgrade
-from rag.text import _NOT_AFTER, _VERBS, BOILERPLATE, HEDGE, MONEY, NUMBER, ORG, PERCENT, PROPER, has_verb
-from rag.text import YEAR as _YEAR
+from rag.text import (
+    BOILERPLATE,
+    CAPITALIZED,
+    COMMON_CAPS,
+    HEDGE,
+    MONEY,
+    NUMBER,
+    ORG,
+    PERCENT,
+    PROPER,
+    YEAR,
+    figures,
+    has_verb,
+    lexicon_verb,
+    words,
+)
 from rag.tokens import count_tokens
 from rag.types import Sentence
 
@@ -89,7 +102,7 @@ def fact_count(text: str) -> float:
     """How many concrete facts a sentence carries: amounts, percentages, other figures, names."""
     money = len(MONEY.findall(text))
     pct = len(PERCENT.findall(text))
-    other = max(0, len([n for n in NUMBER.findall(text) if not _YEAR.fullmatch(n)]) - money - pct)
+    other = max(0, len([n for n in NUMBER.findall(text) if not YEAR.fullmatch(n)]) - money - pct)
     orgs = len(ORG.findall(text))
     names = len(PROPER.findall(text))
     marks = text.count("®") + text.count("™")  # brands
@@ -119,7 +132,7 @@ def score_sentence(text: str, facet: Facet, chunk_rank: int, item: str | None, f
     if BOILERPLATE.search(text):
         score *= 0.3
     if fiscal_year:
-        years = [int(y) for y in _YEAR.findall(text)]
+        years = [int(y) for y in YEAR.findall(text)]
         if years and max(years) < fiscal_year:
             score *= 0.6  # a figure of an earlier year when the filing reports a later one
     if item == "Item 1A":
@@ -253,12 +266,6 @@ CLAIM_TERMS = (
     "convertible", "dividend", "repurchase", "buyback", "bond", "warrant", "preferred stock", "initial public offering",
     "private placement", "mortgage", "lease",
 )
-_CAPITAL = re.compile(r"(?<![\w.])[A-Z][A-Za-z&'’-]*[A-Za-z](?:\s+(?:of\s+|&\s+)?[A-Z][A-Za-z&'’-]*[A-Za-z])*")
-_COMMON_CAPS = {
-    "The", "This", "These", "Its", "It", "In", "On", "As", "At", "For", "With", "Through", "During", "From", "By", "And",
-    "Of", "To", "An", "A", "Our", "Company", "Net", "Total", "Fiscal", "Sales", "Revenue", "Revenues",
-    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December",
-}
 
 
 def unsupported(sentence: str, evidence: Sequence[str], allowed_names: Sequence[str] = ()) -> str:
@@ -273,12 +280,12 @@ def unsupported(sentence: str, evidence: Sequence[str], allowed_names: Sequence[
     lower = flat.lower()
     allowed = " ".join(allowed_names)
     # Names: every capitalized word or run of them, at any place but a sentence's first word, is in the evidence.
-    for m in _CAPITAL.finditer(sentence):
+    for m in CAPITALIZED.finditer(sentence):
         name = m.group(0)
         words = name.split()
         if m.start() == 0 or sentence[max(0, m.start() - 2):m.start()].strip() in {".", ":", ";"}:
             words = words[1:]
-        words = [w for w in words if w not in _COMMON_CAPS and w not in {"of", "&"}]
+        words = [w for w in words if w not in COMMON_CAPS and w not in {"of", "&"}]
         for w in words:
             if not re.search(r"(?<![A-Za-z])" + re.escape(w), flat) and w not in allowed:
                 return f"name not in the evidence: {w}"
@@ -305,7 +312,7 @@ def _subject_words(sentence: str) -> set[str]:
     words = re.findall(r"[A-Za-z][A-Za-z'’-]*|[,;]", sentence)
     head: list[str] = []
     for prev, word in zip(["", *words], words):
-        if word in {",", ";"} or (word.lower() in _VERBS and prev.lower() not in _NOT_AFTER):
+        if word in {",", ";"} or lexicon_verb(prev, word):
             break
         head.append(word)
     return {w.lower().strip("'’").removesuffix("'s").removesuffix("’s") for w in head if len(w) > 3} - _GENERIC_HEAD
@@ -321,7 +328,7 @@ def mixes_subjects(sentence: str, lines: Sequence[str], company: str = "") -> st
         return ""
     about = [t for t in lines if subject & set(re.findall(r"[a-z][a-z'’-]+", t.lower()))]
     anchors = [f.text for f in figures(sentence) if f.kind != "year"]
-    anchors += [m.group(0) for m in _CAPITAL.finditer(sentence) if m.start() > 0 and m.group(0) not in _COMMON_CAPS]
+    anchors += [m.group(0) for m in CAPITALIZED.finditer(sentence) if m.start() > 0 and m.group(0) not in COMMON_CAPS]
     for a in anchors:
         holders = [t for t in lines if a in t]
         if holders and not any(t in about for t in holders):

@@ -22,7 +22,7 @@ import numpy as np
 
 from queries.profile import Facet, Profile
 from rag.features import FeatureSet
-from rag.retrieve import words
+from rag.text import words
 from rag.rewrite import name_first
 from rag.text import MONEY, NUMBER, ORG, PERCENT, PROPER
 from rag.text import YEAR as _YEAR

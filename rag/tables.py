@@ -18,13 +18,15 @@ import bisect
 import re
 from dataclasses import dataclass, replace
 
+from rag.text import TABLE_SCALES, TABLE_UNIT, YEAR_DIGITS, has_verb, table_unit
+
+# a line that only declares the table's unit ("(Dollars in millions)"), or does so before the header's years
 _UNIT = re.compile(
-    r"^\W*\(?\s*(?:dollars|amounts|\$)?\s*in\s+(thousands|millions|billions)\b(?:\s+of\s+(?:u\.s\.\s+)?dollars)?[^)]{0,40}\)?\s*$"
-    r"|^\W*\(\s*(?:dollars\s|amounts\s|\$\s?)?in\s+(thousands|millions|billions)\b[^)]{0,40}\)\s*(?P<header>.*\d{4}.*)$",  # "(in thousands) 2025 2024 % Change"
+    r"^\W*\(?\s*(?:dollars|amounts|\$)?\s*in\s+" + TABLE_SCALES + r"\b(?:\s+of\s+(?:u\.s\.\s+)?dollars)?[^)]{0,40}\)?\s*$"
+    r"|^\W*\(\s*(?:dollars\s|amounts\s|\$\s?)?in\s+" + TABLE_SCALES + r"\b[^)]{0,40}\)\s*(?P<header>.*\d{4}.*)$",  # "(in thousands) 2025 2024 % Change"
     re.I,
 )
-_YEAR = r"(?:19[5-9]\d|20\d\d)"
-_COLUMN = re.compile(r"\b(" + _YEAR + r")\b|%\s*change|\bchange\b", re.I)
+_COLUMN = re.compile(r"\b(" + YEAR_DIGITS + r")\b|%\s*change|\bchange\b", re.I)
 _CELL = r"(?:\$\s?)?\(?-?\d[\d,]*(?:\.\d+)?%?\)?|—|–|-"
 _ROW = re.compile(r"^(?P<label>[A-Za-z][^$\d]{1,80}?)(?:\s\(\d\))?\s+(?P<cells>(?:" + _CELL + r")(?:\s+(?:" + _CELL + r"))+)\s*$")
 _MAX_ROWS = 8
@@ -203,15 +205,14 @@ def _emit(group, table_title, group_title, unit, dollars, year, previous, head=-
 # are debris, not a fact.
 
 _SEP = " | "
-_UNIT_WORD = re.compile(r"\bin\s+(thousands|millions|billions)\b|\bin\s+(\$\s?000)s?\b", re.I)
-_YEAR_HEAD = re.compile(r"(?:(?:fiscal(?:\s+year)?|fy|year(?:s)?(?:\s+ended)?)\s+)?((?:19[5-9]|20\d)\d)|"
-                        r"(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+)((?:19[5-9]|20\d)\d)", re.I)
+_YEAR_HEAD = re.compile(r"(?:(?:fiscal(?:\s+year)?|fy|year(?:s)?(?:\s+ended)?)\s+)?(" + YEAR_DIGITS + r")|"
+                        r"(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+)(" + YEAR_DIGITS + r")", re.I)
 _CHANGE_HEAD = re.compile(r"(?:%|percent(?:age)?)?\s*change\b.*|%|\$\s*change.*|increase\s*/?\s*\(?decrease\)?", re.I)
 _VALUE = re.compile(r"\$?\s?\(?-?\$?\s?\d[\d,]*(?:\.\d+)?\)?%?")
 _LEAD_IN = re.compile(r"^(?:the\s+)?following\s+tables?\s+(?:shows|presents|summarizes|sets\s+forth|provides|reflects|"
                       r"includes|illustrates|details)\s+(?:the\s+)?", re.I)
 _CAPTION_TAIL = re.compile(r"\s*(?:\((?:[^()]*\bin\s+(?:thousands|millions|billions)[^()]*)\)|"
-                           r"\bfor\s+(?:the\s+)?(?:years?|fiscal|periods?|20\d\d|19\d\d)[^()]*?)\s*[:.]?\s*$", re.I)
+                           r"\bfor\s+(?:the\s+)?(?:years?|fiscal|periods?|" + YEAR_DIGITS + r")[^()]*?)\s*[:.]?\s*$", re.I)
 _PLURAL_LABEL = re.compile(r"(?<!s)s$")
 _MAX_ROW_SENTENCES = 12  # rows per table
 
@@ -247,18 +248,18 @@ def _caption(lines: list[tuple[int, str, str | None]], i: int) -> tuple[str | No
     unit, dollars, fiscal = "", False, False
     header = lines[i][1]
     for text in (header.split(_SEP)[0],):
-        m = _UNIT_WORD.search(text)
+        m = TABLE_UNIT.search(text)
         if m:
-            unit, dollars = _unit_of(m), bool(re.search(r"dollar|\$", text, re.I))
+            unit, dollars = table_unit(m), bool(re.search(r"dollar|\$", text, re.I))
     for j in range(i - 1, max(-1, i - 5), -1):
         text = lines[j][1].strip()
         if not text:
             continue
         if _SEP in text:
             break
-        m = _UNIT_WORD.search(text)
+        m = TABLE_UNIT.search(text)
         if m and not unit:
-            unit, dollars = _unit_of(m), bool(re.search(r"dollar|\$", text, re.I))
+            unit, dollars = table_unit(m), bool(re.search(r"dollar|\$", text, re.I))
         if re.search(r"\bfiscal\b", text, re.I):
             fiscal = True
         if _UNIT.match(text) or (m and len(text) < 60 and text.startswith("(")) or re.fullmatch(r"(?:fiscal\s+)?years?\s+ended[^|]{0,40}", text, re.I):
@@ -266,10 +267,6 @@ def _caption(lines: list[tuple[int, str, str | None]], i: int) -> tuple[str | No
         caption = _clean_caption(text)
         return (caption, lines[j][0], unit, dollars, fiscal) if caption else (None, -1, unit, dollars, fiscal)
     return None, -1, unit, dollars, fiscal
-
-
-def _unit_of(m: re.Match) -> str:
-    return (m.group(1) or "thousands").lower()  # "$000" is thousands of dollars
 
 
 def _clean_caption(text: str) -> str | None:
@@ -389,7 +386,5 @@ def balanced(text: str) -> bool:
 def keeps_meaning(shortened: str) -> bool:
     """True when a shortened sentence still stands on its own: its parentheses closed and a finite verb
     left ("Damage or disruption to its distribution logistics." has none). The verb rule is the one the
-    model's sentences are checked with (``rag.mapreduce.has_verb``)."""
-    from rag.mapreduce import has_verb
-
+    model's sentences are checked with (``rag.text.has_verb``)."""
     return balanced(shortened) and has_verb(shortened) and not is_debris(shortened)

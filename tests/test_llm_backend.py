@@ -249,7 +249,7 @@ def pools(skip: str | None = None, by_facet: dict[str, list[Chunk]] | None = Non
     """Each facet's candidates, as the scorer would rank them: the sentences of its chunks, best chunk first."""
     from ingest.types import SentenceUnit
     from rag.candidates import clause_spans, is_candidate, printed
-    from rag.retrieve import words
+    from rag.text import words
     from rag.select import Candidate, aspects_of, fact_keys
     from rag.text import NUMBER
 
