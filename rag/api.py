@@ -180,7 +180,7 @@ def summarize_document(
     """Score every sentence of the filing per facet, choose under the ceiling, and write (with a model, if any).
 
     ``progress`` (a callable taking one line) hears about each model call: a CPU model takes minutes."""
-    from rag.grounding import ground_sentences
+    from rag.grounding import Rules, ground
     from rag.rewrite import _as_written, short_company_name
     from rag.scorer import load_scorer
     from rag.select import SelectionParams, assemble_sentences, pools, select_summary
@@ -225,7 +225,7 @@ def summarize_document(
         encoding = encoding_for_model(settings.llm.model)
         report = {"facets": [r.as_dict() for r in reports], "fallback": [r.facet for r in reports if r.fell_back]}
         usage = {k: v - before.get(k, 0) for k, v in llm.usage.as_dict().items()}
-    kept, dropped = ground_sentences(sentences, every, allowed_names, exempt, None, max_tokens=max_tokens)
+    kept, dropped = ground(sentences, every, Rules(tuple(allowed_names)), exempt, max_tokens=max_tokens)
     text = " ".join(s.text for s in kept)
     # The ceiling is a hard guarantee, in the model's own encoding and in cl100k_base.
     text = truncate_to_tokens(truncate_to_tokens(text, max_tokens, encoding), max_tokens)
