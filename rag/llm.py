@@ -14,10 +14,31 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ingest.errors import LLMError
-from rag.settings import LLMSettings
+from rag.errors import LLMError
+from rag.settings import LOCAL_DEADLINE, LOCAL_TIMEOUT, LLMSettings, openai_env
 
 log = logging.getLogger(__name__)
+
+
+def llm_from_env(spec: str | None, timeout: float | None = None, context: int | None = None) -> LLMSettings | None:
+    """Decide the backend: ``--llm local[:NAME_OR_PATH.gguf]``, ``--llm MODEL[@BASE_URL]``, ``--llm none``,
+    or the OpenAI environment variables. ``timeout`` and ``context`` override RAG_LLM_TIMEOUT and RAG_LLM_CONTEXT."""
+    key, base = openai_env()
+    given = {"timeout": timeout, "context_tokens": context}
+    if spec is not None:
+        if spec.lower() in {"none", "off", "extractive"}:
+            return None
+        if spec == "local" or spec.startswith("local:"):
+            from rag.localmodel import resolve_model
+
+            path = resolve_model(spec.partition(":")[2] or None)
+            # a local model is named by its file, whatever RAG_LLM_MODEL says; a CPU needs the longer defaults
+            return LLMSettings.from_env({"timeout": LOCAL_TIMEOUT, "deadline": LOCAL_DEADLINE}, model=path.stem, local_model=path, **given)
+        name, _, url = spec.partition("@")
+        return LLMSettings.from_env(model=name or None, base_url=url or base, api_key=key, **given)
+    if key or base:
+        return LLMSettings.from_env(base_url=base, api_key=key, **given)
+    return None
 
 
 class ReplyError(LLMError):

@@ -18,12 +18,12 @@ import bisect
 import re
 from dataclasses import dataclass, replace
 
-from rag.text import TABLE_SCALES, TABLE_UNIT, YEAR_DIGITS, has_verb, table_unit
+from rag.text import SCALES_PLURAL, TABLE_UNIT, YEAR_DIGITS, has_verb, table_unit
 
 # a line that only declares the table's unit ("(Dollars in millions)"), or does so before the header's years
 _UNIT = re.compile(
-    r"^\W*\(?\s*(?:dollars|amounts|\$)?\s*in\s+" + TABLE_SCALES + r"\b(?:\s+of\s+(?:u\.s\.\s+)?dollars)?[^)]{0,40}\)?\s*$"
-    r"|^\W*\(\s*(?:dollars\s|amounts\s|\$\s?)?in\s+" + TABLE_SCALES + r"\b[^)]{0,40}\)\s*(?P<header>.*\d{4}.*)$",  # "(in thousands) 2025 2024 % Change"
+    r"^\W*\(?\s*(?:dollars|amounts|\$)?\s*in\s+(" + SCALES_PLURAL + r")\b(?:\s+of\s+(?:u\.s\.\s+)?dollars)?[^)]{0,40}\)?\s*$"
+    r"|^\W*\(\s*(?:dollars\s|amounts\s|\$\s?)?in\s+(" + SCALES_PLURAL + r")\b[^)]{0,40}\)\s*(?P<header>.*\d{4}.*)$",  # "(in thousands) 2025 2024 % Change"
     re.I,
 )
 _COLUMN = re.compile(r"\b(" + YEAR_DIGITS + r")\b|%\s*change|\bchange\b", re.I)
@@ -211,7 +211,7 @@ _CHANGE_HEAD = re.compile(r"(?:%|percent(?:age)?)?\s*change\b.*|%|\$\s*change.*|
 _VALUE = re.compile(r"\$?\s?\(?-?\$?\s?\d[\d,]*(?:\.\d+)?\)?%?")
 _LEAD_IN = re.compile(r"^(?:the\s+)?following\s+tables?\s+(?:shows|presents|summarizes|sets\s+forth|provides|reflects|"
                       r"includes|illustrates|details)\s+(?:the\s+)?", re.I)
-_CAPTION_TAIL = re.compile(r"\s*(?:\((?:[^()]*\bin\s+(?:thousands|millions|billions)[^()]*)\)|"
+_CAPTION_TAIL = re.compile(r"\s*(?:\((?:[^()]*\bin\s+(?:" + SCALES_PLURAL + r")[^()]*)\)|"
                            r"\bfor\s+(?:the\s+)?(?:years?|fiscal|periods?|" + YEAR_DIGITS + r")[^()]*?)\s*[:.]?\s*$", re.I)
 _PLURAL_LABEL = re.compile(r"(?<!s)s$")
 _MAX_ROW_SENTENCES = 12  # rows per table
@@ -351,7 +351,7 @@ def row_sentences(lines: list[tuple[int, str, str | None]]) -> list[TableSentenc
 
 # --------------------------------------------------------------------------- what is not a sentence
 
-_BARE_UNIT = re.compile(r"^\W*\(?\s*(?:dollars|amounts|\$|in)\b[^.]{0,120}\b(?:thousands|millions|billions)\b[^.]{0,80}\)?"
+_BARE_UNIT = re.compile(r"^\W*\(?\s*(?:dollars|amounts|\$|in)\b[^.]{0,120}\b(?:" + SCALES_PLURAL + r")\b[^.]{0,80}\)?"
                         r"\s*(?:\[\d+\]|\(\d\))?\W*$", re.I)
 
 

@@ -31,8 +31,8 @@ FIGURE = re.compile(
     re.I,
 )
 # The unit a table declares for its bare figures: "(in thousands)", "Dollars in millions", "in $000s".
-TABLE_SCALES = r"(thousands|millions|billions)"
-TABLE_UNIT = re.compile(r"\bin\s+" + TABLE_SCALES + r"\b|\bin\s+(\$\s?000)s?\b", re.I)
+SCALES_PLURAL = r"thousands|millions|billions"
+TABLE_UNIT = re.compile(r"\bin\s+(" + SCALES_PLURAL + r")\b|\bin\s+(\$\s?000)s?\b", re.I)
 _TABLE_SCALE = {"thousands": 1e3, "millions": 1e6, "billions": 1e9}
 
 

@@ -95,7 +95,7 @@ def test_bad_input(name, tmp_path):
 
 def test_unwritable_store_as_any_user(tmp_path, monkeypatch):
     """Root ignores permissions, so check the store's own writability test directly."""
-    from ingest.errors import StoreError
+    from vectorstore.errors import StoreError
     from vectorstore import chroma
 
     target = tmp_path / "ro"

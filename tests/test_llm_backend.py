@@ -24,11 +24,12 @@ from typing import Any
 
 import pytest
 
-from ingest.errors import LLMError
+from rag.errors import LLMError
 from ingest.types import Chunk
 from queries.profile import load_profile
 from rag.llm import IncompleteOutputError, OpenAIChat
-from rag.settings import LLMSettings, Settings, llm_from_env
+from rag.llm import llm_from_env
+from rag.settings import LLMSettings, Settings
 from rag.tokens import count_tokens
 from rag.types import FacetEvidence, ScoredChunk
 from vectorstore.chroma import DocumentRecord

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import StoreError
+from vectorstore.errors import StoreError
 from ingest.types import Chunk, SentenceUnit
 from rag.api import ingest_file
 from vectorstore.chroma import ChromaStore, DocumentRecord

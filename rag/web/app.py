@@ -30,7 +30,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ingest.errors import InputError, LLMError, RagError, StoreError
+from ingest.errors import InputError, RagError
+from rag.errors import LLMError
+from vectorstore.errors import StoreError
 from rag.web.jobs import Uploads, safe_name, too_large
 from rag.web.reading import FilingText, check_doc_id, filing_text
 
@@ -66,7 +68,7 @@ class Reading:
             if record.id in self.texts:
                 self.texts.move_to_end(record.id)
                 return self.texts[record.id]
-        filing = filing_text(self.index.store, record)
+        filing = filing_text(self.index.store, record, self.index.settings.files.max_bytes)
         with self.lock:
             self.texts[record.id] = filing
             while len(self.texts) > 8:
@@ -188,9 +190,11 @@ def create_app(index, *, token: str | None = None, uploads: Path, llm_label: str
     from queries.profile import load_profile
 
     env = _env()
-    from ingest.embed import default_embedder
+    from rag.api import default_embedder
 
-    state = Reading(index=index, uploads=Uploads(uploads, lambda: index.store, default_embedder), profile=load_profile(None))
+    limit = index.settings.files.max_bytes
+    embedder = lambda: default_embedder(index.settings.embedding)  # noqa: E731
+    state = Reading(index=index, uploads=Uploads(uploads, lambda: index.store, embedder, limit), profile=load_profile(None))
     facet_index = {f.name: i for i, f in enumerate(state.profile.facets)}
     facet_title = {f.name: f.title for f in state.profile.facets}
 
@@ -256,9 +260,9 @@ def create_app(index, *, token: str | None = None, uploads: Path, llm_label: str
     @handles()
     async def home(request: Request):
         rows = await run(docs_rows)
-        from ingest.loaders import SUPPORTED_SUFFIXES, max_file_bytes
+        from ingest.loaders import SUPPORTED_SUFFIXES
 
-        return page("index.html", docs=rows, limit=max_file_bytes(), suffixes=",".join(SUPPORTED_SUFFIXES))
+        return page("index.html", docs=rows, limit=limit, suffixes=",".join(SUPPORTED_SUFFIXES))
 
     @handles()
     async def document(request: Request):
@@ -331,10 +335,7 @@ def create_app(index, *, token: str | None = None, uploads: Path, llm_label: str
 
     @handles(as_json=True)
     async def upload(request: Request):
-        from ingest.loaders import max_file_bytes
-
         name = safe_name(request.query_params.get("name", ""))
-        limit = max_file_bytes()
         tmp = await _receive(state.uploads, name, request, limit)
         job = state.uploads.submit(tmp)
         return JSONResponse(job.as_dict(), status_code=202)
