@@ -35,9 +35,18 @@ class Embedder(ABC):
         """Tokens as the model counts them (default: whitespace words, an underestimate)."""
         return len(text.split())
 
+    def embed_sentences(self, texts: list[str], progress: bool = False, desc: str = "Sentences") -> list[list[float]]:
+        """A filing's candidate sentences (many, short): an implementation may take a faster path."""
+        return self.embed(texts, progress=progress, desc=desc)
+
     def embed(self, texts: list[str], batch_size: int = 32, progress: bool = False, desc: str = "Embedding") -> list[list[float]]:
         """Embed any number of texts in batches (``batches``), with a progress bar on stderr when asked;
         vectors in the order of ``texts``."""
+        return self.collect(texts, self.batches(texts, batch_size), progress, desc)
+
+    def collect(self, texts: list[str], batches: Iterator[tuple[Sequence[int], list[list[float]]]], progress: bool = False,
+                desc: str = "Embedding") -> list[list[float]]:
+        """The vectors of ``texts`` in their order, from ``batches`` (as :meth:`batches` makes them)."""
         if not texts:
             return []
         out: list = [None] * len(texts)
@@ -46,7 +55,7 @@ class Embedder(ABC):
             from tqdm import tqdm
 
             bar = tqdm(total=len(texts), desc=desc, unit="chunk", file=sys.stderr, leave=False)
-        for indices, vectors in self.batches(texts, batch_size):
+        for indices, vectors in batches:
             for i, vector in zip(indices, vectors):
                 out[i] = vector
             if bar is not None:
@@ -132,3 +141,8 @@ def _load_model(path: str, device: str):
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(path, device=device)
+
+
+def sentence_embedder(embedder):
+    """How ``embedder`` embeds a filing's candidate sentences: its own faster path when it has one."""
+    return getattr(embedder, "embed_sentences", None) or embedder.embed

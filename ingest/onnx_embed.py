@@ -204,6 +204,11 @@ class OnnxEmbedder(PackagedModelEmbedder):
     def embed_batch(self, texts: list[str]) -> list[list[float]]:
         return self.embed(texts, batch_size=max(len(texts), 1))
 
+    def embed_sentences(self, texts: list[str], progress: bool = False, desc: str = "Sentences") -> list[list[float]]:
+        """A filing's candidate sentences, all on the 8-bit model: they rank against each other and against
+        queries, where cosine 0.999 to fp32 changes nothing, and they are most of an ingest's texts (2.2x faster)."""
+        return self.collect(texts, self.batches(texts, 32, short=0), progress, desc)
+
     def _run(self, pieces: list[list[int]], quantized: bool):
         import numpy as np
 
@@ -220,14 +225,14 @@ class OnnxEmbedder(PackagedModelEmbedder):
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
-    def batches(self, texts: list[str], batch_size: int):
+    def batches(self, texts: list[str], batch_size: int, short: int = SHORT):
         """All texts tokenized at once, then run in batches of similar length.
 
-        Texts of up to SHORT word pieces go to the fp32 model, longer ones to the 8-bit one (a text's
-        model depends on its own length only, never on its batch)."""
+        Texts of up to ``short`` (SHORT) word pieces go to the fp32 model, longer ones to the 8-bit one (a
+        text's model depends on its own length only, never on its batch)."""
         pieces = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
         order = sorted(range(len(texts)), key=lambda i: len(pieces[i]))
-        groups = [[i for i in order if len(pieces[i]) <= SHORT], [i for i in order if len(pieces[i]) > SHORT]]
+        groups = [[i for i in order if len(pieces[i]) <= short], [i for i in order if len(pieces[i]) > short]]
         for quantized, group in zip((False, self.quantized), groups):
             for start in range(0, len(group), batch_size):
                 idx = group[start : start + batch_size]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from ingest.embed import Embedder
+from ingest.embed import Embedder, sentence_embedder
 from ingest.errors import InputError
 from ingest.types import Document
 from queries.profile import Profile
@@ -152,19 +152,21 @@ def ingest_file(store: ChromaStore, path: str | Path, embedder: Embedder, progre
     existing = store.get_document(doc_id)
     if existing is not None:
         return IngestResult(doc_id, existing.source, 0, "unchanged", existing.chunks)
-    record, chunks, vectors, sentences, sentence_vectors = _indexed(doc, doc_id, hashlib.sha256(data).hexdigest(), embedder, progress, path)
+    record, chunks, vectors, sentences, sentence_vectors, extra = _indexed(doc, doc_id, hashlib.sha256(data).hexdigest(), embedder, progress, path)
     older = [r for r in store.find_documents(source=doc.source) if r.id != doc_id]
-    added = store.add_document(record, chunks, vectors, sentences, sentence_vectors)
+    added = store.add_document(record, chunks, vectors, sentences, sentence_vectors, extra)
     for old in older:  # the new version is complete; only now remove the old one
         store.delete_document(old.id)
     return IngestResult(doc_id, doc.source, added, "replaced" if older else "added", added)
 
 
 def _indexed(doc: Document, doc_id: str, content_sha: str, embedder: Embedder, progress: bool, path):
-    """A loaded document as the store keeps it: its record, chunks and candidate sentences, embedded."""
+    """A loaded document as the store keeps it: its record, chunks and candidate sentences, embedded, and each
+    sentence's row of the sentence table (``rag.features``)."""
     from ingest.chunking import chunk_document
     from ingest.sections import detect_sections
     from rag.candidates import document_sentences
+    from rag.features import features_version, sentence_table
 
     if not doc.sections:
         doc = replace(doc, sections=detect_sections(doc.text))
@@ -173,14 +175,16 @@ def _indexed(doc: Document, doc_id: str, content_sha: str, embedder: Embedder, p
     if not chunks:
         raise InputError(f"{path} has no text to index; check that it is a filing in a supported format.")
     sentences = document_sentences(doc_id, chunks)
+    table = sentence_table(sentences, chunks, doc.metadata)  # what a summary reads of each, made once
     name = Path(doc.source).name
     t0 = time.perf_counter()
     vectors = embedder.embed([c.text for c in chunks], progress=progress, desc=f"Embedding {name}")
-    sentence_vectors = embedder.embed([u.text for u in sentences], progress=progress, desc=f"Sentences of {name}")
+    sentence_vectors = sentence_embedder(embedder)([u.text for u in sentences], progress=progress, desc=f"Sentences of {name}")
     log.info("embedded %d chunks and %d sentences of %s in %.1fs", len(chunks), len(sentences), name, time.perf_counter() - t0)
     items = list(dict.fromkeys(c.item for c in chunks if c.item))
-    meta = {**doc.metadata, **({"items": ",".join(items)} if items else {})}
-    return DocumentRecord(doc_id, doc.source, len(chunks), content_sha, meta), chunks, vectors, sentences, sentence_vectors
+    meta = {**doc.metadata, **({"items": ",".join(items)} if items else {}), "features": features_version()}
+    record = DocumentRecord(doc_id, doc.source, len(chunks), content_sha, meta)
+    return record, chunks, vectors, sentences, sentence_vectors, [table.metadata(i) for i in range(len(sentences))]
 
 
 def read_inputs(files: Sequence[Path], limit: int | None = None,
@@ -302,25 +306,33 @@ def query_vectors(store: ChromaStore, embedder_factory, queries: list[str], mode
 
 
 def sentences_of(store: ChromaStore, record: DocumentRecord, embedder_factory, chunks=None):
-    """A document's candidate sentences and their vectors. A document indexed by an older version has
-    none: they are made from its stored chunks and embedded once, and kept unless the store is read-only."""
+    """A document's candidate sentences, their vectors and their sentence table (``rag.features``). A document
+    indexed by an older version has none: they are made from its stored chunks and embedded once, and kept
+    unless the store is read-only. A table of another features version is made again (it is cheap)."""
     import numpy as np
 
+    from rag.features import SentenceTable, features_version, sentence_table
     from vectorstore.errors import StoreError
 
-    units, vectors = store.get_sentences(record.id)
+    units, vectors, extra = store.get_sentences(record.id, extra=True)
+    current = record.metadata.get("features") == features_version()
     if record.sentences is not None and len(units) == record.sentences:
-        return units, vectors
+        if current:
+            return units, vectors, SentenceTable.from_metadata(extra)
+        chunks = chunks if chunks is not None else store.get_chunks(record.id)
+        return units, vectors, sentence_table(units, chunks, record.metadata)
     from rag.candidates import document_sentences
 
-    units = document_sentences(record.id, chunks if chunks is not None else store.get_chunks(record.id))
+    chunks = chunks if chunks is not None else store.get_chunks(record.id)
+    units = document_sentences(record.id, chunks)
     log.warning("%s was indexed without its sentences: embedding %d sentences once", record.id, len(units))
-    vectors = np.asarray(embedder_factory().embed([u.text for u in units], progress=True, desc="Sentences"), dtype=np.float32)
+    vectors = np.asarray(sentence_embedder(embedder_factory())([u.text for u in units], progress=True, desc="Sentences"), dtype=np.float32)
+    table = sentence_table(units, chunks, record.metadata)
     try:
-        store.add_sentences(record, units, vectors)
+        store.add_sentences(record, units, vectors, [table.metadata(i) for i in range(len(units))], {"features": features_version()})
     except StoreError as exc:
         log.warning("the sentences could not be kept (%s); they serve this command only", str(exc).split(";")[0])
-    return units, vectors.reshape(len(units), -1) if len(units) else vectors
+    return units, vectors.reshape(len(units), -1) if len(units) else vectors, table
 
 
 def document_inputs(store: ChromaStore, record: DocumentRecord, profile: Profile, embedder_factory, chunks=None):
@@ -330,7 +342,7 @@ def document_inputs(store: ChromaStore, record: DocumentRecord, profile: Profile
     from rag.features import featurize
 
     chunks = chunks if chunks is not None else store.get_chunks(record.id)
-    units, vectors = sentences_of(store, record, embedder_factory, chunks)
+    units, vectors, table = sentences_of(store, record, embedder_factory, chunks)
     chunk_vectors = np.asarray(store.get_embeddings([c.id for c in chunks]), dtype=np.float32) if chunks else np.zeros((0, 1), np.float32)
     queries = [q for f in profile.facets for q in f.queries]
     flat = np.asarray(query_vectors(store, embedder_factory, queries), dtype=np.float32)
@@ -338,7 +350,7 @@ def document_inputs(store: ChromaStore, record: DocumentRecord, profile: Profile
     for f in profile.facets:
         by_facet[f.name] = flat[at : at + len(f.queries)]
         at += len(f.queries)
-    return featurize(units, vectors, chunks, chunk_vectors, record.metadata, profile, by_facet)
+    return featurize(units, vectors, chunks, chunk_vectors, record.metadata, profile, by_facet, table)
 
 
 @dataclass

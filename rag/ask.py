@@ -1,34 +1,45 @@
-"""Follow-up questions over the index: answers only from indexed text, with citations.
+"""Questions over the index: answers only from indexed text, with citations.
 
-Retrieval per document: the question's vector against the document's chunks (optionally one
-10-K item), re-ranked with BM25 on the question's words. The embedded backend answers
-extractively: the supporting sentences most similar to the question (by the embedding model),
-de-duplicated and in document order, each with its citation. When even the best sentence is a
-weak match, it says the indexed filings do not answer the question instead of guessing. The LLM
-backend writes an answer from numbered excerpts and every sentence goes through the same
-grounding check as summaries. Questions over several filings are answered per document.
+Every sentence of a filing is a candidate answer: at ingest its sentences, clauses and tables read as
+sentences are stored with their vectors (``rag.candidates``). A question is scored against all of a
+document's candidates at once, wherever they stand (Item 1A included):
+
+- meaning: the cosine of the question's vector and the sentence's;
+- words: the share of the question's own words (stemmed, weighted by how rare they are in the filing)
+  the sentence holds;
+- what it asks for: a "how much" question wants a figure, a "who" question a name, and a need that
+  filings state in words of their own ("the largest customer" is "Walmart accounted for 17% of
+  sales") is recognised by its rule (``NEEDS``).
+
+A document answers when its best sentence is a close enough match and the filing speaks of what is
+asked: a question on aircraft engines is not answered by a battery maker's total revenue. A caption, a
+bullet fragment or a table row without its headers is never given. Over several documents each is
+judged as it would be alone, so a document whose own question answers is not left out.
+
+The embedded backend answers with those sentences, in reading order, each cited. The LLM backend
+writes from the numbered best sentences; each of its sentences is grounded, and a figure the
+evidence gives to a year, a segment or an affiliate must keep it. A model that declines is believed
+unless the filing's own sentences answer by the embedded backend's test.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ingest.errors import InputError
-from ingest.sentences import looks_like_heading, sentence_spans
-from ingest.types import Chunk
-from rag.grounding import addressed_to_model
-from rag.retrieve import RRF_K, LexicalIndex, words
+from ingest.errors import InputError, RagError
+from ingest.types import SentenceUnit
+from rag.text import _VERBS, POINTER, YEAR, Rule, has_verb, stem, words
 from rag.types import Citation
 from vectorstore.chroma import ChromaStore, DocumentRecord
 
+log = logging.getLogger(__name__)
+
 NO_ANSWER = "The indexed filings do not answer this question."
-# Below this, the best sentence is too weak a match to answer with: cosine of question and sentence
-# (all-MiniLM-L6-v2) plus 0.15 x the share of the question's words it contains. Measured: a relevant
-# sentence scores 0.55-0.9; an off-topic question's best sentence ('capital of France' against 10-Ks) about 0.46.
-MIN_SIMILARITY = 0.50
 _STOP = set(
     "a an and are as at be by can did do does for from had has have how in is it its of on or our than that the their "
     "them they this to was were what when where which who whom why will with would about any company companies these those "
@@ -140,75 +151,524 @@ def question_terms(question: str) -> list[str]:
     return [w for w in words(question) if w not in _STOP and len(w) > 2]
 
 
-def retrieve_chunks(store: ChromaStore, record: DocumentRecord, qvec: Sequence[float], question: str, k: int, item: str | None) -> list[tuple[Chunk, float]]:
-    """Dense top candidates of one document, re-ranked by reciprocal-rank fusion with BM25 on the question."""
-    dense = store.query([qvec], record.id, k=max(3 * k, 20), item=item)[0]
-    if not dense:
-        return []
-    lex = LexicalIndex([h.chunk for h in dense]).scores(question_terms(question))
-    lex_rank = {i: r for r, i in enumerate(sorted(range(len(dense)), key=lambda i: -lex[i])) if lex[i] > 0}
-    fused = []
-    for i, h in enumerate(dense):
-        score = 1.0 / (RRF_K + i) + (1.0 / (RRF_K + lex_rank[i]) if i in lex_rank else 0.0)
-        fused.append((h.chunk, score, h.score))
-    fused.sort(key=lambda x: -x[1])
-    return [(c, sim) for c, _, sim in fused[:k]]
+# -- a document's candidate sentences ---------------------------------------------------------
+@dataclass
+class SentencePool:
+    """One document's candidate sentences with their vectors, stems and which of them may be an answer."""
+
+    doc_id: str
+    units: list[SentenceUnit]
+    vectors: object  # numpy array (n, dim), L2-normalized rows
+    stems: list[frozenset[str]]
+    df: Counter  # stem -> how many sentences hold it
+    answerable: list[bool]  # the sentence can stand alone as an answer
+    fiscal_year: int | None = None
+
+    def index_of(self, unit: SentenceUnit) -> int:
+        if not hasattr(self, "_index"):
+            self._index = {u.id: i for i, u in enumerate(self.units)}
+        return self._index[unit.id]
+
+    def __len__(self) -> int:
+        return len(self.units)
 
 
-def _cos(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
-    na = math.sqrt(sum(x * x for x in a)) or 1.0
-    nb = math.sqrt(sum(y * y for y in b)) or 1.0
-    return dot / (na * nb)
+def stems_of(text: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in words(text))
 
 
-Line = tuple  # (doc_id, chunk, start, end): a sentence of a chunk
+def stands_alone(unit: SentenceUnit) -> bool:
+    """Whether a candidate can be given as an answer: never a caption, a unit line, a lead-in ending in a
+    colon, a row without its headers, a clipped parenthesis or a fragment without a verb ("* Less than 10%
+    of total revenue.", "Damage or disruption to its distribution logistics."). A table sentence names its
+    caption and columns, so it stands without a verb."""
+    from rag.tables import balanced, is_debris
+
+    text = " ".join(unit.text.split())
+    if is_debris(text) or not balanced(text):
+        return False
+    if unit.kind == "table":
+        return True
+    if ELSEWHERE.search(text) or POINTER.search(text) or not (has_verb(text) or _FINITE.search(text)):
+        return False
+    return not re.match(r"^\W*(?:\(\d{1,2}\)|\[\d{1,2}\]|\*)\s", text) or _DEFINED.match(text) is not None
 
 
-def _sentence_lines(hits: dict[str, list[tuple[Chunk, float]]], doc_ids: Sequence[str], chunks_per_doc: int) -> list[Line]:
-    """The sentences of each document's best chunks that read as statements: not table rows, not
-    fragments cut at a chunk boundary ("million commercial paper program ..."), not headings."""
-    out: list[Line] = []
-    seen: set[tuple[str, int]] = set()
-    for doc_id in doc_ids:
-        for chunk, _ in hits[doc_id][:chunks_per_doc]:
-            for a, b in sentence_spans(chunk.text):
-                text = chunk.text[a:b].strip()
-                tokens = text.split()
-                numeric = sum(1 for t in tokens if re.fullmatch(r"[$(]?[\d,.%]+\)?", t))
-                key = (doc_id, chunk.start + a)
-                if key in seen:  # overlapping chunks hold the same sentence
-                    continue
-                if addressed_to_model(chunk.text, a, b):
-                    continue  # text addressed to a model, not to a reader: never shown, never an answer
-                if len(tokens) >= 6 and re.search(r"[a-z]", text) and numeric <= 0.4 * len(tokens) and not text[0].islower() and not looks_like_heading(text):
-                    seen.add(key)
-                    out.append((doc_id, chunk, a, b))
+# A finite verb the model-sentence check (``rag.text.has_verb``, a closed list) does not know: an
+# auxiliary, or a subject and its verb ("the Company utilizes", "which holds").
+_FINITE = re.compile(r"\b(?:is|are|was|were|has|have|had|will|would|may|might|can|could|should|must|does|did)\b"
+                     r"|\b(?:company|corporation|we|it|they|which|who|that|[A-Z][\w.&'’-]*[a-z])\s+(?:\w+ly\s+)?[a-z]{3,}(?:s|ed)\b")
+
+
+ELSEWHERE = Rule("elsewhere", re.compile(
+    r"\bincorporated\s+(?:herein\s+)?by\s+reference\b|^\W*(?:refer to|see)\s+(?:page|pages|note|notes|item|part|the section|exhibit)\b"
+    r"|^\W*(?:the\s+)?information\s+(?:required|called for|regarding|about|with respect to)\b.{0,120}\b(?:is|are)\s+(?:included|set forth|contained)\b", re.I),
+    "a sentence that says where the answer is (another page, document or note) is not the answer",
+    "Refer to page 78 of IBM's 1997 Annual Report to Stockholders which is incorporated herein by reference.")
+
+
+# "(1) Represents sales to ..." is a footnote: it says something only beside the row it annotates;
+# a footnote that names its own subject ("(1) Walmart accounted for ...") is kept.
+_DEFINED = re.compile(r"^\W*(?:\(\d{1,2}\)|\[\d{1,2}\]|\*)\s+[A-Z][\w.&'-]+(?:\s[A-Z][\w.&'-]+)*\s(?:accounted|represented|was|were|is|are)\b")
+
+_POOLS: OrderedDict = OrderedDict()
+POOL_CACHE = 32  # documents whose sentences stay in memory between questions (a chat session, an eval run)
+
+
+def sentence_pool(store: ChromaStore, record: DocumentRecord, embedder) -> SentencePool:
+    """The document's candidate sentences and vectors from the store. A document indexed by an older
+    version has none: they are made from its chunks, as at ingest, embedded once and kept in the store."""
+    import numpy as np
+
+    key = (store.location, record.id, record.sentences)
+    if key in _POOLS:
+        _POOLS.move_to_end(key)
+        return _POOLS[key]
+    if record.sentences is None:
+        units, vectors = _add_sentences(store, record, embedder)
+    else:
+        units, vectors = store.get_sentences(record.id)
+    vectors = np.asarray(vectors, dtype=np.float32).reshape(len(units), -1)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True) if len(units) else None
+    if norms is not None:
+        vectors = vectors / np.where(norms == 0, 1.0, norms)
+    stems = _with_aliases(units, [stems_of(u.text) for u in units])
+    df: Counter = Counter(s for bag in stems for s in bag)
+    year = str(record.metadata.get("fiscal_year") or "")
+    pool = SentencePool(record.id, list(units), vectors, stems, df, [stands_alone(u) for u in units], int(year) if year.isdigit() else None)
+    _POOLS[key] = pool
+    while len(_POOLS) > POOL_CACHE:
+        _POOLS.popitem(last=False)
+    return pool
+
+
+def _with_aliases(units: Sequence[SentenceUnit], stems: list[frozenset[str]]) -> list[frozenset[str]]:
+    """A sentence that says "CPI" also holds the words of the name the filing defined it for ("Conference Plus")."""
+    aliases: dict[str, frozenset[str]] = {}
+    for u in units:
+        for m in _DEFINES.finditer(u.text):
+            aliases.setdefault(m.group(2), stems_of(m.group(1)) - {stem(w) for w in _LEGAL_WORDS})
+    if not aliases:
+        return stems
+    said = re.compile(r"\b(" + "|".join(map(re.escape, aliases)) + r")\b")
+    out = []
+    for u, bag in zip(units, stems):
+        found = said.findall(u.text)
+        out.append(bag.union(*(aliases[a] for a in found)) if found else bag)
     return out
 
 
-def _key(line: Line) -> tuple[str, int]:
-    return line[0], line[1].start + line[2]
+def _add_sentences(store: ChromaStore, record: DocumentRecord, embedder):
+    from rag.candidates import document_sentences
+
+    chunks = store.get_chunks(record.id)
+    units = document_sentences(record.id, chunks)
+    log.warning("%s was indexed without its candidate sentences: adding them (%d), once", record.id, len(units))
+    vectors = embedder.embed([u.text for u in units]) if units else []
+    try:
+        store.add_sentences(record, units, vectors)
+    except RagError as exc:  # a read-only store: answer from them now, make them again next time
+        log.warning("could not keep the sentences of %s (%s)", record.id, exc)
+    return units, vectors
 
 
-def _line_text(line: Line) -> str:
-    return " ".join(line[1].text[line[2] : line[3]].split())
+# -- what a question asks for ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Need:
+    """A need users phrase one way and filings state another, as a named rule with an example.
+
+    ``question`` finds the need in a question; ``answer`` finds a sentence that states it; ``terms``
+    are the question's words such a sentence stands for (it answers "the largest customer" without
+    either word)."""
+
+    name: str
+    question: re.Pattern
+    answer: re.Pattern
+    terms: frozenset[str]
+    example: str
 
 
-def rank_lines(question: str, qvec: Sequence[float], lines: Sequence[Line], embedder) -> list[tuple[float, float, Line]]:
-    """(score, cosine, line), best first: cosine of question and sentence plus 0.15 x the share of the
-    question's words the sentence holds."""
-    if not lines:
+_BUYERS = r"(?:customers?|clients?|buyers?|distributors?|wholesalers?|retailers?|resellers?|accounts?|purchasers?|licensees?)"
+_SHARE = r"\d+(?:\.\d+)?\s?(?:%|percent\b)"
+_CLAUSE = r"(?:[^;.]|\.(?!\s)|\b(?:Inc|Corp|Co|Ltd|N\.A)\.\s)"  # within one clause ("Walmart Inc. accounted" is one)
+# a buyer, or a name: inside the sentence any capitalized word; at its start only one that is plainly a name
+# ("Walmart Inc. accounted", "McKesson and Cardinal", "USPS"), not "Prescription pharmaceuticals accounted"
+_PARTY = (r"(?:\b(?i:" + _BUYERS + r")\b|(?<=\s)(?!Company\b|Company['’]s\b|Fiscal\b|United States\b|The\b|Our\b|Its\b)[A-Z][\w&'’-]*[A-Za-z]"
+          r"|^[A-Z][\w&'’-]*[A-Za-z](?=\s(?:Inc|Corp|Co|Ltd)\.|\s(?:and\s|&\s)?[A-Z]|\s(?i:account|represent|comprise|constitute))|^[A-Z]{2,}[a-z]?\b)")
+NEEDS = (
+    Need(
+        "concentration",
+        re.compile(r"\b(?:largest|biggest|major|main|top|key|principal|significant|important|leading|single|dominant)\b[\w\s'’,-]{0,30}\b" + _BUYERS
+                   + r"|\b" + _BUYERS + r"\b[^?]{0,60}(?:\d+\s?%|percent|share|portion|concentrat|account(?:ed|s)? for|depend|rel(?:y|ies|iant))"
+                   + r"|\b(?:depend\w*|rel(?:y|ies|iant)\w*)\b[^?]{0,40}\b(?:customers?|clients?|few|single)\b|\bconcentrat\w+\b", re.I),
+        # a party (a buyer, or a name) with its share of sales; or the filing saying there is none
+        re.compile(_PARTY + _CLAUSE + r"{0,100}?\b(?i:account(?:ed|s)?\s+for|represent(?:ed|s)?|comprised|constituted|made\s+up)\b"
+                   + _CLAUSE + r"{0,80}?" + _SHARE + _CLAUSE + r"{0,60}?\b(?i:sales|revenues?|shipments|billings)\b"
+                   + r"|(?i:\bno\s+(?:single\s+|one\s+|other\s+)?(?:customers?|clients?)\b|\bindividually\s+less\s+than\b|\bthe\s+loss\s+of\s+which\b"
+                   r"|\b(?:largest|biggest|principal|most\s+significant)\s+(?:single\s+)?customers?\b)"),
+        frozenset(stem(w) for w in ("largest", "biggest", "major", "main", "top", "key", "principal", "single", "customer", "customers", "client",
+                                     "buyer", "account", "concentration", "depend", "dependent", "rely", "share", "percent", "revenue", "sales")),
+        "'Who is the largest customer?' is answered by 'Walmart Inc. accounted for 16.9% of our fiscal 2019 consolidated sales.'",
+    ),
+    Need(
+        "business",
+        re.compile(r"\bwhat (?:does|do) (?:the\s+|this\s+)?(?:company|firm|business|it|they|\w+)\s+(?:do|make|sell|produce|offer|manufacture)\b"
+                   r"|\bwhat (?:is|are) (?:the\s+|its\s+|their\s+)?(?:\w+['’]s\s+)?(?:main\s+|core\s+|principal\s+)?business\b|\bwhat business\b"
+                   r"|\bwhat kind of (?:company|business|firm)\b|\bdescribe (?:the|its|their) business\b|\bwhat (?:products|services) does\b", re.I),
+        # the filing saying what it is or what it does: "X is a leading supplier of ...", "we design and sell ..."
+        re.compile(r"\b(?:is|are)\s+(?:currently\s+|now\s+)?(?:considered\s+)?(?:a|an|one\s+of\s+the|the)\b[^.;]{0,80}?\b(?:company|corporation|provider|"
+                   r"manufacturer|maker|producer|retailer|developer|supplier|operator|designer|distributor|leader|shell|vehicle|partnership|fund|bank)\b"
+                   r"|\b(?:we|the company|it)\s+(?:design|develop|manufacture|make|produce|sell|market|provide|operate|offer|distribute)s?\b"
+                   r"|\bour (?:purpose|business|principal business)\s+(?:is|has been)\b", re.I),
+        frozenset(stem(w) for w in ("do", "does", "make", "sell", "produce", "offer", "manufacture", "business", "main", "core", "principal",
+                                     "kind", "describe", "products", "services")),
+        "'What does the company do?' is answered by 'SanDisk Corporation ... is the inventor and leading supplier of NAND flash data storage products.'",
+    ),
+)
+
+# What users say for what filings call otherwise, as data: the filing's words are added to the question
+# before it is matched ("How large is the revolver?" is about the "revolving credit facility").
+SAYINGS = (
+    (re.compile(r"\brevolver\b", re.I), "revolving credit facility"),
+    (re.compile(r"\b(?:people|persons)\s+(?:work|are employed)|\bhead\s?count\b|\bworkforce\b|\bstaff\b", re.I), "employees"),
+    (re.compile(r"\bhow many (?:people|persons)\b", re.I), "individuals, employees"),
+    (re.compile(r"\btop\s+line\b", re.I), "revenue"),
+    (re.compile(r"\bbuy\s?backs?\b|\bbuy\s+back\b", re.I), "share repurchases"),
+    (re.compile(r"\bhow much did\b.{1,40}\bsell\b", re.I), "net sales revenue"),
+)
+# "Conference Plus, Inc. (“CPI”)": later sentences say "CPI" and mean Conference Plus
+_DEFINES = re.compile(r"((?:[A-Z][\w&'’.-]*[\s,]+){1,6}?)\(\s*(?:the\s+)?[“\"]([A-Z]{2,6})[”\"]\s*\)")
+
+
+# Words that frame a question without naming its topic: a sentence need not hold them to answer.
+_FRAMING = frozenset(stem(w) for w in (
+    "largest biggest main major top key principal total amount size big large small percentage percent share portion part "
+    "come came comes generate generated make made get got use uses used have has company company's business firm "
+    "year years fiscal annual current currently last recent level number more most less least few several some other "
+    "net gross over under above below exceed exceeding exceeded single one any each "
+    "go goes went gone do does did done take takes took give gives gave put say says said show shows tell tells end".split()))
+_DATE = re.compile(r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{1,2},?\s+(?:19|20)\d\d\b"
+                   r"|\b\d{1,2}:\d\d\s*(?:[ap]\.m\.|[ap]m\b|noon)?"
+                   r"|\b(?:19|20)\d\d\b")
+# a figure of each kind a question can ask for; dates and years are none
+FIGURES = {
+    "money": re.compile(r"(?:US)?\$\s?\d|\b\d[\d,]*(?:\.\d+)?\s?(?:million|billion|thousand)\b|€\s?\d|£\s?\d", re.I),
+    "percent": re.compile(r"\d(?:\.\d+)?\s?(?:%|percent\b)", re.I),
+    "any": re.compile(r"\d[\d,]*(?:\.\d+)?\s?(?:%|percent\b|million\b|billion\b|thousand\b)|\$\s?\d|\b\d[\d,.]*\b", re.I),
+}
+_NUMBER_WORDS = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|hundred|dozen)\b", re.I)
+
+
+def has_figure(text: str, kind: str = "any") -> bool:
+    """Whether ``text`` states a figure of ``kind`` ("money", "percent", "any"); "nine stores" counts, a date does not."""
+    bare = _DATE.sub(" ", text)
+    return bool(FIGURES[kind].search(bare) or kind == "any" and _NUMBER_WORDS.search(bare))
+
+
+# a name: a capitalized word not opening the sentence, and not one every filing capitalizes
+_NAME = re.compile(r"(?<!^)(?<![.!?:]\s)\b(?!(?:The|Company|Company’s|Company's|Item|Items|Note|Notes|Fiscal|Annual|Report|Form|Part|"
+                   r"January|February|March|April|May|June|July|August|September|October|November|December|Board|Directors|"
+                   r"Statements?|Results|Operations|Consolidated|Financial)\b)[A-Z][\w&'’.-]*[A-Za-z]\b")
+_MEASURES = (r"(?:revenues?|sales|income|earnings|profits?|loss(?:es)?|cash(?:\s+flows?)?|debt|borrowings|backlog|capital\s+expenditures|capex|"
+             r"dividends?|margins?|assets|liabilities|equity|expenses?|costs?|prices?|employees|headcount|subscribers|members|stores|"
+             r"shipments|orders|deliveries|volume|spending|investments?)")
+_ASKS_FIGURE = re.compile(r"\bhow (?:much|many|big|large|high|low)\b|\bwhat (?:is|was|were|are)?\s*(?:the\s+)?(?:percentage|share|portion|proportion|amount|size|number|value|total)\b"
+                          r"|\bwhat (?:percentage|share|portion|proportion|part|amount|size)\b"
+                          r"|\bwhat (?:is|was|were|are)\s+(?:the\s+|its\s+|their\s+)?(?:\w+['’]s\s+)?(?:total\s+|net\s+|annual\s+|consolidated\s+|gross\s+|operating\s+)*" + _MEASURES + r"\b", re.I)
+_ASKS_PERCENT = re.compile(r"\bwhat (?:percentage|percent|share|portion|proportion|part|fraction)\b|\bhow much of\b|\b(?:percentage|share) of\b|\bcontribut\w*\b", re.I)
+_ASKS_MONEY = re.compile(r"\b(?:revenues?|sales|income|earnings|profits?|loss(?:es)?|cash|debt|borrow\w*|backlog|capital\s+expenditures|capex|dividends?|"
+                         r"assets|liabilities|expenses?|costs?|spend\w*|invest\w*|credit|facility|revolver|loans?|notes|commercial paper|paid|pay)\b", re.I)
+# "how many ..." counts, and "how much did sales grow" is a change: neither needs an amount of money
+_ASKS_COUNT_OR_CHANGE = re.compile(r"\bhow many\b|\bnumber of\b|\b(?:grow|grew|growth|increase[sd]?|decrease[sd]?|decline[sd]?|rise|rose|fall|fell|change[sd]?)\b", re.I)
+# "who", or "which" of a kind of party: the answer names it ("Which of these companies ..." chooses filings, it asks for no name)
+_PARTIES = r"(?:customers?|clients?|distributors?|wholesalers?|retailers?|resellers?|suppliers?|vendors?|banks?|lenders?|competitors?|partners?|auditors?|manufacturers?|foundr(?:y|ies)|licensees?|shareholders?|stockholders?|owners?|subsidiar(?:y|ies)|brands?)"
+_ASKS_NAME = re.compile(r"^\s*(?:who|whom|where)\b|\bwho (?:is|are|was|were)\b|\bname (?:the|its|their)\b|\b(?:which|what)\s+(?:\w+\s+){0,2}" + _PARTIES + r"\b", re.I)
+
+
+def _topical(term: str) -> bool:
+    return term not in _FRAMING and not re.fullmatch(r"[\d,.%]+", term)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question as it is matched: its text (without the company's own name), vector, stemmed terms,
+    the kind of statement that answers it and the needs it names."""
+
+    question: str
+    text: str
+    vector: object
+    terms: tuple[str, ...]
+    wants: str | None  # "money", "percent", "figure" (any), "name" or None
+    needs: tuple[Need, ...]
+    measure: frozenset[str] = frozenset()  # what a "how much" question measures ("revenue", "subscribers")
+    explained: frozenset[str] = frozenset()  # words a saying puts in the filing's terms ("people work" is "employees")
+    phrases: tuple[tuple[str, str], ...] = ()  # "commercial paper": two words that name one thing together
+
+    @property
+    def need_terms(self) -> frozenset[str]:
+        return frozenset().union(*(n.terms for n in self.needs)) if self.needs else frozenset()
+
+    @property
+    def topic(self) -> tuple[str, ...]:
+        """The terms that say what the question is about: the things it names ("revenue from selling
+        aircraft engines"), not how it is asked ("rely on", "goes to"), nor what a need or a saying explains."""
+        things = _things(self.text)
+        return tuple(t for t in self.terms if t in things and _topical(t) and t not in self.need_terms and t not in self.explained)
+
+
+# A question names things after these words ("revenue from selling aircraft engines", "how many
+# restaurants", "Apple's restaurants"); the words after a subject ("rely", "earn", "goes") ask how.
+_OPENS_THING = frozenset("from of for about on in with by through via into across within per during between among under over "
+                         "after before against toward towards including like the a an its their our any many much several "
+                         "sell sells selling produce produces deliver delivers own owns operate operates generate generated earn earns "
+                         "make makes made buy buys".split())
+_ENDS_THING = frozenset("is are was were be been do does did has have had can could will would should may might "
+                        "at to than as and or but if when where which who that this these those there".split()) | _OPENS_THING
+
+
+def _runs(text: str) -> list[list[str]]:
+    """The runs of words a question names things with (stems): after a preposition, an article, a
+    quantifier, a possessive or a verb of trade ("revenue from selling | aircraft engines")."""
+    runs: list[list[str]] = []
+    open_run = False
+    for raw in re.findall(r"[A-Za-z][\w'’-]*", text):
+        w = raw.lower()
+        if w in _ENDS_THING:
+            open_run = w in _OPENS_THING
+            if open_run:
+                runs.append([])
+            continue
+        if open_run:
+            runs[-1].append(stem(w))
+        if re.search(r"['’]s$", w):
+            open_run = True  # "Apple's restaurants"
+            runs.append([])
+    return [r for r in runs if r]
+
+
+def _things(text: str) -> frozenset[str]:
+    """Stems of the words a question names things with."""
+    return frozenset(t for run in _runs(text) for t in run)
+
+
+def phrases(text: str) -> tuple[tuple[str, str], ...]:
+    """Two words naming one thing together, as the question ends a run of words with them ("rely on
+    commercial paper", "selling aircraft engines in 2017"); not a noun and its verb ("customers account")."""
+    out = []
+    tokens = re.findall(r"[A-Za-z][\w'’-]*", text)
+    for a, b in zip(tokens, tokens[1:]):
+        la, lb = a.lower(), b.lower()
+        if la in _STOP or lb in _STOP or la in _ENDS_THING or lb in _ENDS_THING or lb in _VERBS or la in _VERBS:
+            continue
+        pa, pb = stem(la), stem(lb)
+        if _topical(pa) and _topical(pb) and pa in _things(text) and pb in _things(text):
+            out.append((pa, pb))
+    return tuple(dict.fromkeys(out))
+
+
+_MEASURE = re.compile(r"\bhow (?:much|many)\s+(?:of\s+(?:the\s+|its\s+|their\s+)?)?((?:[a-z][\w'’-]*\s+){0,2}[a-z][\w'’-]*)"
+                      r"|\bwhat (?:was|were|is|are)\s+(?:the\s+|its\s+|their\s+)?((?:[a-z][\w'’-]*\s+){0,2}[a-z][\w'’-]*)", re.I)
+_AUXILIARY = frozenset("did does do is was were are can could has have had will would of in for from".split())
+
+
+def make_query(question: str, text: str, vector, explained: frozenset[str] = frozenset()) -> Query:
+    import numpy as np
+
+    terms = tuple(dict.fromkeys(stem(w) for w in question_terms(text)))
+    wants = "figure" if _ASKS_FIGURE.search(text) else "name" if _ASKS_NAME.search(text) else None
+    if wants == "figure" and _ASKS_PERCENT.search(text):
+        wants = "percent"
+    elif wants == "figure" and _ASKS_MONEY.search(text) and not _ASKS_COUNT_OR_CHANGE.search(text):
+        wants = "money"
+    needs = tuple(n for n in NEEDS if n.question.search(text))
+    measure: frozenset[str] = frozenset()
+    m = _MEASURE.search(text)
+    if m and wants in ("figure", "money", "percent"):
+        asked = []
+        for w in (m.group(1) or m.group(2)).lower().split():
+            if w in _AUXILIARY:
+                break  # "how much did it sell": the measure is not named
+            asked.append(w)
+        measure = frozenset(t for t in (stem(w) for w in asked if w not in _STOP) if _topical(t))
+    v = np.asarray(vector, dtype=np.float32)
+    asked = re.sub(r"\s\([^()]*\)$", "", text)  # without the filing's words a saying added
+    return Query(question, text, v / (np.linalg.norm(v) or 1.0), terms, wants, needs, measure, explained, phrases(asked))
+
+
+# -- scoring ------------------------------------------------------------------------------------
+LEXICAL_WEIGHT = 0.25  # the share of the question's words a sentence holds, against its cosine (0-1)
+WANT_BONUS = 0.05  # a figure for "how much", a name for "who"
+NEED_BONUS = 0.15  # a sentence in the words filings use for the need the question names
+SUPERSEDED = 0.10  # the same statement for an earlier year, when the filing also makes it for a later one
+# Below this the best sentence does not answer. Measured on eval/questions*.json: the best sentence of
+# an answerable question scores 0.59-1.11, of an unanswerable one 0.28-0.66; the threshold declines the
+# off-topic ones, the filing's silence on the question's subject (``rare_subject``) the rest.
+MIN_SCORE = 0.50
+MARGIN = 0.12  # further sentences of an answer lie within this of the best
+PER_DOCUMENT = 3  # sentences per document in an embedded answer
+RARE = 0.002  # a question's subject the filing names in at most this share of its sentences (or twice) must be in the answer
+
+
+@dataclass(frozen=True)
+class Scored:
+    unit: SentenceUnit
+    score: float
+    dense: float
+    lexical: float
+    need: bool = False
+
+
+# Words filings use for one measure: "revenue" is "net sales" in many of them.
+SAME_MEASURE = (frozenset({stem("revenue"), stem("sales")}), frozenset({stem("employees"), stem("people"), stem("personnel"), stem("individuals")}))
+
+
+def _measured(measure: frozenset[str], bag: frozenset[str]) -> bool:
+    """Whether a sentence names what a question measures, in the question's word or the filing's."""
+    return all(t in bag or any(t in same and same & bag for same in SAME_MEASURE) for t in measure)
+
+
+def _counts(text: str, measure: frozenset[str]) -> bool:
+    """Whether a figure in ``text`` counts the measure itself: "428 Sam's Clubs", "82,000 subscribers"."""
+    for m in re.finditer(r"\b\d[\d,]*(?:\.\d+)?\s+((?:[\w'’-]+\s+){0,3}[\w'’-]+)", _DATE.sub(" ", text)):
+        if _measured(measure, frozenset(stem(w) for w in words(m.group(1)))):
+            return True
+    return False
+
+
+# A sentence that leans on the one before it: "No other customer ...", "These customers ...", "Such sales ...".
+ANAPHOR = re.compile(r"^\W*(?:No other|None of the other|These|Those|Such|This|They|The remaining|The rest|In addition|Additionally|Also)\b")
+LEANS = 0.10
+
+
+SPLIT = 0.10
+
+
+def _splits(pairs: Sequence[tuple[str, str]], bag: frozenset[str], text: str) -> bool:
+    """Whether a sentence holds one word of a phrase of the question but never the phrase itself."""
+    for a, b in pairs:
+        if (a in bag) != (b in bag):
+            return True
+        if a in bag and b in bag:
+            seq = [stem(w) for w in words(text)]
+            if not any(x == a and y == b for x, y in zip(seq, seq[1:])):
+                return True
+    return False
+
+
+def _gives(wants: str | None, text: str) -> bool:
+    """Whether a sentence states the kind of thing a question asks for."""
+    if wants == "name":
+        return bool(_NAME.search(text))
+    if wants in ("money", "percent"):
+        return has_figure(text, wants)
+    return wants == "figure" and has_figure(text)
+
+
+def score_pool(query: Query, pool: SentencePool, item: str | None = None) -> list[Scored]:
+    """Every sentence of the document that can stand alone as an answer, best first."""
+    if not len(pool):
         return []
-    vectors = embedder.embed([line[1].text[line[2] : line[3]] for line in lines])
-    terms = set(question_terms(question))
-    scored = []
-    for line, vec in zip(lines, vectors):
-        sim = _cos(qvec, vec)
-        overlap = len(terms & set(words(line[1].text[line[2] : line[3]]))) / max(1, len(terms))
-        scored.append((sim + 0.15 * overlap, sim, line))
-    scored.sort(key=lambda x: -x[0])
-    return scored
+    dense = pool.vectors @ query.vector
+    n = len(pool)
+    weight = {t: math.log(1 + n / (1 + pool.df.get(t, 0))) for t in query.terms}
+    total = sum(weight.values()) or 1.0
+    stood = query.need_terms  # a sentence that states the need holds these words in its own
+    out = []
+    for i, unit in enumerate(pool.units):
+        if not pool.answerable[i] or (item and unit.item != item):
+            continue
+        bag = pool.stems[i]
+        need = any(nd.answer.search(unit.text) for nd in query.needs)
+        lexical = sum(w for t, w in weight.items() if t in bag or need and t in stood) / total
+        score = float(dense[i]) + LEXICAL_WEIGHT * lexical
+        if _gives(query.wants, unit.text):
+            score += WANT_BONUS
+            if query.measure and _measured(query.measure, bag):
+                score += WANT_BONUS  # the figure of what is measured: "how much revenue" and "revenues were $93.2 million"
+                if _counts(unit.text, query.measure):
+                    score += WANT_BONUS  # "how many Sam's Clubs" and "428 Sam's Clubs"
+        if ANAPHOR.match(unit.text):
+            score -= LEANS  # "No other customer accounted for 10% ...": it says something only after the sentence before
+        if query.phrases and _splits(query.phrases, bag, unit.text):
+            score -= SPLIT  # "business papers" for "commercial paper": one word of the thing asked, in another sense
+        if need:
+            score += NEED_BONUS
+        out.append(Scored(unit, score, float(dense[i]), lexical, need))
+    out.sort(key=lambda s: -s.score)
+    return _latest_first(out, query, pool.fiscal_year)
+
+
+def _latest_first(scored: list[Scored], query: Query, fiscal_year: int | None = None, top: int = 40) -> list[Scored]:
+    """"Sales to its three largest customers for fiscal 1995 represented 34%, ..." gives way to the same
+    sentence for fiscal 1996: among the best, a statement repeated for a later year marks the earlier one
+    down (unless the question names the earlier year)."""
+    asked = set(YEAR.findall(query.text))
+    head = scored[:top]
+    # years past the filing's own are plans ("In fiscal 1996 the Company plans to open ..."), not a later statement
+    latest = [max((y for y in map(int, YEAR.findall(s.unit.text)) if not fiscal_year or y <= fiscal_year), default=0) for s in head]
+    bags = [frozenset(t for t in stems_of(s.unit.text) if not t[:1].isdigit() and t not in _STOP) for s in head]
+    out = list(head)
+    for i, s in enumerate(head):
+        if not latest[i] or str(latest[i]) in asked:
+            continue
+        for j in range(len(head)):
+            if latest[j] > latest[i] and len(bags[i] & bags[j]) >= 0.6 * min(len(bags[i]), len(bags[j])):
+                out[i] = Scored(s.unit, s.score - SUPERSEDED, s.dense, s.lexical, s.need)
+                break
+    out.sort(key=lambda s: -s.score)
+    return out + scored[top:]
+
+
+_NONE = re.compile(r"\b(?:no|nil|none\s+of|not\s+(?:generated|earned|had|received)(?:\s+any)?)\s+((?:[\w'’-]+\s+){0,2}[\w'’-]+)", re.I)
+
+
+def _says_none(query: Query, text: str) -> bool:
+    """The filing saying there is none of what is asked: "the issuer had no revenues", "no single customer
+    accounted for more than 10%", "has not generated revenues" (not any sentence with a "no" in it)."""
+    if query.needs and _EACH_BELOW.search(text):
+        return True
+    asked = query.measure | query.need_terms | frozenset(query.topic)
+    return any(asked & {stem(w) for w in words(m.group(1))} for m in _NONE.finditer(text))
+
+
+_EACH_BELOW = re.compile(r"\b(?:customers?|clients?)\b[^.;]{0,30}\bindividually\s+(?:less|below)\b", re.I)  # "All customers were individually less than 10%"
+
+
+def rare_subject(query: Query, pool: SentencePool) -> list[str]:
+    """The question's subject words the filing names rarely or never: an answer must hold one of them
+    ("revenue from aircraft engines" of a battery maker that never says "engines", or says "aircraft"
+    once, about shipping)."""
+    return [t for t in query.topic if pool.df.get(t, 0) <= max(2, RARE * len(pool))]
+
+
+def answering(query: Query, pool: SentencePool, scored: Sequence[Scored], per_doc: int = PER_DOCUMENT,
+              min_score: float = MIN_SCORE) -> list[Scored]:
+    """The sentences of one document that answer, best first; none when it does not answer."""
+    if not scored or scored[0].score < min_score:
+        return []
+    # "how much ...?" is not answered by a sentence without a figure, nor "which customers ...?" by one
+    # without a name ("no revenues", "no single customer" answer both)
+    if query.wants:
+        # "Who are the biggest customers?" of a filing that never names them: its unnamed shares answer
+        unnamed = query.wants == "name" and not any(s.need and _NAME.search(s.unit.text) for s in scored[:40])
+        scored = [s for s in scored if _gives(query.wants, s.unit.text) or _says_none(query, s.unit.text) or unnamed and s.need]
+        if not scored or scored[0].score < min_score:
+            return []
+    best = scored[0]
+    chosen: list[Scored] = []
+    seen: list[frozenset[str]] = []
+    for s in scored:
+        if s.score < max(min_score, best.score - MARGIN) or len(chosen) >= per_doc:
+            break
+        bag = frozenset(words(s.unit.text))
+        if any(len(bag & b) >= 0.85 * len(bag) for b in seen):
+            continue  # the same sentence again, adding nothing (Item 1 and Item 1A often repeat each other)
+        chosen.append(s)
+        seen.append(bag)
+    rare = rare_subject(query, pool)
+    if rare and not any(t in pool.stems[pool.index_of(s.unit)] for s in chosen for t in rare):
+        return []  # its sentences on revenue do not answer a question on revenue from aircraft engines
+    return chosen
 
 
 # -- list questions -------------------------------------------------------------------------
@@ -226,7 +686,7 @@ LENDER_NAME = re.compile(
 )
 _LENDING = re.compile(r"\b(?:loans?|borrow\w*|credit (?:facilit\w*|line|agreement)|lines? of credit|revolv\w*|lend\w*|indebtedness|debt|financ\w*|notes?)\b", re.I)
 _NOT_A_NAME = re.compile(r"^(?:(?:The|Our|Its|Their|Such|Each|Any|A|An|Note|Item|In|On|At|As|From|With|Under|By)\s+)+")
-LIST_MARGIN = 0.25  # how far below MIN_SIMILARITY a sentence naming a lender may lie and still complete a list
+LIST_MARGIN = 0.25  # how far below MIN_SCORE a sentence naming a lender may lie and still complete a list
 _GENERIC_NAME = {"bank", "banks", "n.a.", "of", "the", "and", "trust", "company", "bancorp", "banking", "corporation", "savings", "national", "commercial"}
 
 
@@ -257,70 +717,59 @@ def _named_in(name: str, text: str) -> bool:
     return _name_words(name) <= {w.strip(".") for w in have} | have
 
 
-def missing_names(question: str, answer_text: str, lines: Sequence[tuple[float, float, Line]], limit: int = 6) -> list[tuple[float, Line]]:
-    """Lines, best first, that name what a list question asks for and ``answer_text`` does not."""
-    added: list[tuple[float, Line]] = []
+def _text(s: Scored | SentenceUnit) -> str:
+    unit = s.unit if isinstance(s, Scored) else s
+    return " ".join(unit.text.split())
+
+
+def missing_names(question: str, answer_text: str, candidates: Sequence[Scored], limit: int = 6) -> list[Scored]:
+    """Candidates, best first, that name what a list question asks for and ``answer_text`` does not."""
+    added: list[Scored] = []
     covered = answer_text
-    for score, _, line in lines:
-        text = _line_text(line)
+    for s in candidates:
+        text = _text(s)
         new = [n for n in list_names(question, text) if not _named_in(n, covered)]
         if new:
-            added.append((score, line))
+            added.append(s)
             covered += " " + text
             if len(added) >= limit:
                 break
     return added
 
 
-def extractive_answer(
-    question: str,
-    qvec: Sequence[float],
-    hits: dict[str, list[tuple[Chunk, float]]],
-    records: dict[str, DocumentRecord],
-    embedder,
-    per_doc: int = 3,
-    max_docs: int = 5,
-    min_similarity: float = MIN_SIMILARITY,
-    ranked: list[tuple[float, float, Line]] | None = None,
-) -> Answer:
-    """The best supporting sentences per document, by similarity to the question."""
-    # Only the documents whose best chunk is a real match are read closely (a corpus-wide question
-    # over 70 filings would otherwise embed thousands of sentences).
-    ranked_docs = list(hits)[:max_docs]  # the caller orders documents, best first
-    scored = ranked if ranked is not None else rank_lines(question, qvec, _sentence_lines(hits, ranked_docs, 5), embedder)
-    if not scored or scored[0][0] < min_similarity:
-        return Answer(question, False, [])
-    best = scored[0][0]
+# -- the embedded backend --------------------------------------------------------------------
+@dataclass
+class DocumentEvidence:
+    """What one document offers a question: its sentences scored, and those that answer (empty: it does not)."""
+
+    record: DocumentRecord
+    pool: SentencePool
+    scored: list[Scored]
+    answer: list[Scored]
+
+    @property
+    def best(self) -> float:
+        return self.scored[0].score if self.scored else 0.0
+
+
+def _sentence(s: Scored, doc_id: str) -> AnswerSentence:
+    u = s.unit
+    return AnswerSentence(_text(u), Citation(u.chunk_id, u.item, u.start, u.end), doc_id, s.score)
+
+
+def extractive_answer(query: Query, evidence: Sequence[DocumentEvidence]) -> Answer:
+    """The answering sentences of each document that answers, documents best first, sentences in reading order."""
     parts = []
-    for doc_id in ranked_docs:
-        chosen: list[tuple[float, Line]] = []
-        seen: list[set[str]] = []
-        for score, sim, cand in scored:
-            # far below the best match, a sentence is about something else: leave it out (and a
-            # document whose best sentence is that far off does not answer)
-            if cand[0] != doc_id or score < min_similarity or score < best - 0.15:
-                continue
-            w = set(words(cand[1].text[cand[2] : cand[3]]))
-            if any(len(w & s) / max(1, min(len(w), len(s))) > 0.7 for s in seen):
-                continue
-            chosen.append((score, cand))
-            seen.append(w)
-            if len(chosen) >= per_doc:
-                break
-        if not chosen:
-            continue
-        # a list question: every lender the close matches name, not only the top three sentences'
-        said = " ".join(_line_text(c) for _, c in chosen)
-        close = [x for x in scored if x[2][0] == doc_id and x[0] >= min_similarity - LIST_MARGIN]
-        have = {_key(c) for _, c in chosen}
-        chosen += [x for x in missing_names(question, said, close) if _key(x[1]) not in have]
-        chosen.sort(key=lambda x: (x[1][1].start + x[1][2]))  # reading order
-        sentences = tuple(
-            AnswerSentence(_line_text((d, c, a, b)), Citation(c.id, c.item, c.start + a, c.start + b), d, score)
-            for score, (d, c, a, b) in chosen
-        )
-        parts.append(DocumentAnswer(doc_id, label(records[doc_id]), sentences))
-    return Answer(question, bool(parts), parts)
+    for ev in [e for e in evidence if e.answer]:  # every document that answers: none is left out
+        chosen = list(ev.answer)
+        if asks_for_lenders(query.question):  # every lender the close matches name, not only the top sentences'
+            said = " ".join(_text(s) for s in chosen)
+            close = [s for s in ev.scored if s.score >= MIN_SCORE - LIST_MARGIN]
+            have = {s.unit.id for s in chosen}
+            chosen += [s for s in missing_names(query.question, said, close) if s.unit.id not in have]
+        chosen.sort(key=lambda s: s.unit.start)
+        parts.append(DocumentAnswer(ev.record.id, label(ev.record), tuple(_sentence(s, ev.record.id) for s in chosen)))
+    return Answer(query.question, bool(parts), parts)
 
 
 # -- the LLM backend ------------------------------------------------------------------------
@@ -336,43 +785,47 @@ ASK_TEMPLATE = """Answer the question using only the numbered lines of company f
 {history}Question: {question}
 
 Write a short answer in plain prose. After each sentence put the number of the line that supports it, like [2].{list_hint}
+Keep with each figure the year, segment or company the line gives it to.
 Only if no line is about the question, reply exactly: {no_answer}"""
 LIST_HINT = " The question asks for a list: name every one the lines name, each with what its line says of it (amount, date, terms)."
 ASK_EVIDENCE_TOKENS = 1500  # the lines shown to the model: a CPU reads ~50 tokens/s
 ASK_REPLY_TOKENS = 400
+SHOWN_MARGIN = 0.35  # lines shown to the model lie within this of the best
 
 
-def llm_answer(question: str, qvec: Sequence[float], hits: dict[str, list[tuple[Chunk, float]]], records: dict[str, DocumentRecord], llm,
-               embedder, history: Sequence[tuple[str, str]] = (), evidence_tokens: int = ASK_EVIDENCE_TOKENS) -> Answer:
+def llm_answer(query: Query, evidence: Sequence[DocumentEvidence], llm, history: Sequence[tuple[str, str]] = (),
+               evidence_tokens: int = ASK_EVIDENCE_TOKENS) -> Answer:
     """The model answers from the question's best sentences (not whole chunks), numbered; each of its
-    sentences must be supported by the lines it cites. When it declines or nothing it writes holds,
-    the embedded answer from the same lines stands; a list question gets every name it left out."""
-    from rag.grounding import check_sentence, support_score
+    sentences must be supported by the lines it cites and keep the attribution of their figures. When it
+    declines, its refusal stands unless the embedded backend finds an answer; when nothing it writes
+    holds, the embedded answer stands. A list question gets every name it left out."""
+    from rag.grounding import attribution_lost, check_sentence, support_score
     from rag.llm import ReplyError
     from rag.mapreduce import parse_reply, quoted
     from rag.tokens import count_tokens
 
-    doc_ids = list(hits)[:5]
-    ranked = rank_lines(question, qvec, _sentence_lines(hits, doc_ids, len(max(hits.values(), key=len))), embedder)
-    floor = extractive_answer(question, qvec, hits, records, embedder, ranked=ranked)
-    # the best lines that fit, in reading order per document; a line too far below the best is noise
-    shown: list[Line] = []
+    question = query.question
+    floor = extractive_answer(query, evidence)
+    docs = [e for e in evidence if e.scored][:5]
+    ranked = sorted(((s, e) for e in docs for s in e.scored), key=lambda x: -x[0].score)
+    shown: list[tuple[Scored, DocumentEvidence]] = []
     used = 0
-    top = ranked[0][0] if ranked else 0.0
-    for score, _, line in ranked:
-        n = count_tokens(_line_text(line)) + 4
-        if used + n > evidence_tokens or score < top - 0.35:
+    top = ranked[0][0].score if ranked else 0.0
+    for s, e in ranked:
+        n = count_tokens(_text(s)) + 4
+        if used + n > evidence_tokens or s.score < top - SHOWN_MARGIN:
             continue
-        shown.append(line)
+        shown.append((s, e))
         used += n
-    shown.sort(key=lambda x: (doc_ids.index(x[0]), x[1].start + x[2]))
+    order = {id(e): i for i, e in enumerate(docs)}
+    shown.sort(key=lambda x: (order[id(x[1])], x[0].unit.start))
     if not shown:
         return Answer(question, False, [], backend="llm")
     blocks = []
-    for i, line in enumerate(shown, 1):
-        if i == 1 or shown[i - 2][0] != line[0]:
-            blocks.append(f"{label(records[line[0]])}:")
-        blocks.append(f"[{i}] {quoted(_line_text(line))}")
+    for i, (s, e) in enumerate(shown, 1):
+        if i == 1 or shown[i - 2][1] is not e:
+            blocks.append(f"{label(e.record)}:")
+        blocks.append(f"[{i}] {quoted(_text(s))}")
     hist = ""
     for q, a in reversed(history):  # the most recent turns, as many as fit in 600 tokens
         turn = f"Earlier question: {q}\nEarlier answer: {a}\n"
@@ -394,20 +847,26 @@ def llm_answer(question: str, qvec: Sequence[float], hits: dict[str, list[tuple[
     reply = refusal.sub("", reply).strip()
     # "... facilities. [1], [2]": markers after the period, in parentheses or brackets, belong to the sentence
     for clean, cited in ([] if declined else parse_reply(reply)):
-        evidence = [shown[i - 1] for i in sorted(cited) if 0 < i <= len(shown)]
-        if not evidence:  # uncited: the line that supports it best, if one does
-            best = max(shown, key=lambda x: support_score(clean, x[1].text), default=None)
-            evidence = [best] if best is not None and support_score(clean, best[1].text) >= 1 else []
-        if not evidence:
+        lines = [shown[i - 1] for i in sorted(cited) if 0 < i <= len(shown)]
+        if not lines:  # uncited: the line that supports it best, if one does
+            best = max(shown, key=lambda x: support_score(clean, _text(x[0])), default=None)
+            lines = [best] if best is not None and support_score(clean, _text(best[0])) >= 1 else []
+        if not lines:
             dropped.append({"text": clean, "reason": "no line supports it"})
             continue
-        # checked against the chunks the lines come from: a sentence may join two cited lines
-        check = check_sentence(clean, [x[1].text for x in evidence])
+        texts = [_text(s) for s, _ in lines]
+        # checked against the lines it cites: a sentence may join two of them
+        check = check_sentence(clean, texts)
         if not check.ok:
             dropped.append({"text": clean, "reason": check.reason()})
             continue
-        d, c, a, b = evidence[0]
-        kept.append(AnswerSentence(clean, Citation(c.id, c.item, c.start + a, c.start + b), d, 1.0))
+        record = lines[0][1].record
+        lost = attribution_lost(clean, texts, [record.metadata.get("company", "")], record.metadata.get("fiscal_year"))
+        if lost:
+            dropped.append({"text": clean, "reason": lost})
+            continue
+        s, e = lines[0]
+        kept.append(AnswerSentence(clean, _sentence(s, e.record.id).citation, e.record.id, 1.0))
     if not kept:
         # the model declined, or nothing it wrote holds: the filing's own sentences, when they answer
         if floor.answered:
@@ -417,12 +876,14 @@ def llm_answer(question: str, qvec: Sequence[float], hits: dict[str, list[tuple[
             return floor
         return Answer(question, False, [], backend="llm", dropped=dropped)
     said = " ".join(s.text for s in kept)
-    on_show = {_key(x) for x in shown}
-    for score, (d, c, a, b) in missing_names(question, said, [x for x in ranked if _key(x[2]) in on_show]):
-        kept.append(AnswerSentence(_line_text((d, c, a, b)), Citation(c.id, c.item, c.start + a, c.start + b), d, score))
+    on_show = [s for s, _ in shown]
+    owner = {s.unit.id: e for s, e in shown}
+    for s in missing_names(question, said, sorted(on_show, key=lambda x: -x.score)):
+        kept.append(_sentence(s, owner[s.unit.id].record.id))
     parts = []
     for doc_id in dict.fromkeys(s.doc_id for s in kept):
-        parts.append(DocumentAnswer(doc_id, label(records[doc_id]), tuple(s for s in kept if s.doc_id == doc_id)))
+        record = next(e.record for e in docs if e.record.id == doc_id)
+        parts.append(DocumentAnswer(doc_id, label(record), tuple(s for s in kept if s.doc_id == doc_id)))
     text = " ".join(f"{s.text} [{i}]" for i, s in enumerate(kept, 1))
     return Answer(question, True, parts, backend="llm", text_override=text, dropped=dropped)
 
@@ -431,9 +892,20 @@ _GENERIC_NAME_WORDS = {"corp", "corporation", "company", "companies", "inc", "in
                        "international", "stores", "communications", "technologies", "systems", "the", "and", "co"}
 
 
+_LEGAL_WORDS = {"corp", "corporation", "company", "co", "inc", "incorporated", "ltd", "llc", "plc", "the", "of", "and"}
+
+
 def company_words(record: DocumentRecord) -> set[str]:
     """The distinctive words of a document's company name ("fedex", "worthington", "tyson")."""
-    return {w.strip("'-") for w in words(record.metadata.get("company", "")) if len(w) > 2 and w not in _GENERIC_NAME_WORDS}
+    name = record.metadata.get("company", "")
+    found = {w.strip("'-") for w in words(name) if len(w) > 2 and w not in _GENERIC_NAME_WORDS}
+    initials = "".join(w[0] for w in words(name) if w not in _LEGAL_WORDS and w[0].isalpha())
+    if len(initials) >= 2:  # "International Business Machines" is asked about as "IBM", "General Electric" as "GE"
+        found.add(initials)
+    parts = [w for w in words(name) if w not in _LEGAL_WORDS]
+    if len(parts) >= 2:  # "WAL MART STORES" is asked about as "Wal-Mart" or "Walmart"
+        found.add(parts[0] + parts[1])
+    return found
 
 
 def _token_key(token: str) -> str:
@@ -453,67 +925,89 @@ def normalize_item(item: str | None) -> str | None:
     return f"Item {m.group(1).upper()}"
 
 
-# Up to this many documents, each is searched on its own (dense + BM25 within it): the best answers.
-# Beyond it, one query over all of them keeps latency flat as the store grows (a filtered query costs
-# ~85 ms at 100k vectors and ~580 ms at 1M, bench/bench_scale.py) at some cost in recall.
+# Up to this many documents, each is read whole (all its sentences scored), as it would be alone.
+# Beyond it, one sentence query over all of them picks the CORPUS_DOCUMENTS to read: a filtered
+# query costs ~85 ms at 100k vectors and ~580 ms at 1M (bench/bench_scale.py).
 PER_DOCUMENT_LIMIT = 100
-
-
-# How many of the best documents of a corpus-wide ranking are then searched one by one: the answer
-# reads 5 of them, and a pool of 400 chunks over 1,000 documents leaves each about 1.4 chunks.
 CORPUS_DOCUMENTS = 8
 
 
-def _corpus_hits(store: ChromaStore, records: dict, qvec, query: str, k: int, item: str | None, everything: bool) -> dict:
-    """Corpus-wide retrieval in two stages: one query over every selected document (no filter when the
-    selection is the whole store) fused with BM25 ranks the documents; the best CORPUS_DOCUMENTS are then
-    searched on their own, as a small selection would be, so each brings its k best chunks."""
-    pool = store.query_many(qvec, None if everything else list(records), k=min(40 * k, 400), item=item)
-    pool = [h for h in pool if h.chunk.doc_id in records]
-    lex = LexicalIndex([h.chunk for h in pool]).scores(question_terms(query))
-    lex_rank = {i: r for r, i in enumerate(sorted(range(len(pool)), key=lambda i: -lex[i])) if lex[i] > 0}
-    fused = sorted(range(len(pool)), key=lambda i: -(1.0 / (RRF_K + i) + (1.0 / (RRF_K + lex_rank[i]) if i in lex_rank else 0.0)))
-    ranked: list[str] = list(dict.fromkeys(pool[i].chunk.doc_id for i in fused))[:CORPUS_DOCUMENTS]
-    return {d: retrieve_chunks(store, records[d], qvec, query, k, item) for d in ranked}
+def _corpus_documents(store: ChromaStore, records: dict, query: Query, item: str | None, everything: bool) -> list[str]:
+    """The documents of a very large selection worth reading whole: one nearest-sentence query over all of
+    them (no filter when the selection is the whole store), each document ranked by its best sentence."""
+    found = store.query_sentences(query.vector.tolist(), None if everything else list(records), k=400, item=item)
+    best: dict[str, float] = {}
+    for unit, sim in found:
+        if unit.doc_id in records:
+            held = stems_of(unit.text)
+            lexical = sum(1 for t in query.terms if t in held) / max(1, len(query.terms))
+            best[unit.doc_id] = max(best.get(unit.doc_id, -1.0), sim + LEXICAL_WEIGHT * lexical)
+    return sorted(best, key=lambda d: -best[d])[:CORPUS_DOCUMENTS]
+
+
+def _capitalized(text: str) -> set[str]:
+    """Only capitalized words name a company ("FedEx's", "Walt Disney", "Wal-Mart"); "foods" or "first" do not."""
+    keys = {_token_key(t) for t in re.findall(r"\S+", text)[1:] if t[:1].isupper()}
+    return keys | {k.replace("-", "") for k in keys}
+
+
+def question_text(question: str, records: Sequence[DocumentRecord], history: Sequence[tuple[str, str]] = ()) -> tuple[str, frozenset[str]]:
+    """The question as it is matched against these filings, and the stems its sayings explain."""
+    text = question
+    if history and len(question_terms(question)) <= 3:  # a short follow-up ("and in 2022?") borrows the last topic
+        text = f"{history[-1][0]} {question}"
+    # Inside a company's filings every sentence is about that company, so its name in the question
+    # only adds noise to the match: drop it.
+    names = set().union(*(company_words(r) for r in records)) & _capitalized(text)
+    kept = []
+    for t in re.findall(r"\S+", text):
+        if _token_key(t) in names or _token_key(t).replace("-", "") in names:
+            if re.search(r"['’]s\W*$", t):
+                kept.append("its")  # "Apple's restaurants" asks about its restaurants
+            continue
+        kept.append(t)
+    text = " ".join(kept) or text
+    # "Which of these companies ..." says who to ask, not what to look for
+    text = re.sub(r"\b(?:of\s+)?(?:these|the|those)?\s*(?:companies|firms|filings|filers|registrants)\b", " ", text, flags=re.I).strip() or text
+    said, explained = [], set()
+    for pattern, filing_words in SAYINGS:
+        for m in pattern.finditer(text):
+            said.append(filing_words)
+            explained |= {stem(w) for w in words(m.group(0))}
+    if said:  # the filing's words for what the question says its own way
+        text = f"{text} ({', '.join(dict.fromkeys(said))})"
+    return text, frozenset(explained)
 
 
 def ask(store: ChromaStore, question: str, embedder, *, doc_ids: Sequence[str] = (), company: str | None = None, year: str | None = None,
         item: str | None = None, k: int = 8, llm=None, history: Sequence[tuple[str, str]] = ()) -> Answer:
-    """Answer ``question`` from the indexed filings selected by ids, company, year and item."""
+    """Answer ``question`` from the indexed filings selected by ids, company, year and item.
+
+    A model may be shown each document's best ``5 * k`` sentences (as many as fit its evidence budget)."""
     if not question.strip():
         raise InputError("The question is empty; ask something, e.g. rag ask \"Who are the largest customers?\".")
     item = normalize_item(item)
     records = {r.id: r for r in select_documents(store, doc_ids, company, year)}
     everything = not (doc_ids or company or year)  # every document of the store, until a name in the question narrows it
-    query = question
-    if history and len(question_terms(question)) <= 3:  # a short follow-up ("and in 2022?") borrows the last topic
-        query = f"{history[-1][0]} {question}"
-    # Only capitalized words name a company ("FedEx's", "Walt Disney"); "foods" or "first" do not.
-    tokens = {_token_key(t) for t in re.findall(r"\S+", query)[1:] if t[:1].isupper()}
+    tokens = _capitalized(question if not history else f"{history[-1][0]} {question}")
     if not doc_ids and not company and len(records) > 1:
         # "What was FedEx's revenue?" is about FedEx's filings: a company named in the question picks its documents.
         named = {d: r for d, r in records.items() if company_words(r) & tokens}
         if named:
             records, everything = named, False
-    # Inside a company's filings every chunk is about that company, so its name in the question
-    # only adds noise to the match: drop it.
-    names = set().union(*(company_words(r) for r in records.values())) & tokens
-    query = " ".join(t for t in re.findall(r"\S+", query) if _token_key(t) not in names) or query
-    # "Which of these companies ..." says who to ask, not what to look for
-    query = re.sub(r"\b(?:of\s+)?(?:these|the|which|what)?\s*(?:companies|company|firms|filings|filers|registrants)\b", " ", query, flags=re.I).strip() or query
-    qvec = embedder.embed([query])[0]
-    if asks_for_lenders(question):
-        k *= 2  # a list is spread over the filing: the liquidity discussion, the debt note, the exhibits
-    if len(records) <= PER_DOCUMENT_LIMIT:
-        hits = {d: retrieve_chunks(store, r, qvec, query, k, item) for d, r in records.items()}
-    else:  # very many documents: one query over all of them ranks the documents, then the best are searched each
-        hits = _corpus_hits(store, records, qvec, query, k, item, everything)
-    hits = {d: h for d, h in hits.items() if h}
-    # documents in the order of their closest chunk in meaning; word matches only order chunks within a
-    # document ("paper" alone would otherwise bring in every paper maker for a question on commercial paper)
-    hits = dict(sorted(hits.items(), key=lambda kv: -max(s for _, s in kv[1])))
-    if not hits:
+    text, explained = question_text(question, list(records.values()), history)
+    query = make_query(question, text, embedder.embed([text])[0], explained)
+    per_doc = PER_DOCUMENT * 2 if asks_for_lenders(question) else PER_DOCUMENT  # a list is spread over the filing
+    chosen = list(records) if len(records) <= PER_DOCUMENT_LIMIT else _corpus_documents(store, records, query, item, everything)
+    evidence = []
+    for doc_id in chosen:
+        pool = sentence_pool(store, records[doc_id], embedder)
+        scored = score_pool(query, pool, item)
+        evidence.append(DocumentEvidence(records[doc_id], pool, scored[: 5 * k], answering(query, pool, scored, per_doc)))
+    # documents that answer first, then by their best sentence
+    evidence.sort(key=lambda e: (not e.answer, -e.best))
+    if not any(e.scored for e in evidence):
         return Answer(question, False, [])
     if llm is not None:
-        return llm_answer(question, qvec, hits, records, llm, embedder, history)
-    return extractive_answer(question, qvec, hits, records, embedder)
+        return llm_answer(query, evidence, llm, history)
+    return extractive_answer(query, evidence)

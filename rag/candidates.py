@@ -23,6 +23,11 @@ from rag.rewrite import MIN_WORDS, PAGE_HEADER
 from rag.text import NUMBER, POINTER, has_verb
 
 MAX_DOLLAR_SIGNS = 6  # "$1 $2 $3 ..." is a row of a table that lost its layout
+# "Major distributors in the United States include All American Semiconductor, Bell Microproducts, ... and
+# Reptron Electronics." and "Consolidated revenues increased 6% to $60.6 billion, led by GE Capital Services,
+# Power Systems, ..." are mostly capitals, yet sentences: a heading has no lowercase finite verb.
+STATEMENT_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|include[sd]?|increased|decreased|rose|fell|grew|declined|"
+                            r"accounted|represented|totaled|totalled|provides?|provided|sells?|sold|operates?|operated|consists?)\b")
 
 
 # Two scraps of a figure on lines of their own right before the text ("$\n600\nmillion\n2-year\n"): the
@@ -82,7 +87,7 @@ def is_candidate(text: str, a: int, b: int, clause: int) -> bool:
         return False  # headings and table rows are not sentences
     if len(NUMBER.findall(raw)) > 0.4 * len(raw.split()):
         return False  # a row of figures with a period is still a table row
-    if looks_like_heading(raw):
+    if looks_like_heading(raw) and not STATEMENT_VERB.search(raw):
         return False
     if _BROKEN_FIGURE.search(text, max(0, a - 48), a):
         return False  # the tail of a sentence whose figure the extraction broke over lines

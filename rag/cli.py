@@ -383,7 +383,8 @@ def docs(store: Path | None, chroma_url: str | None, as_json: bool) -> None:
 def ask_options(f):
     f = click.option("--json", "as_json", is_flag=True, help="Print JSON: answer, answered, citations [{doc, chunk, item, start, end}], documents.")(f)
     f = llm_options(f)
-    f = click.option("-k", "--k", "k", type=click.IntRange(1, 50), default=8, show_default=True, help="Chunks retrieved per document.")(f)
+    f = click.option("-k", "--k", "k", type=click.IntRange(1, 50), default=8, show_default=True,
+                     help="With a model: it may be shown each document's best 5 x K sentences, as many as fit.")(f)
     f = click.option("--item", default=None, metavar="ITEM", help="Only this 10-K item, e.g. 'Item 7' or '7'.")(f)
     f = click.option("--year", default=None, metavar="YYYY", help="Only filings of this fiscal year.")(f)
     f = click.option("--company", default=None, metavar="NAME", help="Only filings whose company name contains NAME.")(f)
@@ -547,6 +548,8 @@ def _cases(paths: tuple[Path, ...]):
 
 @main.command("eval")
 @click.argument("cases", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--questions", "questions", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="Ask the questions of FILE (e.g. eval/questions.json) instead of summarizing cases.")
 @store_options
 @llm_options
 @click.option("--profile", "profile_path", type=click.Path(path_type=Path), default=None, help="Profile TOML [default: business model].")
@@ -557,15 +560,21 @@ def _cases(paths: tuple[Path, ...]):
                    "store unless --store is given.")
 @click.option("-v", "--verbose", "show", is_flag=True, help="Also print each summary and the facts it missed.")
 @click.option("--json", "as_json", is_flag=True, help="Print per-case results and the overall figures as JSON.")
-def eval_cmd(cases: tuple[Path, ...], store: Path | None, chroma_url: str | None, llm: str | None, llm_timeout: float | None,
-             llm_context: int | None, profile_path: Path | None, k: int | None, cross: bool, show: bool, as_json: bool) -> None:
+def eval_cmd(cases: tuple[Path, ...], questions: Path | None, store: Path | None, chroma_url: str | None, llm: str | None,
+             llm_timeout: float | None, llm_context: int | None, profile_path: Path | None, k: int | None, cross: bool, show: bool,
+             as_json: bool) -> None:
     """Run the summarizer over labelled cases (case files or directories, e.g. eval/cases eval/holdout).
 
     Reports fact coverage per facet, unsupported figures and names, tokens against the
     ceiling, continuous text, evidence recall of the facets' best sentences and wall time. Filings
     are indexed once in the store and reused on later runs. With --cv, the coverage of a scorer
     that never saw the filing's company, per case, beside the oracle.
+
+    With --questions FILE, asks FILE's questions instead and reports how many were answered
+    with the filing's fact and a citation, declined correctly, missed and wrong.
     """
+    if questions is not None:
+        return _eval_questions(questions, store, chroma_url, llm, llm_timeout, llm_context, show, as_json)
     from rag.api import llm_client, load_profile, open_store
     from rag.evaluate import evaluate_case, overall
 
@@ -601,6 +610,22 @@ def _print_eval(results, totals: dict, facets: list[str], show: bool, as_json: b
                     click.echo(f"  missed {facet}: {fact}")
             for n in r.ungrounded_numbers + r.ungrounded_names:
                 click.echo(f"  UNGROUNDED: {n}")
+
+
+def _eval_questions(path: Path, store: Path | None, chroma_url: str | None, llm: str | None, llm_timeout: float | None,
+                    llm_context: int | None, show: bool, as_json: bool) -> None:
+    from rag.api import llm_client, open_store
+    from rag.evaluate_ask import format_results, load_questions, run_questions, score
+
+    loaded = load_questions(path)
+    settings = _settings(store, chroma_url, llm, timeout=llm_timeout, context=llm_context)
+    results = run_questions(loaded, open_store(settings), _embedder_of(settings), llm=llm_client(settings),
+                            progress=lambda line: log.info("%s", line), limit=settings.files.max_bytes)
+    totals = score(results)
+    if as_json:
+        click.echo(json.dumps({"overall": totals, "questions": [r.as_dict() for r in results]}, indent=2))
+    else:
+        click.echo(format_results(results, totals, verbose=show))
 
 
 def _cross_validate(cases, store: Path | None, chroma_url: str | None, profile, show: bool, as_json: bool) -> None:

@@ -201,21 +201,30 @@ class _Rebuild:
             except StoreError:
                 vectors = self.embedder.embed([c.text for c in chunks])
                 state.outcome = "re-embedded"
-            sentences, sentence_vectors = self._sentences(old, record, state, chunks)
-            self.new.add_document(record, chunks, vectors, sentences, sentence_vectors)
+            record, sentences, sentence_vectors, extra = self._sentences(old, record, state, chunks)
+            self.new.add_document(record, chunks, vectors, sentences, sentence_vectors, extra)
 
     def _sentences(self, old, record, state: DocumentState, chunks):
+        """The document's sentences, their vectors and sentence-table rows: kept, or made again from the chunks
+        as at ingest (then the record says which features version made the table)."""
         try:
-            sentences, sentence_vectors = old.get_sentences(state.id)
+            sentences, sentence_vectors, extra = old.get_sentences(state.id, extra=True)
         except StoreError:
-            sentences, sentence_vectors = [], []
+            sentences, sentence_vectors, extra = [], [], []
         if record.sentences is None or len(sentences) != record.sentences or state.state == "sentences missing":
+            from ingest.embed import sentence_embedder
             from rag.candidates import document_sentences
+            from rag.features import features_version, sentence_table
+            from vectorstore.chroma import DocumentRecord
 
             sentences = document_sentences(state.id, chunks)  # made from the chunks, as at ingest
-            sentence_vectors = self.embedder.embed([u.text for u in sentences])
+            sentence_vectors = sentence_embedder(self.embedder)([u.text for u in sentences])
+            table = sentence_table(sentences, chunks, record.metadata)
+            extra = [table.metadata(i) for i in range(len(sentences))]
+            record = DocumentRecord(record.id, record.source, record.chunks, record.content_sha,
+                                    {**record.metadata, "features": features_version()})
             state.outcome = "re-embedded"
-        return sentences, sentence_vectors
+        return record, sentences, sentence_vectors, extra
 
     def from_sources(self, root: Path, target: Path) -> list[DocumentState]:
         """Chroma cannot open the store: what the SQLite file still tells of the sources is all there is."""

@@ -75,12 +75,13 @@ class CaseResult:
         return d
 
 
-def _resolve(doc: str, case_file: Path) -> Path:
+def resolve_path(doc: str, case_file: Path) -> Path:
+    """A filing named in a case or question file: relative to the working directory, the repository or the file."""
     for base in (Path.cwd(), ROOT, case_file.parent):
         p = (base / doc).resolve()
         if p.is_file():
             return p
-    raise InputError(f"Case {case_file}: document {doc} not found (paths are relative to the repository root); put ../shared beside the checkout.")
+    raise InputError(f"{case_file}: document {doc} not found (paths are relative to the repository root); put ../shared beside the checkout.")
 
 
 def load_cases(path: str | Path) -> list[Case]:
@@ -101,7 +102,7 @@ def load_cases(path: str | Path) -> list[Case]:
             }
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
             raise InputError(f"Case {f} is not a valid case file ({exc}); compare it with eval/cases/.") from exc
-        cases.append(Case(data.get("name", f.stem), _resolve(data["document"], f), int(data.get("max_tokens", 512)), facets))
+        cases.append(Case(data.get("name", f.stem), resolve_path(data["document"], f), int(data.get("max_tokens", 512)), facets))
     return cases
 
 

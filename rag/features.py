@@ -281,22 +281,43 @@ class FeatureSet:
         return np.hstack([self.sentence, own]), SENTENCE_FEATURES + names
 
 
-def featurize(units: Sequence[SentenceUnit], vectors: np.ndarray, chunks: Sequence, chunk_vectors: np.ndarray,
-              metadata: dict, profile: Profile, query_vectors: dict[str, np.ndarray]) -> FeatureSet:
-    """Every feature of a filing's candidates, from what the store keeps: its sentence units and their
-    vectors, its chunks and theirs, the record's metadata, and the facets' query vectors. The same
-    function serves a summary and the scorer's training, so both see the same numbers."""
-    from ingest.sections import chunk_lines, prior_period_spans
-    from rag.candidates import printed
-    from rag.retrieve import LexicalIndex
-    from rag.rewrite import short_company_name
-    from rag.tokens import count_tokens_batch
+FEATURES_VERSION = "1"  # raise when a sentence feature changes meaning: stored tables of another version are recomputed
 
-    fy_text = metadata.get("fiscal_year")
-    fiscal_year = int(fy_text) if fy_text and str(fy_text).isdigit() else None
-    form = metadata.get("form")
-    shown = [printed(u, fiscal_year) for u in units]
-    keep, texts, antecedent = [], [], []
+
+def features_version() -> str:
+    """What a stored sentence table must match to be used: this version and the feature names."""
+    import hashlib
+
+    return FEATURES_VERSION + ":" + hashlib.sha1(",".join(SENTENCE_FEATURES).encode()).hexdigest()[:10]
+
+
+@dataclass
+class SentenceTable:
+    """What a filing's candidates are regardless of the profile, one entry per unit: as printed (None when
+    rewriting leaves a fragment), its tokens, its sentence features (None when it cannot be stated: a
+    fragment, or it leans on a sentence that cannot be stated with it) and the heading it stands under.
+    Made once at ingest and kept with the sentences, so a summary does not make it again."""
+
+    printed: list[str | None]
+    tokens: list[int]
+    rows: list[list[float] | None]
+    headings: list[str]
+
+    def metadata(self, i: int) -> dict:
+        row = self.rows[i]
+        return {"printed": self.printed[i] or "", "tokens": self.tokens[i], "heading": self.headings[i],
+                "features": "" if row is None else ",".join(f"{v:.6g}" for v in row)}
+
+    @classmethod
+    def from_metadata(cls, metas: Sequence[dict]) -> SentenceTable:
+        rows = [[float(v) for v in m["features"].split(",")] if m.get("features") else None for m in metas]
+        return cls([m.get("printed") or None for m in metas], [int(m.get("tokens") or 0) for m in metas], rows,
+                   [str(m.get("heading") or "") for m in metas])
+
+
+def _stated(units: Sequence[SentenceUnit], shown: Sequence[str | None]) -> tuple[list[int], list[int]]:
+    """The units a summary can state, and for each the one it leans on (its index among them) or -1."""
+    keep, antecedent = [], []
     kept_at: dict[int, int] = {}
     for i, (u, t) in enumerate(zip(units, shown)):
         if not t:
@@ -308,19 +329,62 @@ def featurize(units: Sequence[SentenceUnit], vectors: np.ndarray, chunks: Sequen
                 continue  # leans on a sentence that cannot be stated with it
         kept_at[i] = len(keep)
         keep.append(i)
-        texts.append(t)
         antecedent.append(before)
+    return keep, antecedent
+
+
+def _document(chunks: Sequence, metadata: dict) -> tuple[Document, list]:
+    from ingest.sections import chunk_lines, prior_period_spans
+    from rag.rewrite import short_company_name
+
+    fy_text = metadata.get("fiscal_year")
+    fiscal_year = int(fy_text) if fy_text and str(fy_text).isdigit() else None
+    ordered = sorted(chunks, key=lambda c: c.start)
+    lines = chunk_lines(ordered) if ordered else []
+    doc = Document(fiscal_year, short_company_name(metadata.get("company")), max((c.end for c in ordered), default=1),
+                   tuple(prior_period_spans(lines, fiscal_year)) if ordered else (), metadata.get("form"))
+    return doc, lines
+
+
+def sentence_table(units: Sequence[SentenceUnit], chunks: Sequence, metadata: dict) -> SentenceTable:
+    """The profile-independent part of the features (see :class:`SentenceTable`)."""
+    from rag.candidates import printed
+    from rag.tokens import count_tokens_batch
+
+    doc, lines = _document(chunks, metadata)
+    shown = [printed(u, doc.fiscal_year) for u in units]
+    keep, _ = _stated(units, shown)
+    rows: list[list[float] | None] = [None] * len(units)
+    computed = sentence_features([units[i] for i in keep], [shown[i] for i in keep], doc)
+    for k, i in enumerate(keep):
+        rows[i] = [float(f"{float(v):.6g}") for v in computed[k]]  # as stored: the same numbers either way
+    counts = count_tokens_batch([t for t in shown if t]) if any(shown) else []
+    it = iter(counts)
+    tokens = [next(it) if t else 0 for t in shown]
+    return SentenceTable(shown, tokens, rows, headings_of(lines, [u.start for u in units]))
+
+
+def featurize(units: Sequence[SentenceUnit], vectors: np.ndarray, chunks: Sequence, chunk_vectors: np.ndarray,
+              metadata: dict, profile: Profile, query_vectors: dict[str, np.ndarray], table: SentenceTable | None = None) -> FeatureSet:
+    """Every feature of a filing's candidates, from what the store keeps: its sentence units and their
+    vectors (and their :class:`SentenceTable` when kept with them), its chunks and theirs, the record's
+    metadata, and the facets' query vectors. The same function serves a summary and the scorer's
+    training, so both see the same numbers."""
+    from rag.retrieve import LexicalIndex
+
+    table = table if table is not None and len(table.printed) == len(units) else sentence_table(units, chunks, metadata)
+    keep, antecedent = _stated(units, table.printed)
+    texts = [table.printed[i] for i in keep]
+    doc, _ = _document(chunks, metadata)
+    sentence = np.asarray([table.rows[i] for i in keep], dtype=np.float64).reshape(len(keep), len(SENTENCE_FEATURES))
+    headings = [table.headings[i] for i in keep]
+    tokens = np.asarray([table.tokens[i] for i in keep], dtype=np.int64)
     units = [units[i] for i in keep]
     vectors = np.asarray(vectors, dtype=np.float32)[keep] if len(keep) else np.zeros((0, vectors.shape[1] if len(vectors.shape) > 1 else 0), np.float32)
     order = sorted(range(len(chunks)), key=lambda i: chunks[i].start)
     ordered = [chunks[i] for i in order]
     chunk_vectors = np.asarray(chunk_vectors, dtype=np.float32)[order] if len(order) else np.zeros((0, 1), np.float32)
-    lines = chunk_lines(ordered) if ordered else []
-    doc = Document(fiscal_year, short_company_name(metadata.get("company")), max((c.end for c in ordered), default=1),
-                   tuple(prior_period_spans(lines, fiscal_year)) if ordered else (), form)
-    headings = headings_of(lines, [u.start for u in units])
-    sentence = sentence_features(units, texts, doc)
-    profile = profile.for_form(form)
+    profile = profile.for_form(doc.form)
     sims, other = facet_similarities(profile, vectors, query_vectors)
     lexical_index = LexicalIndex(ordered)
     position = {c.id: i for i, c in enumerate(ordered)}
@@ -334,6 +398,5 @@ def featurize(units: Sequence[SentenceUnit], vectors: np.ndarray, chunks: Sequen
         chunk_sims = (chunk_vectors @ query_vectors[f.name].T).max(axis=1) if len(ordered) else np.zeros(0)
         facets[f.name] = facet_features(f, lowered, sentence, sims[f.name], other[f.name], lexical[at] if len(at) else np.zeros(0),
                                         chunk_sims[at] if len(at) else np.zeros(0), items, headings)
-    tokens = np.asarray(count_tokens_batch(texts) if texts else [], dtype=np.int64)
     return FeatureSet(units, texts, tokens, vectors, sentence, facets, [grams(t) for t in texts], doc,
                       np.asarray(antecedent, dtype=np.int64))

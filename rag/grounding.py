@@ -24,6 +24,8 @@ from rag.text import (  # noqa: F401  (FIGURE, Figure: read here with their valu
     COMMON_CAPS,
     FIGURE,
     NAME,
+    YEAR,
+    YEAR_DIGITS,
     Figure,
     figures,
     has_verb,
@@ -322,3 +324,57 @@ def _evidence_of(s, chunks_by_id, rules: Rules):
     if why and not s.citations and not reason(s.text, [c.text for c in chunks_by_id.values()], rules):
         why = ""
     return cited, why
+
+
+# -- attribution: whose figure, and of which year ---------------------------------------------
+# "In fiscal 1997, sales to Harris accounted for 17% of net revenues" does not support "Harris
+# accounts for 17% of revenue", and "Building Products generated 11.9% of net sales" does not support
+# "the largest customer accounted for 11.9%". A figure keeps the year and the owner (a segment, a
+# subsidiary, an affiliate, a customer) its evidence gives it.
+# "notes due 2030", "matures in 2029": a date of the instrument, not the year a figure belongs to
+_TERM_YEAR = re.compile(r"\b(?:due|matur\w*|expir\w*|until|through|terminat\w*|ending|callable|redeemable)\s+(?:in\s+|on\s+)?(?:\w+\s+){0,2}(" + YEAR_DIGITS + r")\b", re.I)
+_NOT_OWNER = frozenset(
+    "a an the in on at as for from by to of during our its their this that these those we it net total fiscal year years ended "
+    "company company's companies revenue revenues sales sale income operating consolidated approximately about "
+    "january february march april may june july august september october november december "
+    "first second third fourth quarter see note item u.s us".split())
+
+
+def _clauses(text: str) -> list[str]:
+    return [c for c in re.split(r"(?<=[.;!?])\s+(?=[A-Z(\"“])|;\s*", " ".join(text.split())) if c]
+
+
+def _owners(before: str, allowed: Sequence[str]) -> set[str]:
+    """Capitalized words and acronyms that can say whose a figure is ("CPI", "Harris", "Building Products")."""
+    own = {w.lower() for a in allowed for w in re.findall(r"[A-Za-z][\w&'-]+", a)}
+    found = set()
+    for w in re.findall(r"\b[A-Z][A-Za-z&'’-]*[A-Za-z]\b|\b[A-Z]{2,}\b", before):
+        key = re.sub(r"['’]s$", "", w).lower()
+        if key not in _NOT_OWNER and key not in own:
+            found.add(key)
+    return found
+
+
+def attribution_lost(sentence: str, evidence: Sequence[str], allowed_names: Sequence[str] = (), fiscal_year: str | int | None = None) -> str:
+    """Why ``sentence`` gives a figure without the year or the owner its evidence gives it, or "" when it keeps them.
+
+    A year is kept when the evidence's clause names any year but the filing's own (``fiscal_year``); an
+    owner when the words before the figure in that clause name one and the sentence names none of them."""
+    said_years = set(YEAR.findall(sentence))
+    said = {re.sub(r"['’]s$", "", w).lower() for w in re.findall(r"[A-Za-z][\w&'’-]*", sentence)}
+    for claim in figures(sentence):
+        if claim.kind == "year":
+            continue
+        for text in evidence:
+            for clause in _clauses(text):
+                scale = table_scale(clause)
+                hit = next((m for m in FIGURE.finditer(clause) for f in figures(m.group(0), scale) if f.kind != "year" and supports(claim, f)), None)
+                if hit is None:
+                    continue
+                years = set(YEAR.findall(clause)) - set(_TERM_YEAR.findall(clause))
+                if years and years != {str(fiscal_year)} and not years & said_years:
+                    return f"{claim.text} is given without its year ({', '.join(sorted(years))})"
+                owners = _owners(clause[: hit.start()], allowed_names)
+                if owners and not owners & said:
+                    return f"{claim.text} is given without whose it is ({', '.join(sorted(owners))})"
+    return ""

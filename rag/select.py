@@ -159,8 +159,10 @@ def upgrade(profile: Profile, chosen: dict[str, list[Candidate]], extra: Sequenc
 
 # -- the choice ------------------------------------------------------------------------------
 def figures_of(text: str) -> frozenset[str]:
-    """The amounts and percentages a sentence states, as written ("$6.9 billion", "12%")."""
-    return frozenset(m.replace(" ", "").lower() for m in MONEY.findall(text) + PERCENT.findall(text))
+    """The figures that tell one statement from another: amounts of money and percentages with decimals, as
+    written ("$6.9 billion", "12.4%"). A bare "1%" or "7%" is too common to say two sentences repeat each other."""
+    found = MONEY.findall(text) + [p for p in PERCENT.findall(text) if "." in p]
+    return frozenset(m.replace(" ", "").lower() for m in found)
 
 
 def names_of(text: str) -> frozenset[str]:
@@ -292,6 +294,9 @@ def pools(fs: FeatureSet, probabilities: dict[str, np.ndarray], profile, size: i
     out = {}
     for facet in profile.facets:
         p = probabilities[facet.name]
+        if not has_evidence(fs, facet.name, p, floor):
+            out[facet.name] = []
+            continue
         ranked = [int(i) for i in np.argsort(-p, kind="stable")[:size] if p[i] >= floor]
         out[facet.name] = [candidate(fs, (int(fs.antecedent[i]), i) if fs.antecedent[i] >= 0 else (i,), facet, float(p[i])) for i in ranked]
     return out
@@ -306,15 +311,26 @@ def chosen_candidates(fs: FeatureSet, picks: Sequence[Pick], profile) -> dict[st
     return out
 
 
+def has_evidence(fs: FeatureSet, facet: str, probabilities: np.ndarray, floor: float) -> bool:
+    """Whether the filing speaks to the facet at all: some sentence likely enough that also uses one of
+    the facet's own terms. Otherwise the summary says plainly that the filing does not disclose it."""
+    if not len(fs.texts):
+        return False
+    x, names = fs.matrix(facet)
+    terms = x[:, names.index("key_terms")] + x[:, names.index("core_terms")]
+    return bool(((probabilities >= floor) & (terms > 0)).any())
+
+
 def select_summary(profile, fs: FeatureSet, probabilities: dict[str, np.ndarray], max_tokens: int, company: str = "",
                    params: SelectionParams = SelectionParams()) -> dict[str, list]:
     """The embedded choice: per facet the chosen candidates, the joined text within ``max_tokens`` (cl100k).
 
-    A facet with no candidate likely enough states that the filing does not disclose it; those
+    A facet without evidence (:func:`has_evidence`) states that the filing does not disclose it; those
     sentences are paid for first. The joined text is counted at the end (a seam can cost a token)
     and the last choices go back until it fits, never a facet's only sentence."""
     names = [f.name for f in profile.facets]
-    silent = [f for f in profile.facets if not (probabilities[f.name] >= params.floor).any()]
+    silent = [f for f in profile.facets if not has_evidence(fs, f.name, probabilities[f.name], params.floor)]
+    probabilities = {f: np.zeros_like(p) if f in {s.name for s in silent} else p for f, p in probabilities.items()}
     budget = max_tokens - sum(count_tokens(f.missing) + 1 for f in silent)
     picks = choose(fs, probabilities, budget, params, order=names)
     chosen = chosen_candidates(fs, picks, profile)

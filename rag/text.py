@@ -116,6 +116,25 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "ies", "ied", "ed", "es", "er", "ly", "s")
+
+
+def stem(word: str) -> str:
+    """A word's stem for matching a question to a sentence: "customers", "customer" -> "custom";
+    "revenue", "revenues" -> "revenu"; "sales" -> "sale", "sell" -> "sell". Crude on purpose: it only has to
+    make two forms of one word meet, and a stem of at least four letters keeps unrelated words apart."""
+    w = re.sub(r"['’]s?$", "", word.lower()).strip("'’-")  # "FedEx Express's" is "express"
+    if w.endswith("ies") and len(w) > 5:
+        w = w[:-3] + "y"  # "facilities" is "facility"
+    for suffix in _SUFFIXES:
+        if w.endswith(suffix) and len(w) - len(suffix) >= 4:
+            w = w[: -len(suffix)]
+            break
+    while w[-1:] in ("e", "y") and len(w) > 5:  # "revenue" meets "revenues", "employee" "employees", "facility" "facilities"
+        w = w[:-1]
+    return w
+
+
 def overlap(a: set | frozenset, b: set | frozenset) -> float:
     """The share of the smaller bag's words the other holds: 1.0 when one text's words are all in the other."""
     return len(a & b) / max(1, min(len(a), len(b)))

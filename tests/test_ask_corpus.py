@@ -1,5 +1,5 @@
-"""Corpus-wide questions beyond PER_DOCUMENT_LIMIT documents: one query ranks the documents, the best are then
-searched one by one. Latency and recall at 1,000 filings are measured in bench/bench_corpus_ask.py."""
+"""Corpus-wide questions beyond PER_DOCUMENT_LIMIT documents: one nearest-sentence query ranks the documents, the
+best are then read whole, as each would be alone. Latency and recall at 1,000 filings: bench/bench_corpus_ask.py."""
 
 from __future__ import annotations
 
@@ -26,13 +26,13 @@ def corpus_store(tmp_path_factory, real_embedder):
 
 def _spy(monkeypatch, store: ChromaStore) -> list:
     calls: list = []
-    original = ChromaStore.query_many
+    original = ChromaStore.query_sentences
 
-    def query_many(self, embedding, doc_ids, k, item=None):
+    def query_sentences(self, embedding, doc_ids, k, item=None):
         calls.append(None if doc_ids is None else sorted(doc_ids))
         return original(self, embedding, doc_ids, k, item)
 
-    monkeypatch.setattr(ChromaStore, "query_many", query_many)
+    monkeypatch.setattr(ChromaStore, "query_sentences", query_sentences)
     return calls
 
 
@@ -45,7 +45,7 @@ def test_the_corpus_path_answers_as_the_per_document_path_does(monkeypatch, corp
     assert corpus.answered and per_document.answered
     banks = ("Pinecrest Commercial Bank", "Bank of Lakeshore", "Meridian Trust Bank", "Cedar Valley Savings Bank")
     named = [b for b in banks if b in corpus.answer]
-    assert len(named) >= 3, corpus.answer  # the best document is searched on its own, so its lenders are all there
+    assert len(named) >= 3, corpus.answer  # the best document is read whole, so its lenders are all there
     assert [b for b in banks if b in per_document.answer] == named
 
 

@@ -158,7 +158,14 @@ def test_llm_answer_keeps_a_sentence_however_it_cites(index, real_embedder, styl
 
     db = ChromaStore.open(index[0])
     claim = "Zenith funds its fleet with a commercial paper program of up to $500 million."
-    with OpenAIStub(lambda request: f"{claim} [1], [2]" if style == "markers-after-the-period" else claim) as stub:
+    def reply(request):  # "[n], [1]": the line that holds it, and one more, both after the period
+        import re as _re
+
+        prompt = request["messages"][1]["content"]
+        n = [m.group(1) for m in _re.finditer(r"^\[(\d+)\] (.*)$", prompt, _re.M) if "commercial paper" in m.group(2)][0]
+        return f"{claim} [{n}], [1]" if style == "markers-after-the-period" else claim
+
+    with OpenAIStub(reply) as stub:
         llm = OpenAIChat(LLMSettings(model="stub-model", base_url=stub.base_url, api_key="k", max_retries=0), backoff=0.01)
         answer = ask(db, "How does Zenith fund its fleet?", real_embedder, company="zenith", llm=llm)
     assert answer.answered and answer.answer == f"{claim} [1]"

@@ -125,7 +125,8 @@ def test_fetch_by_ticker_and_fiscal_year_then_from_the_cache(edgar, tmp_path):
     assert sorted(paths[2:]) == sorted(DOCUMENTS)
     assert {agent for _, agent, _ in Replay.log} == {AGENT}
     times = [t for _, _, t in Replay.log]
-    assert all(b - a >= 0.095 for a, b in zip(times, times[1:])), times  # at most 10 requests a second
+    # at most 10 requests a second: sent 0.1 s apart (the server's clock on a busy machine jitters by a few ms)
+    assert all(b - a >= 0.08 for a, b in zip(times, times[1:])) and times[-1] - times[0] >= 0.1 * (len(times) - 1) - 0.02, times
 
     asked = len(Replay.log)
     again = rag(["fetch", "ANVL", "--year", "2024"], env)

@@ -49,6 +49,18 @@ def test_onnx_vectors_agree_with_sentence_transformers(chunk_texts) -> None:
         assert cosines.min() > (0.9999 if not quantized else 0.999), (quantized, cosines.min())
 
 
+def test_candidate_sentences_take_the_8_bit_model_and_keep_their_vectors(chunk_texts) -> None:
+    # a filing's sentences are most of an ingest's texts; short ones too go to the 8-bit model for speed
+    sentences = [s.strip() + "." for t in chunk_texts for s in t.split(". ") if len(s.split()) > 3][:120]
+    emb = OnnxEmbedder()
+    fast = np.asarray(emb.embed_sentences(sentences))
+    exact = np.asarray(SentenceTransformerEmbedder().embed(sentences))
+    assert fast.shape == exact.shape
+    assert (fast * exact).sum(axis=1).min() > 0.995
+    # it is the 8-bit path (the fp32 default gives the short ones other vectors, if only just)
+    assert not np.allclose(fast, np.asarray(emb.embed(sentences)), atol=1e-6)
+
+
 def test_length_sorted_batches_keep_the_input_order(chunk_texts) -> None:
     emb = OnnxEmbedder()
     together = np.asarray(emb.embed(chunk_texts, batch_size=3))

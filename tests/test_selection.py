@@ -181,3 +181,39 @@ def test_a_sentence_knows_the_heading_it_stands_under():
 def test_each_rule_matches_its_example_and_not_a_plain_fact(rule):
     assert rule.search(rule.example) and rule.reason
     assert not rule.search("Net sales increased 10.4% to $797.7 million in fiscal 2025.")
+
+
+def test_the_sentence_table_kept_at_ingest_gives_the_features_made_anew():
+    from rag.features import SentenceTable, sentence_table
+
+    chunk = Chunk("d#00000", "d", FILING, 0, 0, len(FILING), "Item 7")
+    units = document_sentences("d", [chunk])
+    vectors = np.stack([_vector(u.text) for u in units])
+    queries = {f.name: np.stack([_vector(q) for q in f.queries]) for f in PROFILE.facets}
+    meta = {"fiscal_year": "2025"}
+    kept = SentenceTable.from_metadata([sentence_table(units, [chunk], meta).metadata(i) for i in range(len(units))])
+    fresh = featurize(units, vectors, [chunk], _vector(FILING)[None, :], meta, PROFILE, queries)
+    stored = featurize(units, vectors, [chunk], _vector(FILING)[None, :], meta, PROFILE, queries, kept)
+    assert fresh.texts == stored.texts and len(fresh.texts) >= 6
+    assert np.array_equal(fresh.tokens, stored.tokens)
+    assert np.array_equal(fresh.sentence, stored.sentence)
+    for f in PROFILE.facets:
+        assert np.array_equal(fresh.matrix(f.name)[0], stored.matrix(f.name)[0])
+
+
+def test_a_store_keeps_the_table_and_one_of_another_features_version_is_made_again(tmp_path, fake_embedder):
+    from rag.api import ingest_file, sentences_of
+    from rag.features import features_version
+    from vectorstore.chroma import ChromaStore
+
+    path = tmp_path / "f.txt"
+    path.write_text("ITEM 1. BUSINESS\n" + FILING * 3)
+    store = ChromaStore.open(tmp_path / "store")
+    result = ingest_file(store, path, fake_embedder)
+    record = store.get_document(result.id)
+    assert record.metadata["features"] == features_version()
+    units, _, table = sentences_of(store, record, lambda: fake_embedder)
+    assert len(table.printed) == len(units) and any(r is not None for r in table.rows)
+    stale = record.__class__(record.id, record.source, record.chunks, record.content_sha, {**record.metadata, "features": "0:old"})
+    again = sentences_of(store, stale, lambda: pytest.fail("an older table is made from the text, not embedded again"))[2]
+    assert again.printed == table.printed and again.rows == table.rows

@@ -238,8 +238,10 @@ class ChromaStore:
         return [_record(i, m) for i, m in zip(got["ids"], got["metadatas"])]
 
     def add_document(self, record: DocumentRecord, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]],
-                     sentences: Sequence[SentenceUnit] = (), sentence_embeddings: Sequence[Sequence[float]] = ()) -> int:
-        """Write a document's chunks and candidate sentences, then its record. On any failure both are removed."""
+                     sentences: Sequence[SentenceUnit] = (), sentence_embeddings: Sequence[Sequence[float]] = (),
+                     sentence_extra: Sequence[dict] = ()) -> int:
+        """Write a document's chunks and candidate sentences, then its record. On any failure both are removed.
+        ``sentence_extra``: more metadata per sentence (str, int or float values), kept and given back as is."""
         if len(chunks) != len(embeddings) or len(sentences) != len(sentence_embeddings):
             raise ValueError("one embedding per chunk and per sentence")
         self._sweep_orphans(record.id)
@@ -254,7 +256,7 @@ class ChromaStore:
                     metadatas=[_chunk_metadata(c) for c in part],
                 )
                 self._written("after-chunk-batch")
-            self._add_sentences(sentences, sentence_embeddings)
+            self._add_sentences(sentences, sentence_embeddings, sentence_extra)
             meta = {**record.metadata, "source": record.source, "chunks": len(chunks), "content_sha": record.content_sha,
                     "sentences": len(sentences)}
             self._docs.upsert(ids=[record.id], embeddings=[[1.0]], metadatas=[meta], documents=[record.source])
@@ -273,25 +275,28 @@ class ChromaStore:
         batch = min(self._client.get_max_batch_size(), self.options.batch or 1 << 30)
         return [(i, min(n, i + batch)) for i in range(0, n, batch)]
 
-    def _add_sentences(self, sentences: Sequence[SentenceUnit], embeddings: Sequence[Sequence[float]]) -> None:
+    def _add_sentences(self, sentences: Sequence[SentenceUnit], embeddings: Sequence[Sequence[float]], extra: Sequence[dict] = ()) -> None:
+        extra = list(extra) or [{}] * len(sentences)
         for i, j in self._batches(len(sentences)):
             part = sentences[i:j]
             self._sentences.add(
                 ids=[u.id for u in part],
                 embeddings=[list(map(float, e)) for e in embeddings[i:j]],
                 documents=[u.text for u in part],
-                metadatas=[_sentence_metadata(u) for u in part],
+                metadatas=[{**{f"x_{k}": v for k, v in x.items()}, **_sentence_metadata(u)} for u, x in zip(part, extra[i:j])],
             )
 
-    def add_sentences(self, record: DocumentRecord, sentences: Sequence[SentenceUnit], embeddings: Sequence[Sequence[float]]) -> None:
-        """Give a document indexed without candidate sentences its sentences, then count them in its record."""
+    def add_sentences(self, record: DocumentRecord, sentences: Sequence[SentenceUnit], embeddings: Sequence[Sequence[float]],
+                      extra: Sequence[dict] = (), record_metadata: dict | None = None) -> None:
+        """Give a document indexed without candidate sentences its sentences, then count them in its record
+        (with ``record_metadata`` added to it)."""
         if len(sentences) != len(embeddings):
             raise ValueError("one embedding per sentence")
         self._sentences.delete(where={"doc_id": record.id})  # what an interrupted earlier try left
-        self._add_sentences(sentences, embeddings)
+        self._add_sentences(sentences, embeddings, extra)
         got = self._docs.get(ids=[record.id], include=["metadatas"])
         if got["ids"]:
-            self._docs.update(ids=[record.id], metadatas=[{**got["metadatas"][0], "sentences": len(sentences)}])
+            self._docs.update(ids=[record.id], metadatas=[{**got["metadatas"][0], **(record_metadata or {}), "sentences": len(sentences)}])
 
     def delete_document(self, doc_id: str) -> int:
         """Remove a document: its record first (it stops existing), then its chunks and sentences."""
@@ -316,15 +321,20 @@ class ChromaStore:
                 self._sentences.delete(where={"doc_id": doc_id})
 
     # -- sentences -----------------------------------------------------------------------
-    def get_sentences(self, doc_id: str):
-        """A document's candidate sentences in reading order, and their vectors (a float32 array, one row each)."""
+    def get_sentences(self, doc_id: str, extra: bool = False):
+        """A document's candidate sentences in reading order, and their vectors (a float32 array, one row each);
+        with ``extra``, also each sentence's extra metadata (as given to :meth:`add_document`)."""
         import numpy as np
 
         got = self._sentences.get(where={"doc_id": doc_id}, include=["documents", "metadatas", "embeddings"])
         units = [_sentence(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
         vectors = np.asarray(got["embeddings"], dtype=np.float32) if len(units) else np.zeros((0, 0), dtype=np.float32)
         order = sorted(range(len(units)), key=lambda k: units[k].id)
-        return [units[k] for k in order], vectors[order] if len(units) else vectors
+        units, vectors = [units[k] for k in order], vectors[order] if len(units) else vectors
+        if not extra:
+            return units, vectors
+        metas = [got["metadatas"][k] for k in order]
+        return units, vectors, [{k[2:]: v for k, v in m.items() if k.startswith("x_")} for m in metas]
 
     def query_sentences(self, embedding: Sequence[float], doc_ids: Sequence[str] | None, k: int, item: str | None = None) -> list[tuple[SentenceUnit, float]]:
         """The ``k`` sentences nearest to one query among these documents (all when ``doc_ids`` is None)."""

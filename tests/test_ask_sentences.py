@@ -1,0 +1,288 @@
+"""Answers from the filing's candidate sentences: ranking, what is never an answer, declining, a model's
+refusal, attribution, and questions over several filings (the fake embedder: unit tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import rag.ask as ask_module
+from ingest.types import SentenceUnit
+from rag.api import ingest_file
+from rag.ask import NEEDS, NO_ANSWER, ask, make_query, stands_alone
+from rag.grounding import attribution_lost
+from rag.text import stem
+from vectorstore.chroma import ChromaStore
+
+BATTERY = """Item 1. Business
+Voltaic Cells Inc. designs and manufactures lithium-ion battery cells for electric scooters and energy storage.
+We sell our battery cells to manufacturers of electric scooters in China and Europe.
+Urgent orders are shipped to customers by aircraft.
+Item 1A. Risk Factors
+We depend on a small number of customers. Loss of any of them could harm our results.
+Item 7. Management's Discussion and Analysis
+Net revenues were $204.4 million in fiscal 2024, compared with $176.6 million in fiscal 2023.
+Sales to Lumen Mobility accounted for 23.5% of our net revenues in fiscal 2024.
+Sales to Lumen Mobility accounted for 31.2% of our net revenues in fiscal 2023.
+We value our customers and work closely with them on new battery designs.
+Our revolving credit facility with Harbor State Bank provides up to $30.0 million and matures in 2027.
+"""
+ORCHARD = """Item 1. Business
+Orchard Juice Co. presses apple and pear juice sold to grocery chains in Oregon.
+No single customer accounted for more than 10% of net sales in fiscal 2024.
+Item 7. Management's Discussion and Analysis
+Net sales were $41.2 million in fiscal 2024.
+We fund our operations with a $5.0 million line of credit and cash from operations.
+"""
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from tests.conftest import FakeEmbedder
+
+    root = tmp_path_factory.mktemp("sentences")
+    (root / "voltaic.txt").write_text(BATTERY)
+    (root / "orchard.txt").write_text(ORCHARD)
+    db = ChromaStore.open(root / "store")
+    embedder = FakeEmbedder()
+    ids = {name: ingest_file(db, root / f"{name}.txt", embedder).id for name in ("voltaic", "orchard")}
+    return db, ids
+
+
+def _unit(text: str, kind: str = "sentence") -> SentenceUnit:
+    return SentenceUnit("d#s00000", "d", text, "d#00000", "Item 7", 0, len(text), kind)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "stands"),
+    [
+        ("Sales to Lumen Mobility accounted for 23.5% of our net revenues in fiscal 2024.", "sentence", True),
+        ("(in thousands, except revenue per membership and percentages) [1]", "sentence", False),  # a unit line
+        ("Sales and marketing | $2,917,554 | $2,657,883 | 10%", "sentence", False),  # a row without its headers
+        ("The following table shows net sales by category:", "sentence", False),  # a lead-in
+        ("* Less than 10% of total revenue.", "sentence", False),  # a footnote fragment, no verb
+        ("Damage or disruption to its distribution logistics.", "sentence", False),  # the verb gone
+        ("(excluding the 1% excise tax on stock repurchases.", "sentence", False),  # the parenthesis never closed
+        ("(1) Represents sales to customers in Europe and Asia.", "sentence", False),  # a footnote without its row
+        ("(1) Walmart Inc. accounted for 16.9% of consolidated sales.", "sentence", True),  # a footnote naming its subject
+        ("Net sales by category: iPhone was $201,183 million in 2024 and $200,583 million in 2023.", "table", True),
+        ("Refer to page 78 of IBM's 1997 Annual Report to Stockholders which is incorporated herein by reference.", "sentence", False),
+        ("The table below presents details of its reportable segments.", "sentence", False),  # points at what it does not hold
+        ("In addition to its direct sales force, the Company utilizes over 35 external sales organizations and one stocking "
+         "distributor, Richardson Electronics, Ltd., to service the needs of low volume customers.", "sentence", True),
+    ],
+)
+def test_what_can_stand_alone_as_an_answer(text, kind, stands):
+    assert stands_alone(_unit(text, kind)) is stands
+
+
+@pytest.mark.parametrize(
+    ("question", "concentration"),
+    [
+        ("Who is the largest customer?", True),
+        ("Who are the biggest distributors?", True),
+        ("Which customers account for more than 10% of revenue?", True),
+        ("How dependent is the company on a few customers?", True),
+        ("Does it rely on a single customer?", True),
+        ("What does the company sell?", False),
+        ("How large is the revolving credit facility?", False),
+    ],
+)
+def test_the_concentration_need_is_found_however_it_is_asked(question, concentration):
+    assert bool(NEEDS[0].question.search(question)) is concentration
+
+
+def test_a_need_matches_the_words_filings_use():
+    need = NEEDS[0]
+    assert need.answer.search("Walmart Inc. accounted for 16.9% of our fiscal 2019 consolidated sales.")
+    assert need.answer.search("No single customer accounted for more than 10% of net sales in fiscal 2024.")
+    assert need.answer.search("Customers A, B and C represented 12%, 11% and 11% of total revenue, respectively.")
+    assert not need.answer.search("We value our customers and work closely with them on new battery designs.")
+
+
+@pytest.mark.parametrize("question", ["Who is the largest customer?", "Which customer accounts for the biggest share of revenue?",
+                                      "Do any customers account for over 10% of revenue?"])
+def test_the_concentration_sentence_answers_every_phrasing(store, fake_embedder, question):
+    db, ids = store
+    answer = ask(db, question, fake_embedder, doc_ids=[ids["voltaic"]])
+    assert answer.answered
+    assert "Lumen Mobility accounted for 23.5%" in answer.answer, answer.answer
+
+
+def test_the_latest_year_outranks_the_same_statement_for_an_earlier_one(store, fake_embedder):
+    db, ids = store
+    record = db.get_document(ids["voltaic"])
+    pool = ask_module.sentence_pool(db, record, fake_embedder)
+    query = make_query("q", "What share of net revenues did Lumen Mobility account for?", fake_embedder.embed(["What share of net revenues did Lumen Mobility account for?"])[0])
+    ranked = [s.unit.text for s in ask_module.score_pool(query, pool)]
+    assert ranked.index(next(t for t in ranked if "23.5%" in t)) < ranked.index(next(t for t in ranked if "31.2%" in t))
+
+
+@pytest.mark.parametrize("question", ["What was the company's revenue from selling aircraft engines in 2017?",
+                                      "How many restaurants does the company operate?"])
+def test_a_question_on_what_the_filing_never_mentions_is_declined(store, fake_embedder, question):
+    db, ids = store
+    answer = ask(db, question, fake_embedder, doc_ids=[ids["voltaic"]])
+    assert not answer.answered and answer.answer == NO_ANSWER and answer.citations == []
+    # declined for the subject the filing never names, however close its sentences
+    pool = ask_module.sentence_pool(db, db.get_document(ids["voltaic"]), fake_embedder)
+    query = make_query(question, question, fake_embedder.embed([question])[0])
+    assert ask_module.rare_subject(query, pool) and ask_module.answering(query, pool, ask_module.score_pool(query, pool), min_score=-1.0) == []
+
+
+@pytest.mark.parametrize(("question", "things"), [
+    ("What was the company's revenue from selling aircraft engines in 2017?", {"aircraft", "engin", "revenu"}),
+    ("Which of these companies rely on commercial paper?", {"commercial", "paper"}),  # "rely" asks how, names nothing
+    ("How much revenue did its restaurants generate?", {"revenu", "restaurant"}),
+])
+def test_the_things_a_question_names(question, things):
+    assert things <= ask_module._things(question) and "rely" not in ask_module._things(question)
+
+
+def test_a_subject_the_filing_names_only_in_passing_must_be_in_the_answer(store, fake_embedder):
+    """"aircraft" is in the filing once (orders go by aircraft): revenue sentences do not answer a question on aircraft revenue."""
+    db, ids = store
+    pool = ask_module.sentence_pool(db, db.get_document(ids["voltaic"]), fake_embedder)
+
+    def answering(question):  # every sentence is close enough: only the subject can decline
+        query = make_query(question, question, fake_embedder.embed([question])[0])
+        return ask_module.answering(query, pool, ask_module.score_pool(query, pool), min_score=-1.0)
+
+    assert pool.df[stem("aircraft")] == 1  # named once, in passing
+    assert answering("How much revenue did the company make from aircraft in fiscal 2024?") == []
+    assert "$204.4 million" in answering("How much revenue did the company make in fiscal 2024?")[0].unit.text
+
+
+@dataclass
+class _Reply:
+    text: str
+
+
+class FakeLLM:
+    """Replies with a fixed text and records the prompts it was sent."""
+
+    def __init__(self, text: str):
+        self.text, self.prompts = text, []
+
+    def complete(self, messages, max_tokens):
+        self.prompts.append(messages[-1]["content"])
+        return _Reply(self.text)
+
+
+def test_a_models_refusal_stands_when_the_filing_does_not_answer(store, fake_embedder):
+    db, ids = store
+    llm = FakeLLM(NO_ANSWER)
+    answer = ask(db, "What was the company's revenue from selling aircraft engines in 2017?", fake_embedder, doc_ids=[ids["voltaic"]], llm=llm)
+    assert not answer.answered and answer.answer == NO_ANSWER and answer.fallback is None and answer.backend == "llm"
+
+
+def test_a_models_refusal_gives_way_when_the_filing_answers(store, fake_embedder):
+    db, ids = store
+    answer = ask(db, "How large is the revolving credit facility?", fake_embedder, doc_ids=[ids["voltaic"]], llm=FakeLLM(NO_ANSWER))
+    assert answer.answered and answer.fallback == "the model declined" and "$30.0 million" in answer.answer
+
+
+def test_a_model_sentence_that_moves_a_figure_to_another_year_is_dropped(store, fake_embedder):
+    db, ids = store
+
+    class Citing(FakeLLM):
+        def complete(self, messages, max_tokens):
+            prompt = messages[-1]["content"]
+            n = next(line.split("]")[0][1:] for line in prompt.splitlines() if "31.2%" in line)
+            self.text = f"Lumen Mobility accounts for 31.2% of net revenues [{n}]."
+            return super().complete(messages, max_tokens)
+
+    answer = ask(db, "What share of net revenues did Lumen Mobility account for?", fake_embedder, doc_ids=[ids["voltaic"]], llm=Citing(""))
+    assert [d["reason"] for d in answer.dropped] == ["31.2% is given without its year (2023)"]
+    assert "31.2% of net revenues [" not in answer.answer
+
+
+@pytest.mark.parametrize(
+    ("sentence", "evidence", "lost"),
+    [
+        ("Harris accounted for 17% of net revenues.", "In fiscal 1997, sales to Harris and IBM accounted for approximately 17% and 14%, respectively, of the Company's net revenues.", "without its year"),
+        ("In fiscal 1997, Harris accounted for 17% of net revenues.", "In fiscal 1997, sales to Harris and IBM accounted for approximately 17% and 14%, respectively, of the Company's net revenues.", ""),
+        ("The largest customer accounted for 11.9% of net sales in fiscal 2023.", "Building Products generated approximately 11.9% of our consolidated net sales in fiscal 2023.", "without whose it is"),
+        ("Net operating revenues were $18,868 million.", "Coca-Cola Enterprises, an equity method investee, reported net operating revenues of $18,868 million.", "without whose it is"),
+        ("Walmart accounted for 16.9% of sales.", "Walmart Inc. accounted for 16.9% of our fiscal 2024 consolidated sales.", ""),
+        ("The company has a $500 million commercial paper program.", "We fund the fleet with a commercial paper program of up to $500 million and notes due 2030.", ""),
+    ],
+)
+def test_attribution(sentence, evidence, lost):
+    reason = attribution_lost(sentence, [evidence], ["Acme Holdings Inc."], fiscal_year="2024")
+    assert (lost in reason if lost else reason == ""), reason
+
+
+def test_each_document_of_a_corpus_question_answers_as_it_would_alone(store, fake_embedder):
+    db, ids = store
+    question = "Does the company have a line of credit?"
+    together = ask(db, question, fake_embedder)
+    alone = {name: ask(db, question, fake_embedder, doc_ids=[doc]).answered for name, doc in ids.items()}
+    assert {p.doc_id for p in together.parts} == {ids[n] for n, a in alone.items() if a}
+    assert alone["orchard"]  # "$5.0 million line of credit"
+
+
+def test_a_document_indexed_without_sentences_gets_them_at_its_first_question(tmp_path, fake_embedder):
+    (tmp_path / "orchard.txt").write_text(ORCHARD)
+    db = ChromaStore.open(tmp_path / "store")
+    doc = ingest_file(db, tmp_path / "orchard.txt", fake_embedder).id
+    # what an older version wrote: no sentences, and no count of them in the record
+    db._sentences.delete(where={"doc_id": doc})
+    got = db._docs.get(ids=[doc], include=["metadatas", "documents"])
+    meta = {k: v for k, v in got["metadatas"][0].items() if k != "sentences"}
+    db._docs.delete(ids=[doc])
+    db._docs.add(ids=[doc], embeddings=[[1.0]], metadatas=[meta], documents=got["documents"])
+    assert db.get_document(doc).sentences is None
+    answer = ask(db, "How much were net sales?", fake_embedder, doc_ids=[doc])
+    assert answer.answered and "$41.2 million" in answer.answer
+    assert db.get_document(doc).sentences == db.count_sentences(doc) > 0
+
+
+def test_citations_point_at_the_sentence(store, fake_embedder):
+    db, ids = store
+    answer = ask(db, "How large is the revolving credit facility?", fake_embedder, doc_ids=[ids["voltaic"]])
+    text = Path(db.get_document(ids["voltaic"]).source).read_text()
+    for part in answer.parts:
+        for s in part.sentences:
+            assert " ".join(text[s.citation.start : s.citation.end].split()) == s.text
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Which of these companies rely on commercial paper?", (("commercial", "paper"),)),
+        ("What was the company's revenue from selling aircraft engines in 2017?", (("aircraft", "engin"),)),
+        ("Do any customers account for over 10% of revenue?", ()),  # a noun and its verb are no phrase
+    ],
+)
+def test_phrases_of_a_question(question, expected):
+    assert ask_module.phrases(question) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "splits"),
+    [
+        ("We issue commercial paper to fund working capital.", False),
+        ("Bleached uncoated free sheet offset and business papers are sold to commercial printers.", True),  # both words, never together
+        ("The customer is developing applications for the paper industry.", True),  # one word, in another sense
+        ("Net sales rose 6% in fiscal 2024.", False),  # neither word: nothing to mark down
+    ],
+)
+def test_one_word_of_a_phrase_is_not_the_phrase(text, splits):
+    assert ask_module._splits((("commercial", "paper"),), ask_module.stems_of(text), text) is splits
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "none"),
+    [
+        ("How much revenue did the company make in 2007?", "For the year ended December 31, 2007, the issuer had no revenues.", True),
+        ("Who is the largest customer?", "All customers were individually less than 10% of our total revenues in fiscal 2010.", True),
+        ("Who is the largest customer?", "No single customer accounted for more than 10% of net sales.", True),
+        ("What were consolidated revenues in 1993?", 'No "similar" class of products approached 10% of consolidated revenues.', False),
+    ],
+)
+def test_a_statement_that_there_is_none_answers(fake_embedder, question, text, none):
+    query = make_query(question, question, fake_embedder.embed([question])[0])
+    assert ask_module._says_none(query, text) is none
