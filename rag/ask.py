@@ -799,74 +799,14 @@ def llm_answer(query: Query, evidence: Sequence[DocumentEvidence], llm, history:
     sentences must be supported by the lines it cites and keep the attribution of their figures. When it
     declines, its refusal stands unless the embedded backend finds an answer; when nothing it writes
     holds, the embedded answer stands. A list question gets every name it left out."""
-    from rag.grounding import attribution_lost, check_sentence, support_score
-    from rag.llm import ReplyError
-    from rag.mapreduce import parse_reply, quoted
-    from rag.tokens import count_tokens
-
     question = query.question
     floor = extractive_answer(query, evidence)
     docs = [e for e in evidence if e.scored][:5]
-    ranked = sorted(((s, e) for e in docs for s in e.scored), key=lambda x: -x[0].score)
-    shown: list[tuple[Scored, DocumentEvidence]] = []
-    used = 0
-    top = ranked[0][0].score if ranked else 0.0
-    for s, e in ranked:
-        n = count_tokens(_text(s)) + 4
-        if used + n > evidence_tokens or s.score < top - SHOWN_MARGIN:
-            continue
-        shown.append((s, e))
-        used += n
-    order = {id(e): i for i, e in enumerate(docs)}
-    shown.sort(key=lambda x: (order[id(x[1])], x[0].unit.start))
+    shown = _shown(docs, evidence_tokens)
     if not shown:
         return Answer(question, False, [], backend="llm")
-    blocks = []
-    for i, (s, e) in enumerate(shown, 1):
-        if i == 1 or shown[i - 2][1] is not e:
-            blocks.append(f"{label(e.record)}:")
-        blocks.append(f"[{i}] {quoted(_text(s))}")
-    hist = ""
-    for q, a in reversed(history):  # the most recent turns, as many as fit in 600 tokens
-        turn = f"Earlier question: {q}\nEarlier answer: {a}\n"
-        if count_tokens(hist + turn) > 600:
-            break
-        hist = turn + hist
-    hint = LIST_HINT if _LIST_QUESTION.search(question) and re.search(r"\b\w{3,}s\b", question) else ""
-    prompt = ASK_TEMPLATE.format(excerpts="\n".join(blocks), history=hist, question=question, no_answer=NO_ANSWER, list_hint=hint)
-    try:
-        reply = llm.complete([{"role": "system", "content": ASK_SYSTEM}, {"role": "user", "content": prompt}], ASK_REPLY_TOKENS).text
-    except ReplyError as exc:  # cut off: its whole sentences still answer; empty or filtered: no answer
-        reply = re.sub(r"[^.!?\]]*$", "", exc.partial)
-    reply = " ".join(reply.split())
-    kept: list[AnswerSentence] = []
-    dropped: list[dict] = []
-    # a small model may list the answer and then add the refusal line too: only a bare refusal declines
-    refusal = re.compile(re.escape(NO_ANSWER.rstrip(".")) + r"\.?", re.I)
-    declined = not refusal.sub("", reply).strip(" .")
-    reply = refusal.sub("", reply).strip()
-    # "... facilities. [1], [2]": markers after the period, in parentheses or brackets, belong to the sentence
-    for clean, cited in ([] if declined else parse_reply(reply)):
-        lines = [shown[i - 1] for i in sorted(cited) if 0 < i <= len(shown)]
-        if not lines:  # uncited: the line that supports it best, if one does
-            best = max(shown, key=lambda x: support_score(clean, _text(x[0])), default=None)
-            lines = [best] if best is not None and support_score(clean, _text(best[0])) >= 1 else []
-        if not lines:
-            dropped.append({"text": clean, "reason": "no line supports it"})
-            continue
-        texts = [_text(s) for s, _ in lines]
-        # checked against the lines it cites: a sentence may join two of them
-        check = check_sentence(clean, texts)
-        if not check.ok:
-            dropped.append({"text": clean, "reason": check.reason()})
-            continue
-        record = lines[0][1].record
-        lost = attribution_lost(clean, texts, [record.metadata.get("company", "")], record.metadata.get("fiscal_year"))
-        if lost:
-            dropped.append({"text": clean, "reason": lost})
-            continue
-        s, e = lines[0]
-        kept.append(AnswerSentence(clean, _sentence(s, e.record.id).citation, e.record.id, 1.0))
+    declined, reply = _model_reply(llm, _ask_prompt(question, shown, history))
+    kept, dropped = _grounded(reply, shown) if not declined else ([], [])
     if not kept:
         # the model declined, or nothing it wrote holds: the filing's own sentences, when they answer
         if floor.answered:
@@ -886,6 +826,90 @@ def llm_answer(query: Query, evidence: Sequence[DocumentEvidence], llm, history:
         parts.append(DocumentAnswer(doc_id, label(record), tuple(s for s in kept if s.doc_id == doc_id)))
     text = " ".join(f"{s.text} [{i}]" for i, s in enumerate(kept, 1))
     return Answer(question, True, parts, backend="llm", text_override=text, dropped=dropped)
+
+
+def _shown(docs: Sequence[DocumentEvidence], evidence_tokens: int) -> list[tuple[Scored, DocumentEvidence]]:
+    """The lines the model is shown: the best sentences within ``evidence_tokens`` and SHOWN_MARGIN of the
+    best, grouped by document in reading order."""
+    from rag.tokens import count_tokens
+
+    ranked = sorted(((s, e) for e in docs for s in e.scored), key=lambda x: -x[0].score)
+    shown: list[tuple[Scored, DocumentEvidence]] = []
+    used = 0
+    top = ranked[0][0].score if ranked else 0.0
+    for s, e in ranked:
+        n = count_tokens(_text(s)) + 4
+        if used + n > evidence_tokens or s.score < top - SHOWN_MARGIN:
+            continue
+        shown.append((s, e))
+        used += n
+    order = {id(e): i for i, e in enumerate(docs)}
+    shown.sort(key=lambda x: (order[id(x[1])], x[0].unit.start))
+    return shown
+
+
+def _ask_prompt(question: str, shown: Sequence[tuple[Scored, DocumentEvidence]], history: Sequence[tuple[str, str]]) -> str:
+    """The numbered lines under each document's label, the recent turns and the question."""
+    from rag.mapreduce import quoted
+    from rag.tokens import count_tokens
+
+    blocks = []
+    for i, (s, e) in enumerate(shown, 1):
+        if i == 1 or shown[i - 2][1] is not e:
+            blocks.append(f"{label(e.record)}:")
+        blocks.append(f"[{i}] {quoted(_text(s))}")
+    hist = ""
+    for q, a in reversed(history):  # the most recent turns, as many as fit in 600 tokens
+        turn = f"Earlier question: {q}\nEarlier answer: {a}\n"
+        if count_tokens(hist + turn) > 600:
+            break
+        hist = turn + hist
+    hint = LIST_HINT if _LIST_QUESTION.search(question) and re.search(r"\b\w{3,}s\b", question) else ""
+    return ASK_TEMPLATE.format(excerpts="\n".join(blocks), history=hist, question=question, no_answer=NO_ANSWER, list_hint=hint)
+
+
+def _model_reply(llm, prompt: str) -> tuple[bool, str]:
+    """Whether the model declined, and its reply without the refusal line."""
+    from rag.llm import ReplyError
+
+    try:
+        reply = llm.complete([{"role": "system", "content": ASK_SYSTEM}, {"role": "user", "content": prompt}], ASK_REPLY_TOKENS).text
+    except ReplyError as exc:  # cut off: its whole sentences still answer; empty or filtered: no answer
+        reply = re.sub(r"[^.!?\]]*$", "", exc.partial)
+    reply = " ".join(reply.split())
+    # a small model may list the answer and then add the refusal line too: only a bare refusal declines
+    refusal = re.compile(re.escape(NO_ANSWER.rstrip(".")) + r"\.?", re.I)
+    declined = not refusal.sub("", reply).strip(" .")
+    return declined, refusal.sub("", reply).strip()
+
+
+def _grounded(reply: str, shown: Sequence[tuple[Scored, DocumentEvidence]]) -> tuple[list[AnswerSentence], list[dict]]:
+    """Write, then ground: each sentence of the reply against the lines it cites (uncited: the one line that
+    supports it best), under grounding's rules for an answer; the kept sentences and the dropped ones."""
+    from rag.grounding import Rules, reason, support_score
+    from rag.mapreduce import parse_reply
+
+    kept: list[AnswerSentence] = []
+    dropped: list[dict] = []
+    # "... facilities. [1], [2]": markers after the period, in parentheses or brackets, belong to the sentence
+    for clean, cited in parse_reply(reply):
+        lines = [shown[i - 1] for i in sorted(cited) if 0 < i <= len(shown)]
+        if not lines:  # uncited: the line that supports it best, if one does
+            best = max(shown, key=lambda x: support_score(clean, _text(x[0])), default=None)
+            lines = [best] if best is not None and support_score(clean, _text(best[0])) >= 1 else []
+        if not lines:
+            dropped.append({"text": clean, "reason": "no line supports it"})
+            continue
+        record = lines[0][1].record
+        # checked against the lines it cites: a sentence may join two of them
+        rules = Rules(company=record.metadata.get("company", ""), attribution=True, fiscal_year=record.metadata.get("fiscal_year"))
+        why = reason(clean, [_text(s) for s, _ in lines], rules)
+        if why:
+            dropped.append({"text": clean, "reason": why})
+            continue
+        s, e = lines[0]
+        kept.append(AnswerSentence(clean, _sentence(s, e.record.id).citation, e.record.id, 1.0))
+    return kept, dropped
 
 
 _GENERIC_NAME_WORDS = {"corp", "corporation", "company", "companies", "inc", "incorporated", "industries", "holdings", "group",

@@ -252,12 +252,19 @@ class Rules:
     by_model: bool = False
     lines: tuple[str, ...] = ()
     company: str = ""
+    # an answer's sentence: each figure also keeps the year and the owner its evidence gives it
+    # (attribution_lost; ``company`` is the filing's own owner, ``fiscal_year`` its own year)
+    attribution: bool = False
+    fiscal_year: str | int | None = None
 
 
 def reason(sentence: str, evidence: Sequence[str], rules: Rules = Rules()) -> str:
     """Why ``sentence`` does not stand on ``evidence`` (texts) under ``rules``; "" when it does."""
     if not rules.by_model:
-        return check_sentence(sentence, evidence, rules.allowed_names).reason()
+        why = check_sentence(sentence, evidence, rules.allowed_names).reason()
+        if why or not rules.attribution:
+            return why
+        return attribution_lost(sentence, evidence, [rules.company], rules.fiscal_year)
     if META.search(sentence):
         return "speaks of the prompt, not the company"
     return unsupported(sentence, evidence, rules.allowed_names) or mixes_subjects(sentence, rules.lines, rules.company)
