@@ -126,6 +126,12 @@ class OpenAIChat(LLM):
         )
 
     def complete(self, messages: list[dict[str, str]], max_tokens: int) -> Completion:
+        resp, where = self._request(messages, max_tokens)
+        return self._completion(resp, max_tokens, where)
+
+    def _request(self, messages: list[dict[str, str]], max_tokens: int):
+        """The endpoint's response, retried on transient failures within the deadline; and the endpoint's name
+        (a local server started again has another)."""
         openai = self._openai
         transient = (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
         # a 200 whose body is not a completion (malformed JSON, a proxy's HTML page): retried like a 5xx
@@ -174,6 +180,10 @@ class OpenAIChat(LLM):
                 raise LLMError(f"Model {self.model!r} is not served at {where}; pass another with --llm MODEL.") from exc
             except openai.APIStatusError as exc:
                 raise LLMError(f"The model endpoint {where} refused the request ({exc.status_code}): {exc.message}") from exc
+        return resp, where
+
+    def _completion(self, resp, max_tokens: int, where: str) -> Completion:
+        """The reply as a completion, counted in the usage; a reply cut off, filtered or empty is a named error."""
         if not getattr(resp, "choices", None):
             raise ReplyError(f"The model endpoint {where} sent a reply without choices.", kind="empty")
         choice = resp.choices[0]

@@ -103,73 +103,105 @@ def _spaced_table_sentences(lines: list[tuple[int, str, str | None]]) -> list[Ta
     out: list[TableSentence] = []
     i = 0
     while i < len(lines):
-        unit_match = _UNIT.match(lines[i][1].strip())
-        if not unit_match:
+        table = _spaced_table(lines, i)
+        if table is None:
             i += 1
             continue
-        unit = (unit_match.group(1) or unit_match.group(2)).lower()
-        title, head = _heading(lines, i)
-        if not title:  # whose figures these are cannot be told: a segment's table reads like the company's
-            i += 1
-            continue
-        # the header is on the unit line or follows it within a few lines
-        cols, h = (_columns(unit_match.group("header")), i) if unit_match.group("header") else (None, i + 1)
-        while not cols and h < min(len(lines), i + 4):
-            cols = _columns(lines[h][1].strip())
-            if cols:
-                break
-            h += 1
-        if not cols:
-            i += 1
-            continue
-        years = [c for c in cols if c != "%"]
-        latest = max(years, key=int)
-        col = cols.index(latest)
-        previous = next((c for c in cols[col + 1 :] if c != "%"), None)
-        # the change of the latest year is the first "%" column after the year it is compared with
-        after = cols.index(previous) + 1 if previous else col + 1
-        pct_col = after if after < len(cols) and cols[after] == "%" else None
-        compared = previous if pct_col is not None else None
-        dollars = bool(re.search(r"dollars|\$", lines[i][1], re.I))
-        group: list[tuple[str, str, str | None, int, int]] = []
-        group_title = None
-
-        def flush() -> None:
-            out.extend(_emit(group, title, group_title, unit, dollars, latest, compared, head))
-            group.clear()
-
-        misses = 0
-        j = h + 1
-        while j < len(lines) and misses < 3 and j < h + 60:
-            offset, text, _ = lines[j]
-            text = text.strip()
-            if _UNIT.match(text) or _columns(text):
-                break
-            m = _ROW.match(text)
-            if not m:
-                if text:  # a sub-heading ("NIKE Brand Revenues by:") or prose: the group ends
-                    misses += 1
-                    flush()
-                    group_title = _title(text) if len(text) <= 80 and not text.endswith(".") and not re.search(r"\d", text) else None
-                j += 1
-                continue
-            misses = 0
-            label = m.group("label").strip(" .:")
-            cells = re.findall(_CELL, m.group("cells"))
-            if len(cells) in (len(cols), len(years)) and not _NOT_MONEY.search(label):
-                full = len(cells) == len(cols)
-                value = cells[col if full else years.index(latest)]
-                pct = cells[pct_col] if pct_col is not None and full else None
-                dollars = dollars or value.startswith("$")
-                if re.match(r"\$?\s?\d", value) and not value.endswith("%"):
-                    group.append((label, value.lstrip("$ "), pct if pct and pct.endswith("%") else None, offset, offset + len(text)))
-            if label.lower().startswith("total"):
-                flush()
-                group_title = None
-            j += 1
-        flush()
-        i = j
+        sentences, i = _spaced_rows(lines, table)
+        out.extend(sentences)
     return out
+
+
+@dataclass(frozen=True)
+class _SpacedTable:
+    """A table under a unit line: its unit, title, heading, year columns, and which column is the latest
+    year, which the change compared with the year before (if any)."""
+
+    unit: str
+    title: str
+    head: int
+    dollars: bool
+    cols: list[str]
+    header_at: int
+    years: list[str]
+    latest: str
+    col: int
+    pct_col: int | None
+    compared: str | None
+
+
+def _spaced_table(lines: list[tuple[int, str, str | None]], i: int) -> _SpacedTable | None:
+    """The table whose unit line is line ``i``, or None (no unit line, no title, or no year columns)."""
+    unit_match = _UNIT.match(lines[i][1].strip())
+    if not unit_match:
+        return None
+    unit = (unit_match.group(1) or unit_match.group(2)).lower()
+    title, head = _heading(lines, i)
+    if not title:  # whose figures these are cannot be told: a segment's table reads like the company's
+        return None
+    # the header is on the unit line or follows it within a few lines
+    cols, h = (_columns(unit_match.group("header")), i) if unit_match.group("header") else (None, i + 1)
+    while not cols and h < min(len(lines), i + 4):
+        cols = _columns(lines[h][1].strip())
+        if cols:
+            break
+        h += 1
+    if not cols:
+        return None
+    years = [c for c in cols if c != "%"]
+    latest = max(years, key=int)
+    col = cols.index(latest)
+    previous = next((c for c in cols[col + 1 :] if c != "%"), None)
+    # the change of the latest year is the first "%" column after the year it is compared with
+    after = cols.index(previous) + 1 if previous else col + 1
+    pct_col = after if after < len(cols) and cols[after] == "%" else None
+    compared = previous if pct_col is not None else None
+    dollars = bool(re.search(r"dollars|\$", lines[i][1], re.I))
+    return _SpacedTable(unit, title, head, dollars, cols, h, years, latest, col, pct_col, compared)
+
+
+def _spaced_rows(lines: list[tuple[int, str, str | None]], t: _SpacedTable) -> tuple[list[TableSentence], int]:
+    """The sentences of the table's rows, a group at a time (a total or a sub-heading ends one), and the line after it."""
+    out: list[TableSentence] = []
+    dollars = t.dollars
+    group: list[tuple[str, str, str | None, int, int]] = []
+    group_title = None
+
+    def flush() -> None:
+        out.extend(_emit(group, t.title, group_title, t.unit, dollars, t.latest, t.compared, t.head))
+        group.clear()
+
+    misses = 0
+    j = t.header_at + 1
+    while j < len(lines) and misses < 3 and j < t.header_at + 60:
+        offset, text, _ = lines[j]
+        text = text.strip()
+        if _UNIT.match(text) or _columns(text):
+            break
+        m = _ROW.match(text)
+        if not m:
+            if text:  # a sub-heading ("NIKE Brand Revenues by:") or prose: the group ends
+                misses += 1
+                flush()
+                group_title = _title(text) if len(text) <= 80 and not text.endswith(".") and not re.search(r"\d", text) else None
+            j += 1
+            continue
+        misses = 0
+        label = m.group("label").strip(" .:")
+        cells = re.findall(_CELL, m.group("cells"))
+        if len(cells) in (len(t.cols), len(t.years)) and not _NOT_MONEY.search(label):
+            full = len(cells) == len(t.cols)
+            value = cells[t.col if full else t.years.index(t.latest)]
+            pct = cells[t.pct_col] if t.pct_col is not None and full else None
+            dollars = dollars or value.startswith("$")
+            if re.match(r"\$?\s?\d", value) and not value.endswith("%"):
+                group.append((label, value.lstrip("$ "), pct if pct and pct.endswith("%") else None, offset, offset + len(text)))
+        if label.lower().startswith("total"):
+            flush()
+            group_title = None
+        j += 1
+    flush()
+    return out, j
 
 
 def _emit(group, table_title, group_title, unit, dollars, year, previous, head=-1) -> list[TableSentence]:
