@@ -86,6 +86,27 @@ def figures(text: str, unit_scale: float | None = None) -> list[Figure]:
     return out
 
 
+# -- figures a question asks for -----------------------------------------------------------------
+# A question's figure is found more loosely than a grounded one: any figure of the kind asked, not a date
+# or a time, and a number written as a word ("nine stores").
+DATE = re.compile(r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{1,2},?\s+" + YEAR_DIGITS + r"\b"
+                   r"|\b\d{1,2}:\d\d\s*(?:[ap]\.m\.|[ap]m\b|noon)?"
+                   r"|\b" + YEAR_DIGITS + r"\b")
+# a figure of each kind a question can ask for; dates and years are none
+FIGURE_OF_KIND = {
+    "money": re.compile(r"(?:US)?\$\s?\d|\b\d[\d,]*(?:\.\d+)?\s?(?:million|billion|thousand)\b|€\s?\d|£\s?\d", re.I),
+    "percent": re.compile(r"\d(?:\.\d+)?\s?(?:%|percent\b)", re.I),
+    "any": re.compile(r"\d[\d,]*(?:\.\d+)?\s?(?:%|percent\b|million\b|billion\b|thousand\b)|\$\s?\d|\b\d[\d,.]*\b", re.I),
+}
+NUMBER_WORDS = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|hundred|dozen)\b", re.I)
+
+
+def has_figure(text: str, kind: str = "any") -> bool:
+    """Whether ``text`` states a figure of ``kind`` ("money", "percent", "any"); "nine stores" counts, a date does not."""
+    bare = DATE.sub(" ", text)
+    return bool(FIGURE_OF_KIND[kind].search(bare) or kind == "any" and NUMBER_WORDS.search(bare))
+
+
 # -- names -------------------------------------------------------------------------------------
 # An organisation by its corporate word: "Wells Fargo Bank", "Acme Holdings Inc." (a capitalized run ending in one)
 ORG = re.compile(r"\b(?:[A-Z][\w&'.-]+\s){0,4}(?:Bank|Inc\.|Corporation|Company|LLC|Ltd\.|N\.A\.|Group|Partners|Securities|Capital|Markets|Stores)\b")
@@ -105,6 +126,20 @@ COMMON_CAPS = frozenset({
     "Of", "To", "An", "A", "Our", "Company", "Net", "Total", "Fiscal", "Sales", "Revenue", "Revenues",
     "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December",
 })
+
+
+# a name: a capitalized word not opening the sentence, and not one every filing capitalizes
+PROPER_WORD = re.compile(r"(?<!^)(?<![.!?:]\s)\b(?!(?:The|Company|Company’s|Company's|Item|Items|Note|Notes|Fiscal|Annual|Report|Form|Part|"
+                         r"January|February|March|April|May|June|July|August|September|October|November|December|Board|Directors|"
+                         r"Statements?|Results|Operations|Consolidated|Financial)\b)[A-Z][\w&'’.-]*[A-Za-z]\b")
+# A lender as a filing names it: "Wells Fargo Bank, N.A.", "Bank of America", "KeyBank" (ask's list answers).
+NAME_WORD = r"[A-Z][\w&'-]*\.?"
+LENDER_NAME = re.compile(
+    r"\b(?:" + NAME_WORD + r"\s){1,5}(?:Bank|Bancorp|Banking Corporation|Trust Company)\b(?:,?\s+N\.A\.)?"
+    r"(?:\s+of\s+" + NAME_WORD + r"(?:\s+" + NAME_WORD + r"){0,3})?"
+    r"|\bBank\s+of\s+" + NAME_WORD + r"(?:\s+" + NAME_WORD + r"){0,3}"
+    r"|\b[A-Z][a-z]+bank\b(?:\s+(?!The\b)[A-Z][a-z]+)?(?:,?\s+N\.A\.)?"  # Citibank Texas, KeyBank
+)
 
 
 # -- words ----------------------------------------------------------------------------------------
@@ -287,13 +322,13 @@ _VERB_STEMS = (
     "sign", "extend", "amend", "repay", "retire", "redeem", "declare", "return", "outsource", "contract", "export", "import", "focus",
     "rank", "lead", "support", "access", "sponsor", "franchise", "process", "transport", "store", "build", "plan", "expect", "believe",
 )
-_VERBS = _AUX | _IRREGULAR_VERBS | {f for s in _VERB_STEMS for f in (s, s + "s", s + "es", s + "d", s + "ed")}
+VERBS = _AUX | _IRREGULAR_VERBS | {f for s in _VERB_STEMS for f in (s, s + "s", s + "es", s + "d", s + "ed")}
 _NOT_AFTER = {"to", "the", "a", "an", "its", "their", "of", "our", "his", "her"}  # "to serve", "the leased", "its products"
 
 
 def lexicon_verb(prev: str, word: str) -> bool:
     """Whether ``word`` is a verb of the lexicon where it stands: not after "to", "the", "its" ("to serve", "its products")."""
-    return word.lower() in _VERBS and prev.lower() not in _NOT_AFTER
+    return word.lower() in VERBS and prev.lower() not in _NOT_AFTER
 
 
 def has_verb(sentence: str) -> bool:
@@ -304,6 +339,17 @@ def has_verb(sentence: str) -> bool:
         w = word.lower()
         if "-" in w or prev.lower() in _NOT_AFTER:
             continue
-        if w in _VERBS or (w.endswith("ed") and len(w) > 5 and not word[0].isupper()):
+        if w in VERBS or (w.endswith("ed") and len(w) > 5 and not word[0].isupper()):
             return True
     return False
+
+
+# A finite verb the model-sentence check (``rag.text.has_verb``, a closed list) does not know: an
+# auxiliary, or a subject and its verb ("the Company utilizes", "which holds").
+FINITE = re.compile(r"\b(?:is|are|was|were|has|have|had|will|would|may|might|can|could|should|must|does|did)\b"
+                    r"|\b(?:company|corporation|we|it|they|which|who|that|[A-Z][\w.&'’-]*[a-z])\s+(?:\w+ly\s+)?[a-z]{3,}(?:s|ed)\b")
+# "Major distributors in the United States include All American Semiconductor, Bell Microproducts, ... and
+# Reptron Electronics." and "Consolidated revenues increased 6% to $60.6 billion, led by GE Capital Services,
+# Power Systems, ..." are mostly capitals, yet sentences: a heading has no lowercase finite verb.
+STATEMENT_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|include[sd]?|increased|decreased|rose|fell|grew|declined|"
+                            r"accounted|represented|totaled|totalled|provides?|provided|sells?|sold|operates?|operated|consists?)\b")
