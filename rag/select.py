@@ -22,9 +22,8 @@ import numpy as np
 
 from queries.profile import Facet, Profile
 from rag.features import FeatureSet
-from rag.text import words
 from rag.rewrite import name_first
-from rag.text import MONEY, NUMBER, ORG, PERCENT, PROPER
+from rag.text import MONEY, NUMBER, ORG, PERCENT, PROPER, overlap, overlaps, words
 from rag.text import YEAR as _YEAR
 from rag.tokens import count_tokens
 from rag.types import Citation, Sentence
@@ -93,10 +92,10 @@ def _other_year(a: str, b: str) -> bool:
 
 def redundant(c: Candidate, chosen: Sequence[Candidate]) -> bool:
     for o in chosen:
-        overlap = len(c.words & o.words) / max(1, min(len(c.words), len(o.words)))
-        if overlap > 0.6 and all(w[0].isdigit() for w in c.words - o.words) and _other_year(c.text, o.text):
+        shared = overlap(c.words, o.words)
+        if shared > 0.6 and all(w[0].isdigit() for w in c.words - o.words) and _other_year(c.text, o.text):
             return True  # the same statement for another year: one is enough
-        if overlap > 0.6 and (not c.facts or c.facts & o.facts or not (c.facts - o.facts) or overlap > 0.85):
+        if shared > 0.6 and (not c.facts or c.facts & o.facts or not (c.facts - o.facts) or shared > 0.85):
             return True  # one template with different figures ("Segment A sales rose ...", "Segment B ...") is not
         if c.numbers and len(c.numbers) >= 2 and c.numbers <= o.numbers:
             return True
@@ -253,7 +252,7 @@ class _Choice:
         """The same statement worded again: most words and a name or figure in common, or three names."""
         bags, names, figures = self.bags, self.names, self.figures
         for k in self.chosen:
-            if len(bags[j] & bags[k]) > self.params.overlap * max(1, min(len(bags[j]), len(bags[k]))) and \
+            if overlaps(bags[j], bags[k], self.params.overlap) and \
                     (names[j] & names[k] or figures[j] & figures[k] or len(names[j] & names[k]) >= 2):
                 return True
         return any(len(names[j] & names[k]) >= 3 for k in self.chosen)

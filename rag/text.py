@@ -175,6 +175,12 @@ def overlap(a: set | frozenset, b: set | frozenset) -> float:
     return len(a & b) / max(1, min(len(a), len(b)))
 
 
+def overlaps(a: set | frozenset, b: set | frozenset, share: float) -> bool:
+    """Whether the bags share more than ``share`` of the smaller one's words: ``overlap(a, b) > share``, counted
+    without dividing (as the choice has always compared it)."""
+    return len(a & b) > share * max(1, min(len(a), len(b)))
+
+
 # -- rank fusion ---------------------------------------------------------------------------------
 RRF_K = 60  # the standard reciprocal-rank-fusion constant
 
