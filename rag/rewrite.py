@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from rag.text import NUMBER, YEAR_DIGITS
+from rag.text import NUMBER, VALUE, YEAR_DIGITS
 from rag.text import YEAR as _YEAR
 from rag.types import Sentence
 
@@ -177,8 +177,7 @@ def trim(text: str, fiscal_year: int | None = None) -> str:
     return out if len(out.split()) >= MIN_WORDS else text
 
 
-_VALUE = r"(?:(?:US)?\$\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|thousand))?|\d[\d,]*(?:\.\d+)?\s?(?:%|percent\b|(?:million|billion)\b))"
-_VALUE_LIST = re.compile(_VALUE + r"(?:,\s(?:and\s)?" + _VALUE + r"|,?\s(?:and|or)\s" + _VALUE + r")+")
+_VALUE_LIST = re.compile(VALUE + r"(?:,\s(?:and\s)?" + VALUE + r"|,?\s(?:and|or)\s" + VALUE + r")+")
 _YEAR_LIST = re.compile(YEAR_DIGITS + r"(?:,\s(?:and\s)?" + YEAR_DIGITS + r"|,?\s(?:and|or)\s" + YEAR_DIGITS + r")+")
 _RESPECTIVELY = re.compile(r",?\s+respectively\b", re.I)
 
@@ -195,7 +194,7 @@ def latest_only(text: str) -> str:
         return text
     year_items = _YEAR.findall(years[0].group(0))
     n = len(year_items)
-    lists = [re.findall(_VALUE, v.group(0)) for v in values]
+    lists = [re.findall(VALUE, v.group(0)) for v in values]
     if any(len(items) != n for items in lists) or len(set(year_items)) != n:
         return text
     pick = max(range(n), key=lambda i: int(year_items[i]))

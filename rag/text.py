@@ -30,6 +30,10 @@ FIGURE = re.compile(
     r"(?:\s?(?P<scale>thousand|million|billion|trillion|bn|mm)\b)?(?P<pct>\s?%|\s?percent\b|\s?percentage points?)?",
     re.I,
 )
+# An amount or a percentage as a list of them writes it ("$1,126.7 million, $1,027.0 million and $956.7 million")
+VALUE = r"(?:(?:US)?\$\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|thousand))?|\d[\d,]*(?:\.\d+)?\s?(?:%|percent\b|(?:million|billion)\b))"
+# a figure written with a large scale word (a sentence feature)
+SCALED = re.compile(r"\b(?:million|billion|trillion)\b", re.I)
 # The unit a table declares for its bare figures: "(in thousands)", "Dollars in millions", "in $000s".
 SCALES_PLURAL = r"thousands|millions|billions"
 TABLE_UNIT = re.compile(r"\bin\s+(" + SCALES_PLURAL + r")\b|\bin\s+(\$\s?000)s?\b", re.I)

@@ -32,9 +32,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingest.errors import InputError, RagError
 from rag.errors import LLMError
-from vectorstore.errors import StoreError
 from rag.web.jobs import Uploads, safe_name, too_large
 from rag.web.reading import FilingText, check_doc_id, filing_text
+from vectorstore.errors import StoreError
 
 log = logging.getLogger("rag")
 
