@@ -26,7 +26,7 @@ from ingest.embed import Embedder, sentence_embedder
 from ingest.errors import InputError
 from ingest.types import Document
 from queries.profile import Profile
-from rag.settings import EmbeddingSettings, Settings, StoreSettings
+from rag.settings import EmbeddingSettings, Settings, StoreSettings, default_store_dir  # noqa: F401  (the CLI's help shows it)
 from rag.types import Summary
 from vectorstore.chroma import ChromaStore, DocumentRecord, StoreOptions
 
@@ -75,11 +75,6 @@ def configure(store: str | os.PathLike | None = None, chroma_url: str | None = N
     from rag.llm import llm_from_env
 
     return Settings.from_env(store=store, chroma_url=chroma_url, llm=llm_from_env(llm, timeout, context), k=k)
-
-
-def default_store_dir() -> Path:
-    """``RAG_STORE`` if set, else a per-user data directory (e.g. ~/.local/share/rag-filings/store)."""
-    return StoreSettings.from_env().path
 
 
 def load_profile(path: str | os.PathLike | None = None) -> Profile:
