@@ -14,6 +14,8 @@ earns nothing can be removed. Features come in two kinds:
 
 from __future__ import annotations
 
+import functools
+
 import math
 import re
 from collections.abc import Sequence
@@ -279,6 +281,19 @@ class FeatureSet:
         """The sentence and facet features side by side, with their names."""
         own, names = self.facets[facet]
         return np.hstack([self.sentence, own]), SENTENCE_FEATURES + names
+
+    @functools.cached_property
+    def gram_table(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """Every sentence's words and word pairs flattened once for all facets' models: the distinct grams,
+        and per occurrence (in each sentence's order) which gram, its value and its sentence."""
+        vocab: dict[str, int] = {}
+        which, values, owner = [], [], []
+        for i, bag in enumerate(self.grams):
+            for g, v in bag.items():
+                which.append(vocab.setdefault(g, len(vocab)))
+                values.append(v)
+                owner.append(i)
+        return list(vocab), np.asarray(which, dtype=np.int64), np.asarray(values, dtype=np.float64), np.asarray(owner, dtype=np.int64)
 
 
 FEATURES_VERSION = "1"  # raise when a sentence feature changes meaning: stored tables of another version are recomputed

@@ -41,7 +41,10 @@ class FacetModel:
         x = columns(fs, facet, self.features)
         z = ((x - self.mean) / self.scale) @ self.weights + self.bias
         if self.grams:
-            z = z + np.asarray([sum(self.grams.get(g, 0.0) * v for g, v in bag.items()) for bag in fs.grams])
+            vocab, which, values, owner = fs.gram_table
+            weights = np.asarray([self.grams.get(g, 0.0) for g in vocab], dtype=np.float64)
+            # each sentence's sum in its own order, as sum(weight * value for its grams) would add them
+            z = z + np.bincount(owner, weights=weights[which] * values, minlength=len(fs.grams)) if len(which) else z
         return z
 
     def probabilities(self, fs: FeatureSet, facet: str) -> np.ndarray:

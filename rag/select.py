@@ -308,6 +308,25 @@ def pools(fs: FeatureSet, probabilities: dict[str, np.ndarray], profile, size: i
     return out
 
 
+def beside_antecedents(fs: FeatureSet, picks: Sequence[Pick]) -> list[Pick]:
+    """A sentence that leans on one an earlier pick holds ("Those products are its largest contributors
+    to profits." after "Its Fine Paper Division produces bleached paper ...") joins that pick, right
+    after it, whatever facet chose it: alone, in another facet's place, it would point at the wrong text."""
+    out: list[Pick] = []
+    holder: dict[int, int] = {}
+    for p in picks:
+        a = int(fs.antecedent[p.units[0]]) if len(p.units) == 1 else -1
+        if a >= 0 and a in holder:
+            h = holder[a]
+            out[h] = Pick(tuple(sorted((*out[h].units, *p.units))), out[h].facet, out[h].probability + p.probability)
+        else:
+            h = len(out)
+            out.append(p)
+        for j in p.units:
+            holder[j] = h
+    return out
+
+
 def chosen_candidates(fs: FeatureSet, picks: Sequence[Pick], profile) -> dict[str, list]:
     """The picks per facet, as candidates (the shape :func:`assemble_sentences` writes from)."""
     by_name = {f.name: f for f in profile.facets}
@@ -338,7 +357,7 @@ def select_summary(profile, fs: FeatureSet, probabilities: dict[str, np.ndarray]
     silent = [f for f in profile.facets if not has_evidence(fs, f.name, probabilities[f.name], params.floor)]
     probabilities = {f: np.zeros_like(p) if f in {s.name for s in silent} else p for f, p in probabilities.items()}
     budget = max_tokens - sum(count_tokens(f.missing) + 1 for f in silent)
-    picks = choose(fs, probabilities, budget, params, order=names)
+    picks = beside_antecedents(fs, choose(fs, probabilities, budget, params, order=names))
     chosen = chosen_candidates(fs, picks, profile)
     sequence = []  # (facet, candidate) in the order they were chosen
     seen = {f: 0 for f in names}

@@ -241,8 +241,9 @@ _YEAR_HEAD = re.compile(r"(?:(?:fiscal(?:\s+year)?|fy|year(?:s)?(?:\s+ended)?)\s
                         r"(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+)(" + YEAR_DIGITS + r")", re.I)
 _CHANGE_HEAD = re.compile(r"(?:%|percent(?:age)?)?\s*change\b.*|%|\$\s*change.*|increase\s*/?\s*\(?decrease\)?", re.I)
 _VALUE = re.compile(r"\$?\s?\(?-?\$?\s?\d[\d,]*(?:\.\d+)?\)?%?")
-_LEAD_IN = re.compile(r"^(?:the\s+)?following\s+tables?\s+(?:shows|presents|summarizes|sets\s+forth|provides|reflects|"
-                      r"includes|illustrates|details)\s+(?:the\s+)?", re.I)
+# "The following table disaggregates our revenue by major source:", "The table below sets forth ..."
+_LEAD_IN = re.compile(r"^(?:the\s+)?(?:following\s+tables?|tables?\s+below)\s+(?:sets\s+forth|breaks\s+down|[a-z]+s)\s+"
+                      r"(?:(?:the|our|its|a\s+summary\s+of|information\s+(?:on|about))\s+)*", re.I)
 _CAPTION_TAIL = re.compile(r"\s*(?:\((?:[^()]*\bin\s+(?:" + SCALES_PLURAL + r")[^()]*)\)|"
                            r"\bfor\s+(?:the\s+)?(?:years?|fiscal|periods?|" + YEAR_DIGITS + r")[^()]*?)\s*[:.]?\s*$", re.I)
 _PLURAL_LABEL = re.compile(r"(?<!s)s$")

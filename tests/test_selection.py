@@ -88,6 +88,19 @@ def test_a_leaning_sentence_comes_with_the_one_it_leans_on():
     assert [fs.texts[i] for i in pick.units] == ["The company operates plants in Boise and Salina.", "These plants run three shifts a day."]
 
 
+def test_a_leaning_sentence_another_facet_chose_is_written_right_after_its_antecedent():
+    fs = features_of(FILING)
+    # products takes the plants first (facets take turns in profile order); distribution then takes
+    # "These plants ..." alone, its antecedent being taken
+    probs = _probabilities(fs, products={"The company operates plants": 0.9}, distribution={"These plants": 0.9, "It sells through": 0.5},
+                           revenue={"Net sales increased": 0.9})
+    chosen = select_summary(PROFILE, fs, probs, 512, "", SelectionParams(floor=0.05))
+    text = " ".join(c.text for cs in chosen.values() for c in cs)
+    assert "The company operates plants in Boise and Salina. These plants run three shifts a day." in text
+    assert text.count("These plants") == 1
+    assert not any(c.text.startswith("These plants") for c in chosen.get("distribution", []))  # it went with its antecedent
+
+
 def test_the_budget_is_never_crossed_and_an_unlikely_facet_says_it_is_not_disclosed():
     fs = features_of(FILING)
     probs = _probabilities(fs, revenue={"Net sales increased": 0.9}, customers={"Its largest customer": 0.8},

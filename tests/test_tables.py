@@ -90,3 +90,13 @@ def test_a_shortened_sentence_keeps_its_parentheses_and_its_verb(text, ok):
 
 def test_balanced():
     assert balanced("a (b [c] “d”) e") and not balanced("a (b") and not balanced("a) (b") and not balanced('say "x')
+
+
+@pytest.mark.parametrize("lead_in, caption", [
+    ("The following table disaggregates our revenue by major source (in millions):", "Revenue by major source"),
+    ("The table below sets forth a summary of our revenue by segment (in millions):", "Revenue by segment"),
+])
+def test_a_caption_that_points_at_its_table_is_read_as_the_table_title(lead_in, caption):
+    # a table sentence never opens by pointing at a table the summary does not hold
+    [first, *_] = row_sentences(_lines(APPLE_LIKE.replace(APPLE_LIKE.split("\n")[1], lead_in)))
+    assert first.text.startswith(f"{caption}: iPhone was $201,183 million in 2024")
