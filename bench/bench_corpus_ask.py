@@ -16,7 +16,7 @@ The store (synthetic documents made of real chunks, written through the producti
 
 1. A pool of real chunks with their real vectors. By default the ``--seed-files`` (5) SHORTEST
    filings of ``../shared/corpus/edgar-10k`` (by file size; each must load and chunk) are ingested
-   with ``rag.api.ingest_file`` and ``ingest.embed.default_embedder()`` into a temporary store, then
+   with ``rag.api.ingest_file`` and ``rag.api.default_embedder()`` into a temporary store, then
    read back (``get_chunks`` + ``get_embeddings``). Or ``--from-store DIR``: the documents of an
    existing store (all of them, or the ``--seed-files`` N with the fewest chunks). Each pool document
    contributes its first ``--chunks-per-doc`` (200) chunks in document order. When the corpus is
@@ -150,7 +150,7 @@ def read_pool(store, limit: int | None, chunks_per_doc: int) -> list[tuple]:
 
 def seed_pool(corpus: Path, n: int, chunks_per_doc: int, tmpdir: Path) -> tuple[list[tuple], float]:
     """Ingest the n shortest edgar-10k filings into a temporary store; their chunks and vectors."""
-    from ingest.embed import default_embedder
+    from rag.api import default_embedder
     from ingest.loaders import load_document
     from rag.api import ingest_file
     from vectorstore.chroma import ChromaStore

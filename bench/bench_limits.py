@@ -31,7 +31,7 @@ try:
     doc = load_document(sys.argv[1])
     out["loaded_chars"] = len(doc.text)
     from ingest.chunking import chunk_document
-    from ingest.embed import default_embedder
+    from rag.api import default_embedder
     from ingest.sections import detect_sections
     from dataclasses import replace
     emb = default_embedder()

@@ -166,7 +166,7 @@ def main() -> None:
         print(f"summary: {out['tokens']} tokens (ceiling {out['max_tokens']}), missing facets: {out['missing'] or 'none'}")
 
         # ingest alone, in-process, on a second store: throughput without process start-up
-        from ingest.embed import default_embedder
+        from rag.api import default_embedder
         from rag.api import ingest_file
         from vectorstore.chroma import ChromaStore
 

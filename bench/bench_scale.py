@@ -94,7 +94,7 @@ def corpus_files(corpus: Path) -> list[Path]:
 
 
 def bench_ingest(files: list[Path], store_dir: Path) -> dict:
-    from ingest.embed import default_embedder
+    from rag.api import default_embedder
     from ingest.loaders import load_document
     from rag.api import ingest_file
     from rag.tokens import count_tokens

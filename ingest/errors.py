@@ -1,4 +1,7 @@
-"""Errors a user can fix. Every stage raises these; the CLI prints one line and exits non-zero."""
+"""Errors a user can fix, and the ingest stage's own. Every stage raises a ``RagError``; the CLI prints one line and
+exits non-zero. Each package keeps its errors in its own module: ``vectorstore.errors`` (the store), ``rag.errors``
+(models, EDGAR).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +14,3 @@ class RagError(Exception):
 
 class InputError(RagError):
     """The file or argument given cannot be used (missing, empty, binary, unsupported...)."""
-
-
-class StoreError(RagError):
-    """The vector store cannot be opened or written."""
-
-
-class LLMError(RagError):
-    """The language model endpoint failed or returned something unusable."""

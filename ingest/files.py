@@ -5,7 +5,9 @@ and never ends, and a file can grow after it was measured. So the type is checke
 descriptor (opened with ``O_NONBLOCK``, so that a FIFO without a writer cannot block the open),
 and the read itself stops one byte past the limit:
 
-    RAG_MAX_FILE_MB = 64  ->  at most 64 MiB + 1 byte are read; the 64 MiB + 1st byte means "too big"
+    a limit of 64 MiB  ->  at most 64 MiB + 1 byte are read; the 64 MiB + 1st byte means "too big"
+
+The limit is the caller's (``rag.settings.FileSettings``, fed by ``RAG_MAX_FILE_MB``); MAX_FILE_MB by default.
 
 A file whose size or modification time changes while it is read is refused too: what would be
 indexed is a half-written file.
@@ -26,12 +28,8 @@ MAX_FILE_MB = 64  # the longest 10-K text here is about 1 MB; an inline-XBRL HTM
 _READ_BLOCK = 1 << 20
 
 
-def max_file_bytes() -> int:
-    """The largest file a loader reads (RAG_MAX_FILE_MB, default 64): past it, memory is not bounded by design."""
-    try:
-        mb = float(os.environ.get("RAG_MAX_FILE_MB") or MAX_FILE_MB)
-    except ValueError:
-        mb = MAX_FILE_MB
+def max_file_bytes(mb: float = MAX_FILE_MB) -> int:
+    """The largest file a loader reads, in bytes, for a limit of ``mb`` MiB: past it, memory is not bounded by design."""
     return max(1, int(mb * 1024 * 1024))
 
 
@@ -68,7 +66,7 @@ def _too_big(path: Path, size: int | None, limit: int, what: str) -> InputError:
 
 
 def read_regular_file(path: str | os.PathLike[str], limit: int | None = None, what: str = "filing") -> bytes:
-    """The bytes of the regular file at ``path``, at most ``limit`` (default ``max_file_bytes()``).
+    """The bytes of the regular file at ``path``, at most ``limit`` bytes (default ``max_file_bytes()``, 64 MiB).
 
     Every other case is an ``InputError`` of one line: missing, unreadable, a directory, a FIFO,
     a device or a socket, over the limit (by its size, or by what the read found), or changed

@@ -65,8 +65,9 @@ _BINARY_MAGIC = (
 # --------------------------------------------------------------------------- entry point
 
 
-def load_document(path: str | os.PathLike[str]) -> Document:
-    """Read a filing and return it cleaned, with its metadata and (for edgar JSON) sections.
+def load_document(path: str | os.PathLike[str], limit: int | None = None) -> Document:
+    """Read a filing (at most ``limit`` bytes, default ``max_file_bytes()``) and return it cleaned, with its
+    metadata and (for edgar JSON) sections.
 
     The loader is chosen by extension, after checks on the content that catch the usual
     mistakes (a PDF renamed ``.txt``, a Word file, an empty export) before any parsing.
@@ -74,7 +75,7 @@ def load_document(path: str | os.PathLike[str]) -> Document:
     file = _existing_file(Path(path).expanduser())
     suffix = file.suffix.lower()
     _check_suffix(file, suffix)
-    data = read_regular_file(file)  # bounded as it reads; a FIFO or a device is refused
+    data = read_regular_file(file, limit)  # bounded as it reads; a FIFO or a device is refused
     _check_content(file, data)
     if suffix in JSON_SUFFIXES:
         document = _load_json(file, data)

@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,9 +38,10 @@ RECIPE = "minilm-eager-fused-nbits8-b128-acc4-v2"
 BLOCK_SIZE = 128  # 32 was 8% slower for cosine 0.99971 instead of 0.99939 (min over 300 chunks)
 
 
-def cache_root() -> Path:
-    if os.environ.get("RAG_ONNX_CACHE"):
-        return Path(os.environ["RAG_ONNX_CACHE"]).expanduser()
+def cache_root(root: str | os.PathLike | None = None) -> Path:
+    """Where exports are kept: ``root`` (RAG_ONNX_CACHE, through the settings), else a per-user cache directory."""
+    if root:
+        return Path(root).expanduser()
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("rag-filings")) / "onnx"
@@ -59,10 +59,10 @@ def _model_key(model_path: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def exported_model(model_path: Path | None = None, quantized: bool = True) -> Path:
-    """The ONNX file for ``model_path`` (the packaged model by default), exported on first use."""
+def exported_model(model_path: Path | None = None, quantized: bool = True, root: str | os.PathLike | None = None) -> Path:
+    """The ONNX file for ``model_path`` (the packaged model by default), exported on first use under ``root``."""
     model_path = Path(model_path) if model_path else default_model_path()
-    folder = cache_root() / f"{model_path.name}-{_model_key(model_path)}"
+    folder = cache_root(root) / f"{model_path.name}-{_model_key(model_path)}"
     target = folder / ("model_nbits8.onnx" if quantized else "model_fused.onnx")
     if target.exists():
         return target
@@ -164,10 +164,12 @@ SHORT = 64
 class OnnxEmbedder(PackagedModelEmbedder):
     """all-MiniLM-L6-v2 on ONNX Runtime; vectors within cosine 0.999 of sentence-transformers'."""
 
-    def __init__(self, model_path: str | os.PathLike | None = None, quantized: bool = True, threads: int | None = None):
+    def __init__(self, model_path: str | os.PathLike | None = None, quantized: bool = True, threads: int | None = None,
+                 cache: str | os.PathLike | None = None):
         super().__init__(model_path)
         self.quantized = quantized
-        self.threads = threads or int(os.environ.get("RAG_EMBED_THREADS") or 0) or (os.cpu_count() or 1)
+        self.threads = threads or (os.cpu_count() or 1)
+        self.cache = cache
         self.max_tokens = int(json.loads((self.path / "sentence_bert_config.json").read_text()).get("max_seq_length", 256)) \
             if (self.path / "sentence_bert_config.json").exists() else 256
         self._sessions: dict[bool, tuple] = {}
@@ -183,7 +185,7 @@ class OnnxEmbedder(PackagedModelEmbedder):
             opts.inter_op_num_threads = 1
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             opts.log_severity_level = 3
-            session = ort.InferenceSession(str(exported_model(self.path, quantized)), opts, providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(str(exported_model(self.path, quantized, self.cache)), opts, providers=["CPUExecutionProvider"])
             self._sessions[quantized] = (session, [i.name for i in session.get_inputs()])
         return self._sessions[quantized]
 
@@ -205,7 +207,7 @@ class OnnxEmbedder(PackagedModelEmbedder):
     def embed_sentences(self, texts: list[str], progress: bool = False, desc: str = "Sentences") -> list[list[float]]:
         """A filing's candidate sentences, all on the 8-bit model: they rank against each other and against
         queries, where cosine 0.999 to fp32 changes nothing, and they are most of an ingest's texts (2.2x faster)."""
-        return self.embed(texts, progress=progress, desc=desc, short=0)
+        return self.collect(texts, self.batches(texts, 32, short=0), progress, desc)
 
     def _run(self, pieces: list[list[int]], quantized: bool):
         import numpy as np
@@ -223,31 +225,15 @@ class OnnxEmbedder(PackagedModelEmbedder):
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
-    def embed(self, texts: list[str], batch_size: int = 32, progress: bool = False, desc: str = "Embedding",
-              short: int | None = None) -> list[list[float]]:
-        """All texts tokenized at once, then run in batches of similar length; vectors in the input order.
+    def batches(self, texts: list[str], batch_size: int, short: int = SHORT):
+        """All texts tokenized at once, then run in batches of similar length.
 
         Texts of up to ``short`` (SHORT) word pieces go to the fp32 model, longer ones to the 8-bit one (a
         text's model depends on its own length only, never on its batch)."""
-        if not texts:
-            return []
-        short = SHORT if short is None else short
         pieces = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
         order = sorted(range(len(texts)), key=lambda i: len(pieces[i]))
         groups = [[i for i in order if len(pieces[i]) <= short], [i for i in order if len(pieces[i]) > short]]
-        out: list = [None] * len(texts)
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(texts), desc=desc, unit="chunk", file=sys.stderr, leave=False)
         for quantized, group in zip((False, self.quantized), groups):
             for start in range(0, len(group), batch_size):
                 idx = group[start : start + batch_size]
-                for i, vec in zip(idx, self._run([pieces[i] for i in idx], quantized).tolist()):
-                    out[i] = vec
-                if bar is not None:
-                    bar.update(len(idx))
-        if bar is not None:
-            bar.close()
-        return out
+                yield idx, self._run([pieces[i] for i in idx], quantized).tolist()

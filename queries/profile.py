@@ -1,8 +1,8 @@
 """Profiles: what a summary must cover, as data a user can copy and edit.
 
-A profile is a TOML file with a name, a token ceiling, the instructions, and an ordered list of
-facets. Each facet says what it covers, how to look for it (several retrieval phrasings and key
-terms), which 10-K items it prefers, and the one sentence to write when the filing is silent.
+A profile is a TOML file with a name, a token ceiling and an ordered list of facets. Each facet says
+how to look for it (several retrieval phrasings and key terms), which 10-K items it prefers, the kinds
+of fact it should hold, and the one sentence to write when the filing is silent.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ingest.errors import InputError
 from ingest.files import read_regular_file
@@ -25,7 +25,6 @@ class Facet(BaseModel):
 
     name: str = Field(description="Short identifier, used as the key in --json output.")
     title: str = Field(description="Human name of the facet.")
-    covers: str = Field(description="What evidence belongs to this facet; shown to the LLM in the map prompt.")
     missing: str = Field(description="The sentence written when the filing has no evidence for this facet.")
     queries: list[str] = Field(min_length=1, description="Retrieval phrasings; each runs its own vector query.")
     key_terms: list[str] = Field(default_factory=list, description="Lower-case terms (or prefixes) that mark relevant sentences.")
@@ -44,6 +43,12 @@ class Facet(BaseModel):
         "case-insensitive regular expressions. Sentences that add an aspect not yet covered are preferred, so the "
         "budget buys different facts rather than five variations of one.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _without_covers(cls, data):
+        """Profiles written for earlier versions describe each facet in ``covers``; nothing reads it (a comment now)."""
+        return {k: v for k, v in data.items() if k != "covers"} if isinstance(data, dict) else data
 
     @field_validator("aspects")
     @classmethod
@@ -76,13 +81,18 @@ class Profile(BaseModel):
 
     name: str
     max_tokens: int = Field(512, gt=0, description="Ceiling for the summary, in tiktoken tokens.")
-    instructions: str = Field(description="The task, as the user would state it; {max_tokens} is filled in.")
     facets: list[Facet] = Field(min_length=1)
     forms: dict[str, dict[str, list[str]]] = Field(
         default_factory=lambda: {form: {k: list(v) for k, v in m.items()} for form, m in FORM_ITEMS.items()},
         description="Per form (10-K, 10-KSB, 20-F), the form's items for each 10-K item the facets name; "
         "a profile's own table replaces the default one for that form.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _without_instructions(cls, data):
+        """Profiles written for earlier versions state the task in ``instructions``; nothing reads it (a comment now)."""
+        return {k: v for k, v in data.items() if k != "instructions"} if isinstance(data, dict) else data
 
     @field_validator("forms", mode="before")
     @classmethod
@@ -118,9 +128,6 @@ class Profile(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError(f"facet names must be unique, got {names}")
         return facets
-
-    def task(self, max_tokens: int | None = None) -> str:
-        return self.instructions.format(max_tokens=max_tokens or self.max_tokens)
 
 
 def load_profile(path: str | Path | None = None) -> Profile:

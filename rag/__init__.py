@@ -22,10 +22,14 @@ __all__ = ["Index"]
 class Index:
     """A Chroma index of filings (a directory, or a server with ``chroma_url``) and what it can do."""
 
-    def __init__(self, store: str | Path | None = None, chroma_url: str | None = None, llm: str | None = None):
-        from rag.settings import Settings, default_store_dir, llm_from_env
+    def __init__(self, store: str | Path | None = None, chroma_url: str | None = None, llm: str | None = None, *, settings=None):
+        """``settings`` (a ``rag.settings.Settings``) replaces the other arguments and the environment."""
+        if settings is None:
+            from rag.llm import llm_from_env
+            from rag.settings import Settings
 
-        self.settings = Settings(store=Path(store).expanduser() if store else default_store_dir(), chroma_url=chroma_url, llm=llm_from_env(llm))
+            settings = Settings.from_env(store=store, chroma_url=chroma_url, llm=llm_from_env(llm))
+        self.settings = settings
         self._store = None
 
     @property
@@ -36,17 +40,16 @@ class Index:
             self._store = open_store(self.settings)
         return self._store
 
-    @staticmethod
-    def _embedder():
-        from ingest.embed import default_embedder
+    def _embedder(self):
+        from rag.api import default_embedder
 
-        return default_embedder()
+        return default_embedder(self.settings.embedding)
 
     def ingest(self, *paths: str | Path, progress: bool = False) -> list:
         """Index files; unchanged files add nothing. Returns one IngestResult per file."""
         from rag.api import ingest_file
 
-        return [ingest_file(self.store, p, self._embedder(), progress=progress) for p in paths]
+        return [ingest_file(self.store, p, self._embedder(), progress=progress, limit=self.settings.files.max_bytes) for p in paths]
 
     def docs(self) -> list:
         return self.store.list_documents()
@@ -56,15 +59,9 @@ class Index:
         return self.store.delete_document(doc_id)
 
     def _record(self, ref: str | Path):
-        from ingest.errors import InputError
-        from rag.api import ingest_file, resolve_document
+        from rag.api import resolve_or_ingest
 
-        record = resolve_document(self.store, str(ref))
-        if record is None and Path(ref).expanduser().is_file():
-            record = self.store.get_document(ingest_file(self.store, ref, self._embedder()).id)
-        if record is None:
-            raise InputError(f"No document with id {ref!r} in the store; see Index.docs().")
-        return record
+        return resolve_or_ingest(self.store, [str(ref)], self._embedder, limit=self.settings.files.max_bytes)[0]
 
     def summarize(self, doc: str | Path, max_tokens: int | None = None, profile: str | Path | None = None):
         """Summarize a document (a path is indexed first unless already there)."""
@@ -76,12 +73,7 @@ class Index:
     def ask(self, question: str, docs: list[str] | None = None, company: str | None = None, year: str | None = None,
             item: str | None = None, k: int = 8, history: list[tuple[str, str]] | None = None):
         """Answer from the indexed filings only; ``.answer`` and ``.citations``."""
-        from rag.ask import ask
+        from rag.api import answer
 
-        llm = None
-        if self.settings.llm is not None:
-            from rag.llm import OpenAIChat
-
-            llm = OpenAIChat(self.settings.llm)
-        return ask(self.store, question, self._embedder(), doc_ids=docs or (), company=company, year=year, item=item, k=k, llm=llm,
-                   history=history or ())
+        return answer(self.settings, self.store, question, doc_ids=docs or (), company=company, year=year, item=item, k=k,
+                      history=history or ())

@@ -20,14 +20,9 @@ from ingest.sentences import looks_like_heading, sentence_spans
 from ingest.types import Chunk, SentenceUnit
 from rag.grounding import INSTRUCTION, addressed_to_model
 from rag.rewrite import MIN_WORDS, PAGE_HEADER
-from rag.text import NUMBER, POINTER, has_verb
+from rag.text import NUMBER, POINTER, STATEMENT_VERB, has_verb
 
 MAX_DOLLAR_SIGNS = 6  # "$1 $2 $3 ..." is a row of a table that lost its layout
-# "Major distributors in the United States include All American Semiconductor, Bell Microproducts, ... and
-# Reptron Electronics." and "Consolidated revenues increased 6% to $60.6 billion, led by GE Capital Services,
-# Power Systems, ..." are mostly capitals, yet sentences: a heading has no lowercase finite verb.
-STATEMENT_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|include[sd]?|increased|decreased|rose|fell|grew|declined|"
-                            r"accounted|represented|totaled|totalled|provides?|provided|sells?|sold|operates?|operated|consists?)\b")
 
 
 # Two scraps of a figure on lines of their own right before the text ("$\n600\nmillion\n2-year\n"): the

@@ -21,7 +21,18 @@ log = logging.getLogger("rag")
 
 
 class _Group(click.Group):
-    """Turns every user error into one line on stderr and a non-zero exit, never a traceback."""
+    """Turns every user error into one line on stderr and a non-zero exit, never a traceback; its help names
+    the default store on this machine (read when the help is shown, not when the module is imported)."""
+
+    def format_help_text(self, ctx: click.Context, formatter) -> None:
+        from rag.api import default_store_dir
+
+        base = self.help
+        self.help = f"{base}\n\nDefault store on this machine: {default_store_dir()}"
+        try:
+            super().format_help_text(ctx, formatter)
+        finally:
+            self.help = base
 
     def invoke(self, ctx: click.Context):
         try:
@@ -44,7 +55,7 @@ def _close_progress_bars() -> None:
 
 
 def store_options(f):
-    f = click.option("--chroma-url", envvar="RAG_CHROMA_URL", default=None, metavar="URL",
+    f = click.option("--chroma-url", default=None, metavar="URL",
                      help="Use a Chroma server (`chroma run`) instead of a directory [env RAG_CHROMA_URL].")(f)
     f = click.option("--store", "store", type=click.Path(path_type=Path), default=None, metavar="DIR",
                      help="Chroma store directory [env RAG_STORE; default: a per-user data directory, see `rag --help`].")(f)
@@ -80,18 +91,16 @@ def llm_options(f):
 
 def _settings(store: Path | None, chroma_url: str | None, llm: str | None = None, k: int | None = None,
               timeout: float | None = None, context: int | None = None):
-    from rag.settings import Settings, default_store_dir, llm_from_env
+    from rag.api import configure
 
-    kwargs = {"store": store or default_store_dir(), "chroma_url": chroma_url, "llm": llm_from_env(llm, timeout, context)}
-    if k:
-        kwargs["chunks_per_facet"] = k
-    return Settings(**kwargs)
+    return configure(store, chroma_url, llm, k, timeout, context)
 
 
-def _embedder():
-    from ingest.embed import default_embedder
+def _embedder_of(settings):
+    """The settings' embedder, made when first asked for (a command that needs none loads no model)."""
+    from rag.api import default_embedder
 
-    return default_embedder()
+    return lambda: default_embedder(settings.embedding)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -126,15 +135,6 @@ def main(verbose: int) -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
-def _with_store_location(help_text: str) -> str:
-    from rag.settings import default_store_dir
-
-    return help_text + f"\n\nDefault store on this machine: {default_store_dir()}"
-
-
-main.help = _with_store_location(main.help or "")
-
-
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @store_options
@@ -151,76 +151,66 @@ def ingest(paths: tuple[str, ...], store: Path | None, chroma_url: str | None, r
     and write to the Chroma server at --chroma-url; after a crash, the same command skips
     the files already indexed and does the rest.
     """
-    from ingest.files import read_regular_file
-    from ingest.loaders import load_document
-    from rag.api import ingest_file, open_store
+    from rag.api import ingest_loaded, open_store, read_inputs
 
     files = _expand(paths)
+    settings = _settings(store, chroma_url)
     if ray_address is not None:
-        _ingest_on_ray(files, chroma_url, ray_address, as_json)
+        _ingest_on_ray(files, settings, ray_address, as_json)
         return
-    loaded, failed = [], []
-    for p in files:  # every file is read before the store is opened, so bad input never touches it
-        try:
-            loaded.append((p, load_document(p)))
-        except RagError as exc:
-            if len(files) == 1:
-                raise
-            failed.append({"source": str(p), "status": "error", "error": str(exc)})
-            click.echo(f"skipped: {exc}", err=True)
-    if not loaded:
-        raise InputError(f"None of the {len(files)} files could be read; see the messages above.")
-    db = open_store(_settings(store, chroma_url))
-    embedder = _embedder()
-    results = []
-    bar = None
-    if len(loaded) > 1:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(loaded), desc="Ingesting", unit="file", file=sys.stderr)
-    for p, doc in loaded:
-        try:  # the document id comes from the bytes: read them again, bounded, not by an unbounded read later
-            data = read_regular_file(doc.source)
-        except InputError as exc:  # the file was replaced or grew since it was loaded
-            if len(files) == 1:
-                raise
-            failed.append({"source": str(p), "status": "error", "error": str(exc)})
-            if bar is not None:
-                bar.write(f"skipped: {exc}", file=sys.stderr)
-                bar.update(1)
-            else:
-                click.echo(f"skipped: {exc}", err=True)
-            continue
-        result = ingest_file(db, p, embedder, progress=sys.stderr.isatty() or not as_json, doc=doc, data=data)
-        results.append(result)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix_str(f"{result.status} {Path(p).name}"[:40])
-        if not as_json:
-            line = f"{result.id}\t{result.status}\t{result.chunks_added} chunks added\t{result.source}"
-            (bar.write(line, file=sys.stdout) if bar is not None else click.echo(line))
+    loaded, failed = read_inputs(files, settings.files.max_bytes, on_error=lambda r: click.echo(f"skipped: {r.error}", err=True))
+    db = open_store(settings)
+    bar = _bar(len(loaded), "Ingesting", "file") if len(loaded) > 1 else None
+    show = _ingest_line(bar, as_json)
+    results = ingest_loaded(db, loaded, _embedder_of(settings)(), limit=settings.files.max_bytes, single=len(files) == 1,
+                            progress=sys.stderr.isatty() or not as_json, on_result=show)
     if bar is not None:
         bar.close()
+    indexed = [r for r in results if r.status != "error"]
+    failed += [r for r in results if r.status == "error"]
     if as_json:
-        click.echo(json.dumps([r.as_dict() for r in results] + failed, indent=2))
+        click.echo(json.dumps([r.as_dict() for r in indexed + failed], indent=2))
     if failed:
-        click.echo(f"{len(failed)} of {len(files)} files skipped; {len(results)} indexed.", err=True)
+        click.echo(f"{len(failed)} of {len(files)} files skipped; {len(indexed)} indexed.", err=True)
         sys.exit(1)
 
 
-def _ingest_on_ray(files: list[Path], chroma_url: str | None, address: str, as_json: bool) -> None:
+def _bar(total: int, desc: str, unit: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr)
+
+
+def _ingest_line(bar, as_json: bool):
+    """How each file's result is shown: a line on stdout (under the progress bar), a skipped one on stderr."""
+    def show(result) -> None:
+        if result.status == "error":
+            (bar.write(f"skipped: {result.error}", file=sys.stderr) if bar is not None else click.echo(f"skipped: {result.error}", err=True))
+        else:
+            line = f"{result.id}\t{result.status}\t{result.chunks_added} chunks added\t{result.source}"
+            if bar is not None:
+                bar.set_postfix_str(f"{result.status} {Path(result.source).name}"[:40])
+            if not as_json:
+                (bar.write(line, file=sys.stdout) if bar is not None else click.echo(line))
+        if bar is not None:
+            bar.update(1)
+    return show
+
+
+def _ingest_on_ray(files: list[Path], settings, address: str, as_json: bool) -> None:
     from rag.distributed import ingest_files
 
-    def show(r: dict) -> None:
-        if r["status"] == "error":
-            click.echo(f"skipped: {r['error']}", err=True)
+    def show(r) -> None:
+        if r.status == "error":
+            click.echo(f"skipped: {r.error}", err=True)
         elif not as_json:
-            _ray_line(f"{r['id']}\t{r['status']}\t{r['chunks_added']} chunks added\t{r['source']}")
+            _ray_line(f"{r.id}\t{r.status}\t{r.chunks_added} chunks added\t{r.source}")
 
-    results = ingest_files(files, chroma_url, None if address == "local" else address, progress=True, on_result=show)
+    results = ingest_files(files, settings.store.url, None if address == "local" else address, progress=True, on_result=show,
+                           settings=settings)
     if as_json:
-        click.echo(json.dumps(results, indent=2))
-    failed = sum(r["status"] == "error" for r in results)
+        click.echo(json.dumps([r.as_dict() for r in results], indent=2))
+    failed = sum(r.status == "error" for r in results)
     if failed:
         click.echo(f"{failed} of {len(files)} files skipped; {len(results) - failed} indexed.", err=True)
         sys.exit(1)
@@ -244,25 +234,13 @@ def _expand(paths: tuple[str, ...]) -> list[Path]:
     return list(dict.fromkeys(out))
 
 
-def _check_ceiling(profile, max_tokens: int | None) -> int:
-    from rag.tokens import count_tokens
-
-    limit = max_tokens if max_tokens is not None else profile.max_tokens
-    floor = sum(count_tokens(f.missing) + 1 for f in profile.facets)
-    if limit <= 0:
-        raise InputError(f"--max-tokens must be a positive number of tokens, got {limit}; the default is {profile.max_tokens}.")
-    if limit < floor:
-        raise InputError(f"--max-tokens {limit} is too small for {len(profile.facets)} facets; use at least {floor}.")
-    return limit
-
-
 @main.command()
 @click.argument("targets", nargs=-1, metavar="[PATH_OR_DOC_ID]...")
 @click.option("--all", "all_docs", is_flag=True, help="Summarize every document in the store.")
 @store_options
 @click.option("--max-tokens", type=int, default=None, help="Token ceiling for each summary (cl100k_base) [default: the profile's, 512].")
 @click.option("--profile", "profile_path", type=click.Path(path_type=Path), default=None,
-              help="Profile TOML with the facets and instructions [default: business model; see queries/profiles/].")
+              help="Profile TOML with the facets [default: business model; see queries/profiles/].")
 @llm_options
 @click.option("-k", "--chunks-per-facet", "k", type=click.IntRange(1, 50), default=None, help="Chunks retrieved per facet [default: 40].")
 @ray_option
@@ -285,76 +263,55 @@ def summarize(targets: tuple[str, ...], all_docs: bool, store: Path | None, chro
     With --ray (and --chroma-url, --out DIR), documents are spread over Ray workers that each
     load the models once; a re-run skips the documents already in DIR.
     """
-    from queries.profile import load_profile
+    from rag.api import ceiling, load_profile
 
     if not targets and not all_docs:
         raise InputError("Name a file or document id to summarize, or pass --all; see `rag summarize --help`.")
     profile = load_profile(profile_path)
-    limit = _check_ceiling(profile, max_tokens)
-    targets = tuple(_fetched(t, fiscal_year) for t in targets)
-    docs_to_read = {}
-    for target in targets:
-        path = Path(target).expanduser()
-        if path.exists() or os.sep in target or path.suffix.lower() in {".txt", ".md", ".json", ".html", ".htm"}:
-            from ingest.loaders import load_document
-
-            docs_to_read[target] = (path, load_document(path))  # a bad file fails here, before the store is touched
+    limit = ceiling(profile, max_tokens)
     settings = _settings(store, chroma_url, llm, k, llm_timeout, llm_context)
-    from rag.api import ingest_file, open_store, resolve_document, summarize_document
+    db, records = _records(tuple(_fetched(t, fiscal_year) for t in targets), all_docs, settings)
+    if ray_address is not None or out is not None:
+        _summarize_to_files(db, records, settings, profile, profile_path, limit, out, ray_address, as_json)
+    else:
+        _summarize_here(db, records, settings, profile, limit, as_json)
 
-    db = open_store(settings, create=bool(docs_to_read))
-    records = []
-    for target in targets:  # every target is resolved before any work starts
-        record = resolve_document(db, target)
-        if record is None and target not in docs_to_read:
-            raise InputError(f"No document with id {target!r} in the store {settings.chroma_url or settings.store}; run `rag docs` to list ids, or pass a file path.")
-        records.append(record if record is not None else target)
+
+def _records(targets: tuple[str, ...], all_docs: bool, settings):
+    """The store and the documents to summarize: each target a file (indexed first unless it is) or an id, and with
+    ``all_docs`` every document of the store. Every file is read before the store is touched."""
+    from rag.api import load_targets, open_store, resolve_or_ingest
+
+    loaded = load_targets(targets, settings.files.max_bytes)
+    db = open_store(settings, create=bool(loaded))
+    records = resolve_or_ingest(db, targets, _embedder_of(settings), loaded=loaded, limit=settings.files.max_bytes, progress=True,
+                                where=f" {settings.store.url or settings.store.path}", hint="run `rag docs` to list ids, or pass a file path.")
     if all_docs:
         records.extend(db.list_documents() if db is not None else [])
         if not records:
             raise InputError("The store has no documents to summarize; index filings first with `rag ingest FILE...`.")
-    for i, rec in enumerate(records):
-        if isinstance(rec, str):
-            path, doc = docs_to_read[rec]
-            result = ingest_file(db, path, _embedder(), progress=True, doc=doc)
-            log.warning("indexed %s as %s (%d chunks)", path, result.id, result.chunks)
-            records[i] = db.get_document(result.id)
-    records = list({r.id: r for r in records}.values())
-    if ray_address is not None or out is not None:
-        _summarize_to_files(db, records, settings, profile, profile_path, limit, out, ray_address, as_json)
-        return
+    return db, list({r.id: r for r in records}.values())
 
-    def progress(line: str) -> None:
-        click.echo(line, err=True)
 
-    def one(record):
-        if settings.llm is not None:  # a local model loads once per process, however many documents
-            click.echo(f"Writing {_label(record)} with {settings.llm.model}, one call per facet:", err=True)
-        return summarize_document(db, record, profile, settings, _embedder, max_tokens=limit,
-                                  progress=progress if settings.llm is not None else None)
+def _summarize_here(db, records, settings, profile, limit: int, as_json: bool) -> None:
+    """Summaries printed as they are made: one as it is, several under a progress bar (JSON Lines with --json)."""
+    from rag.api import LocalExecutor, summarize_many
 
-    if len(records) == 1:
-        summary = one(records[0])
-        click.echo(json.dumps(summary.as_dict(), indent=2) if as_json else summary.text)
-        log.info("%d tokens of %d; %s", summary.tokens, limit, summary.timings)
-        return
-    from tqdm import tqdm
+    bar = _bar(len(records), "Summarizing", "doc") if len(records) > 1 else None
 
-    bar = tqdm(total=len(records), desc="Summarizing", unit="doc", file=sys.stderr)
-    # a remote LLM waits on the network, so several summaries run at once; the embedded backend and a
-    # local model are CPU-bound
-    workers = 4 if settings.llm is not None and not settings.llm.is_local else 1
-    from concurrent.futures import ThreadPoolExecutor
+    def show(result) -> None:
+        if bar is None:
+            click.echo(json.dumps(result.data, indent=2) if as_json else result.data["summary"])
+            log.info("%d tokens of %d; %s", result.data["tokens"], limit, result.data["timings"])
+            return
+        line = json.dumps(result.as_dict()) if as_json else f"== {result.label} [{result.document}]\n{result.data['summary']}\n"
+        bar.write(line, file=sys.stdout)
+        bar.update(1)
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for record, summary in zip(records, pool.map(one, records)):
-            if as_json:
-                line = json.dumps({"label": _label(record), **summary.as_dict()})
-            else:
-                line = f"== {_label(record)} [{record.id}]\n{summary.text}\n"
-            bar.write(line, file=sys.stdout)
-            bar.update(1)
-    bar.close()
+    summarize_many(records, settings, profile, limit, LocalExecutor(db, _embedder_of(settings)),
+                   progress=lambda line: click.echo(line, err=True), on_result=show)
+    if bar is not None:
+        bar.close()
 
 
 def _fetched(target: str, year: int | None) -> str:
@@ -373,43 +330,27 @@ def _fetched(target: str, year: int | None) -> str:
 
 def _summarize_to_files(db, records, settings, profile, profile_path, limit, out, ray_address, as_json) -> None:
     """--out, on Ray workers with --ray: one file per document, finished ones skipped."""
-    def show(r: dict) -> None:
-        if "error" in r:
-            click.echo(f"not summarized: {r.get('label', r['document'])}: {r['error']}", err=True)
+    from rag.api import LocalExecutor, summarize_many
+
+    def show(r) -> None:
+        if not r.ok:
+            click.echo(f"not summarized: {r.label}: {r.error}", err=True)
         elif as_json:
-            _ray_line(json.dumps({k: v for k, v in r.items() if k != "fingerprint"}))
+            _ray_line(json.dumps(r.as_dict()))
         else:
-            _ray_line(f"== {r['label']} [{r['document']}]\n{r['summary']}\n")
+            _ray_line(f"== {r.label} [{r.document}]\n{r.data['summary']}\n")
 
     if ray_address is not None:
-        from rag.distributed import summarize_documents
+        from rag.distributed import RayExecutor
 
-        results = summarize_documents(records, settings.chroma_url, settings, profile, profile_path, limit, out,
-                                      None if ray_address == "local" else ray_address, on_result=show)
+        executor = RayExecutor(None if ray_address == "local" else ray_address, settings.store.url, out)
     else:
-        from rag.api import summarize_document
-        from rag.distributed import fingerprint, split_finished, write_summary
-
-        stamp = fingerprint(profile.name, limit, settings)
-        results, todo = split_finished(records, out, stamp)
-        for done in results:
-            show(done)
-        for record in todo:
-            done = {"label": _label(record), **summarize_document(db, record, profile, settings, _embedder,
-                                                                  max_tokens=limit).as_dict(), "fingerprint": stamp}
-            write_summary(out, record.id, done)
-            results.append(done)
-            show(done)
-    failed = sum("error" in r for r in results)
+        executor = LocalExecutor(db, _embedder_of(settings))
+    results = summarize_many(records, settings, profile, limit, executor, profile_path=profile_path, out=out, on_result=show)
+    failed = sum(not r.ok for r in results)
     if failed:
         click.echo(f"{failed} of {len(results)} documents not summarized; run the same command again to retry them.", err=True)
         sys.exit(1)
-
-
-def _label(record) -> str:
-    from rag.ask import label
-
-    return label(record)
 
 
 @main.command()
@@ -452,7 +393,7 @@ def ask_options(f):
 
 
 def _item(item: str | None) -> str | None:
-    from rag.ask import normalize_item
+    from rag.api import normalize_item
 
     return normalize_item(item)
 
@@ -481,21 +422,11 @@ def ask(question: str, store: Path | None, chroma_url: str | None, doc_ids: tupl
 
     When the evidence is too weak, it says the indexed filings do not answer the question.
     """
-    from rag.api import open_store
-    from rag.ask import ask as run_ask
+    from rag.api import answer, open_store
 
     settings = _settings(store, chroma_url, llm, timeout=llm_timeout, context=llm_context)
     db = open_store(settings, create=False)
-    answer = run_ask(db, question, _embedder(), doc_ids=doc_ids, company=company, year=year, item=_item(item), k=k, llm=_llm(settings))
-    _print_answer(answer, as_json)
-
-
-def _llm(settings):
-    if settings.llm is None:
-        return None
-    from rag.llm import OpenAIChat
-
-    return OpenAIChat(settings.llm)
+    _print_answer(answer(settings, db, question, doc_ids=doc_ids, company=company, year=year, item=_item(item), k=k), as_json)
 
 
 @main.command()
@@ -507,15 +438,14 @@ def chat(store: Path | None, chroma_url: str | None, doc_ids: tuple[str, ...], c
     Short follow-ups ("and in Europe?") borrow the previous question's topic; with an LLM,
     recent turns are passed along within a token budget.
     """
-    from rag.api import open_store
-    from rag.ask import ask as run_ask
-    from rag.ask import select_documents
+    from rag.api import answer as run_ask
+    from rag.api import llm_client, open_store, select_documents
 
     settings = _settings(store, chroma_url, llm, timeout=llm_timeout, context=llm_context)
     db = open_store(settings, create=False)
     chosen = select_documents(db, doc_ids, company, year)  # fail now, not at the first question
     click.echo(f"Asking {len(chosen)} document(s). Type 'exit' or Ctrl-D to stop.", err=True)
-    embedder, model = _embedder(), _llm(settings)
+    model = llm_client(settings)  # one client for the session: a local model loads once
     history: list[tuple[str, str]] = []
     while True:
         click.echo("> ", nl=False, err=True)
@@ -526,7 +456,7 @@ def chat(store: Path | None, chroma_url: str | None, doc_ids: tuple[str, ...], c
         if not question:
             continue
         try:
-            answer = run_ask(db, question, embedder, doc_ids=[r.id for r in chosen], item=_item(item), k=k, llm=model, history=history)
+            answer = run_ask(settings, db, question, doc_ids=[r.id for r in chosen], item=_item(item), k=k, llm=model, history=history)
         except RagError as exc:
             click.echo(f"Error: {exc}", err=True)
             continue
@@ -571,13 +501,21 @@ def doctor(store: Path | None, repair: bool, as_json: bool) -> None:
       nothing was lost, 1 otherwise.
     """
     from rag import doctor as doc
-    from rag.settings import default_store_dir
+    from rag.api import store_options
 
-    root = Path(store or default_store_dir()).expanduser()
+    settings = _settings(store, None)
+    root, options = Path(settings.store.path).expanduser(), store_options(settings.store)
     if repair:
-        report = doc.repair(root, _embedder, progress=lambda line: log.info("%s", line))
+        report = doc.repair(root, _embedder_of(settings), progress=lambda line: log.info("%s", line), options=options,
+                            limit=settings.files.max_bytes)
     else:
-        report = doc.check(root)
+        report = doc.check(root, options)
+    _print_report(report, as_json)
+    if (not report.healthy and not report.repaired) or report.lost:
+        sys.exit(1)
+
+
+def _print_report(report, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -598,8 +536,6 @@ def doctor(store: Path | None, repair: bool, as_json: bool) -> None:
             click.echo("healthy: no problem found")
         else:
             click.echo(f"run `rag doctor --store {report.store} --repair` to rebuild it")
-    if (not report.healthy and not report.repaired) or report.lost:
-        sys.exit(1)
 
 
 def _cases(paths: tuple[Path, ...]):
@@ -608,15 +544,6 @@ def _cases(paths: tuple[Path, ...]):
     if not paths:
         raise InputError("Name a case file or a directory of them, e.g. eval/cases eval/holdout.")
     return [case for p in paths for case in load_cases(p)]
-
-
-def _training_store(store: Path | None, chroma_url: str | None):
-    """The store the labelled filings are indexed in for training and --cv: --store, or a store of its own
-    beside the default one (the user's index is not filled with the labelled filings)."""
-    from rag.api import open_store
-    from rag.settings import Settings, default_store_dir
-
-    return open_store(Settings(store=store or default_store_dir().with_name("train-store"), chroma_url=chroma_url))
 
 
 @main.command("eval")
@@ -648,25 +575,29 @@ def eval_cmd(cases: tuple[Path, ...], questions: Path | None, store: Path | None
     """
     if questions is not None:
         return _eval_questions(questions, store, chroma_url, llm, llm_timeout, llm_context, show, as_json)
-    from queries.profile import load_profile
-    from rag.api import open_store
-    from rag.evaluate import evaluate_case, format_table, overall
+    from rag.api import llm_client, load_profile, open_store
+    from rag.evaluate import evaluate_case, overall
 
     loaded = _cases(cases)
     profile = load_profile(profile_path)
     if cross:
-        _cross_validate(loaded, _training_store(store, chroma_url), profile, show, as_json)
+        _cross_validate(loaded, store, chroma_url, profile, show, as_json)
         return
     settings = _settings(store, chroma_url, llm, k, llm_timeout, llm_context)
     db = open_store(settings)
-    model = _llm(settings)  # one client for every case: a local model loads once
+    model = llm_client(settings)  # one client for every case: a local model loads once
     results = []
     for case in loaded:
         log.warning("evaluating %s", case.name)
-        results.append(evaluate_case(case, db, settings, profile, _embedder, llm=model,
+        results.append(evaluate_case(case, db, settings, profile, _embedder_of(settings), llm=model,
                                      progress=(lambda line: click.echo(line, err=True)) if model is not None else None))
     facets = [f.name for f in profile.facets]
-    totals = overall(results, facets)
+    _print_eval(results, overall(results, facets), facets, show, as_json)
+
+
+def _print_eval(results, totals: dict, facets: list[str], show: bool, as_json: bool) -> None:
+    from rag.evaluate import format_table
+
     if as_json:
         click.echo(json.dumps({"overall": totals, "cases": [r.as_dict() for r in results]}, indent=2))
         return
@@ -683,12 +614,13 @@ def eval_cmd(cases: tuple[Path, ...], questions: Path | None, store: Path | None
 
 def _eval_questions(path: Path, store: Path | None, chroma_url: str | None, llm: str | None, llm_timeout: float | None,
                     llm_context: int | None, show: bool, as_json: bool) -> None:
-    from rag.api import open_store
+    from rag.api import llm_client, open_store
     from rag.evaluate_ask import format_results, load_questions, run_questions, score
 
     loaded = load_questions(path)
     settings = _settings(store, chroma_url, llm, timeout=llm_timeout, context=llm_context)
-    results = run_questions(loaded, open_store(settings), _embedder, llm=_llm(settings), progress=lambda line: log.info("%s", line))
+    results = run_questions(loaded, open_store(settings), _embedder_of(settings), llm=llm_client(settings),
+                            progress=lambda line: log.info("%s", line), limit=settings.files.max_bytes)
     totals = score(results)
     if as_json:
         click.echo(json.dumps({"overall": totals, "questions": [r.as_dict() for r in results]}, indent=2))
@@ -696,24 +628,10 @@ def _eval_questions(path: Path, store: Path | None, chroma_url: str | None, llm:
         click.echo(format_results(results, totals, verbose=show))
 
 
-def _cross_validate(cases, db, profile, show: bool, as_json: bool) -> None:
-    from rag.scorer import load_scorer
-    from rag.train import coverage, examples, oracle, out_of_fold, summarize_with
+def _cross_validate(cases, store: Path | None, chroma_url: str | None, profile, show: bool, as_json: bool) -> None:
+    from rag.learn import cross_validate
 
-    say = lambda line: log.warning("%s", line)  # noqa: E731
-    items = examples(cases, db, _embedder, profile, progress=say)
-    logits = out_of_fold(items, profile, progress=say)
-    params = {**load_scorer().selection, "temperature": load_scorer().model(profile.facets[0].name).temperature}
-    rows = []
-    for e, case, z in zip(items, cases, logits):
-        text = summarize_with(e, z, profile, params, case.max_tokens)
-        cov = coverage(e, text, case)
-        rows.append({"name": e.name, "company": e.company, "coverage": {f: round(v, 3) for f, v in cov.items()},
-                     "mean_coverage": round(sum(cov.values()) / len(cov), 3) if cov else 1.0, "oracle": round(oracle(e, case.max_tokens), 3),
-                     "summary": text})
-    mean = lambda key: round(sum(r[key] for r in rows) / len(rows), 3) if rows else 0.0  # noqa: E731
-    totals = {"cases": len(rows), "companies": len({r["company"] for r in rows}), "mean_coverage": mean("mean_coverage"),
-              "oracle": mean("oracle"), "selection": params}
+    rows, totals = cross_validate(cases, store, chroma_url, profile)
     if as_json:
         click.echo(json.dumps({"overall": totals, "cases": rows}, indent=2))
         return
@@ -741,29 +659,16 @@ def train(cases: tuple[Path, ...], store: Path | None, chroma_url: str | None, p
     the selection, then fits on every case and writes the weights as JSON with the labels' SHA-256.
     The same cases give the same file, byte for byte.
     """
-    from queries.profile import load_profile
-    from rag.scorer import DEFAULT_PATH, load_scorer
-    from rag.train import examples, fit, label_digest, out_of_fold, tune
+    from rag.api import load_profile
+    from rag.learn import check_scorer, train_scorer
 
     loaded = _cases(cases)
-    digest = label_digest(loaded)
     if check:
-        shipped = load_scorer(str(out) if out else None)
-        if shipped.labels_sha256 != digest:
-            raise InputError(f"The scorer was trained on other labels ({shipped.labels_sha256[:12]}, these are {digest[:12]}); run `rag train` on them.")
+        digest = check_scorer(loaded, out)
         click.echo(f"the scorer was trained on these {len(loaded)} cases ({digest[:12]})")
         return
-    profile = load_profile(profile_path)
-    say = lambda line: log.warning("%s", line)  # noqa: E731
-    items = examples(loaded, _training_store(store, chroma_url), _embedder, profile, progress=say)
-    logits = out_of_fold(items, profile, progress=say)
-    params, value = tune(items, loaded, logits, profile)
-    say(f"selection {params}: cross-validated mean coverage {value:.3f}")
-    scorer = fit(items, profile, params, digest)
-    target = out or DEFAULT_PATH
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(scorer.as_json(), encoding="utf-8")
-    click.echo(f"wrote {target} ({len(items)} cases, labels {digest[:12]}, cross-validated coverage {value:.3f})")
+    target, n, digest, value = train_scorer(loaded, store, chroma_url, load_profile(profile_path), out)
+    click.echo(f"wrote {target} ({n} cases, labels {digest[:12]}, cross-validated coverage {value:.3f})")
 
 
 @main.command()

@@ -1,8 +1,9 @@
 """Corpus work on Ray: files and documents spread over Ray workers, one Chroma server for all of them.
 
-``rag ingest PATHS... --ray [ADDRESS] --chroma-url URL`` and ``rag summarize --all --ray [ADDRESS]
---chroma-url URL --out DIR`` use this module. The driver (the command) plans and reports; workers do
-the work:
+``rag ingest PATHS... --ray [ADDRESS] --chroma-url URL`` (``ingest_files``) and ``rag summarize --all --ray
+[ADDRESS] --chroma-url URL --out DIR`` (``rag.api.summarize_many`` with a ``RayExecutor``) use this module.
+The driver (the command) plans and reports; workers do the work, and hand back the same typed results as
+a run in one process (``rag.api.IngestResult``, ``rag.api.SummaryResult``):
 
 - **Actors that load once.** Each worker is a Ray actor that loads the embedding model (and, for
   summaries with ``--llm local``, starts its llama.cpp server) once, opens one client to the Chroma
@@ -25,18 +26,28 @@ the work:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ingest.errors import InputError, RagError, StoreError
+from ingest.errors import InputError, RagError
 from ingest.files import read_regular_file
+from rag.api import (
+    IngestResult,
+    SummaryResult,
+    default_embedder,
+    document_id,
+    ingest_file,
+    label,
+    open_store,
+    summarize_document,
+)
+from rag.settings import EmbeddingSettings, Settings, StoreSettings
+from vectorstore.errors import StoreError
 
 log = logging.getLogger("rag")
 
@@ -101,7 +112,7 @@ def _reraise(exc: BaseException, what: str) -> None:
 
 
 def _on_actors(address: str | None, worker: type, args: tuple, cpus: float, items: list, call: Callable, *, workers: int | None,
-               total: int, done: int, desc: str, unit: str, progress: bool, what: str) -> Iterator[dict]:
+               total: int, done: int, desc: str, unit: str, progress: bool, what: str) -> Iterator:
     """Run ``call(actor, item)`` for every item on a pool of ``worker`` actors (restarted when they die),
     yielding each result as it finishes, under one progress bar. A result marked ``fatal`` (the store
     failed) stops the run with its one-line error."""
@@ -115,12 +126,12 @@ def _on_actors(address: str | None, worker: type, args: tuple, cpus: float, item
     bar = _progress(total, done, desc, unit, progress)
     try:
         for result in pool.map_unordered(call, items):
-            if result.pop("fatal", False):
-                raise StoreError(result["error"])
+            if result.fatal:
+                raise StoreError(result.error)
             if bar is not None:
                 bar.update(1)
-                if "status" in result:
-                    bar.set_postfix_str(f"{result['status']} {Path(result['source']).name}"[:40])
+                if isinstance(result, IngestResult):
+                    bar.set_postfix_str(f"{result.status} {Path(result.source).name}"[:40])
             yield result
     except Exception as exc:
         _reraise(exc, what)
@@ -132,41 +143,41 @@ def _on_actors(address: str | None, worker: type, args: tuple, cpus: float, item
 # --------------------------------------------------------------------------- ingest
 
 
+def _worker_settings(chroma_url: str, threads: int, settings: Settings | None = None) -> Settings:
+    """A worker's settings: the driver's, with the store and the embedder as this worker's environment and CPUs say."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    settings = settings or Settings.from_env(chroma_url=chroma_url)
+    return settings.model_copy(update={"store": StoreSettings.from_env(url=chroma_url),
+                                       "embedding": EmbeddingSettings.from_env(threads=max(1, threads))})
+
+
 class IngestWorker:
     """One Ray actor: the embedding model and a Chroma client, loaded once, then any number of files."""
 
     def __init__(self, chroma_url: str, threads: int):
-        os.environ["RAG_EMBED_THREADS"] = str(max(1, threads))
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from ingest.embed import default_embedder
-        from vectorstore.chroma import ChromaStore
-
-        self.store = ChromaStore.open(url=chroma_url)
-        self.embedder = default_embedder()
+        self.settings = _worker_settings(chroma_url, threads)
+        self.store = open_store(self.settings)
+        self.embedder = default_embedder(self.settings.embedding)
 
     def pid(self) -> int:
         return os.getpid()
 
-    def ingest(self, source: str, data: bytes | InputError) -> dict:
+    def ingest(self, source: str, data: bytes | InputError) -> IngestResult:
         """Index one file's bytes under its driver-side name (an error from the driver's read is reported as it is)."""
-        from dataclasses import replace
-
         from ingest.loaders import load_document
-        from rag.api import ingest_file
 
         if isinstance(data, InputError):
-            return {"source": source, "status": "error", "error": str(data)}
+            return IngestResult.failed(source, str(data))
         local = Path(source).name
         try:
             with tempfile.TemporaryDirectory(prefix="rag-ray-") as tmp:
                 path = Path(tmp) / local  # the loader picks its format by the suffix
                 path.write_bytes(data)
-                doc = load_document(path)
+                doc = load_document(path, self.settings.files.max_bytes)
             doc = replace(doc, source=source)
-            return ingest_file(self.store, source, self.embedder, doc=doc, data=data).as_dict()
+            return ingest_file(self.store, source, self.embedder, doc=doc, data=data)
         except RagError as exc:  # a bad file is reported and the run goes on; a store failure stops it
-            message = str(exc).replace(str(path), source)
-            return {"source": source, "status": "error", "error": message, "fatal": isinstance(exc, StoreError)}
+            return IngestResult.failed(source, str(exc).replace(str(path), source), fatal=isinstance(exc, StoreError))
 
 
 @dataclass(frozen=True)
@@ -175,50 +186,49 @@ class Planned:
     doc_id: str
 
 
-def plan_ingest(store, files: Sequence[Path]) -> tuple[list[Planned], list[dict]]:
+def plan_ingest(store, files: Sequence[Path], limit: int | None = None) -> tuple[list[Planned], list[IngestResult]]:
     """Files still to index, and results for those already recorded (an unchanged file adds nothing)."""
-    from rag.api import document_id
-
     todo: list[Planned] = []
-    done: list[dict] = []
+    done: list[IngestResult] = []
     for path in files:
         resolved = path.expanduser().resolve()
         try:
-            data = read_regular_file(path.expanduser())  # only regular files, bounded as it reads
+            data = read_regular_file(path.expanduser(), limit)  # only regular files, bounded as it reads
         except InputError as exc:
-            done.append({"source": str(path), "status": "error", "error": str(exc)})
+            done.append(IngestResult.failed(str(path), str(exc)))
             continue
         doc_id = document_id(resolved, data)
         record = store.get_document(doc_id)
         if record is not None:
-            done.append({"id": doc_id, "source": record.source, "chunks_added": 0, "status": "unchanged", "chunks": record.chunks})
+            done.append(IngestResult(doc_id, record.source, 0, "unchanged", record.chunks))
         else:
             todo.append(Planned(str(resolved), doc_id))
     return todo, done
 
 
-def _read_or_error(source: str) -> bytes | InputError:
+def _read_or_error(source: str, limit: int | None) -> bytes | InputError:
     """The file's bytes, or the one-line error of reading them (a file replaced or grown since it was planned)."""
     try:
-        return read_regular_file(source)
+        return read_regular_file(source, limit)
     except InputError as exc:
         return exc
 
 
 def ingest_files(files: Sequence[Path], chroma_url: str | None, address: str | None = None, *, cpus_per_worker: float = 1,
-                 workers: int | None = None, progress: bool = True, on_result: Callable[[dict], None] | None = None) -> list[dict]:
-    """Index ``files`` into the Chroma server at ``chroma_url`` on Ray workers. One result dict per file."""
-    from vectorstore.chroma import ChromaStore
-
-    store = ChromaStore.open(url=require_server(chroma_url))
-    todo, results = plan_ingest(store, files)
+                 workers: int | None = None, progress: bool = True, on_result: Callable[[IngestResult], None] | None = None,
+                 settings: Settings | None = None) -> list[IngestResult]:
+    """Index ``files`` into the Chroma server at ``chroma_url`` on Ray workers. One result per file, in the order given."""
+    settings = settings or Settings.from_env(chroma_url=require_server(chroma_url))
+    store = open_store(settings.model_copy(update={"store": settings.store.model_copy(update={"url": require_server(chroma_url)})}))
+    limit = settings.files.max_bytes
+    todo, results = plan_ingest(store, files, limit)
     for r in results:
         if on_result:
             on_result(r)
     if not todo:
         return results
     # the bytes are read again here, one file at a time, so that the driver never holds the corpus in memory
-    submit = lambda a, item: a.ingest.remote(item.source, _read_or_error(item.source))  # noqa: E731
+    submit = lambda a, item: a.ingest.remote(item.source, _read_or_error(item.source, limit))  # noqa: E731
     for result in _on_actors(address, IngestWorker, (chroma_url, int(cpus_per_worker) or 1), cpus_per_worker, todo, submit,
                              workers=workers, total=len(files), done=len(results), desc="Ingesting", unit="file",
                              progress=progress, what="a file"):
@@ -226,110 +236,63 @@ def ingest_files(files: Sequence[Path], chroma_url: str | None, address: str | N
         if on_result:
             on_result(result)
     order = {str(Path(f).expanduser().resolve()): i for i, f in enumerate(files)}
-    return sorted(results, key=lambda r: order.get(r.get("source", ""), len(order)))
+    return sorted(results, key=lambda r: order.get(r.source, len(order)))
 
 
 # --------------------------------------------------------------------------- summaries
 
 
-def fingerprint(profile_name: str, max_tokens: int, settings) -> str:
-    """What a stored summary was made with: a change of any of these makes it stale."""
-    llm = settings.llm
-    key = json.dumps({"profile": profile_name, "max_tokens": max_tokens, "k": settings.evidence_k(),
-                      "llm": None if llm is None else [llm.model, llm.base_url]}, sort_keys=True)
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def summary_path(out: Path, doc_id: str) -> Path:
-    return out / f"{doc_id}.json"
-
-
-def read_finished(out: Path, doc_id: str, stamp: str) -> dict | None:
-    try:
-        data = json.loads(summary_path(out, doc_id).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if data.get("fingerprint") == stamp else None
-
-
-def split_finished(records: Sequence, out: Path, stamp: str) -> tuple[list[dict], list]:
-    """The summaries already in ``out`` made with ``stamp``, and the records still to summarize."""
-    done, todo = [], []
-    for record in records:
-        found = read_finished(out, record.id, stamp)
-        (todo.append(record) if found is None else done.append(found))
-    return done, todo
-
-
-def write_summary(out: Path, doc_id: str, data: dict) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{doc_id}-", suffix=".json", dir=out)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would hide the results from the user's group
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2)
-    os.replace(tmp, summary_path(out, doc_id))  # whole or absent: a killed run leaves no half file
-
-
 class SummaryWorker:
     """One Ray actor: a Chroma client, the embedding model and the configured model, loaded once."""
 
-    def __init__(self, chroma_url: str, settings, profile_path: str | None, max_tokens: int, threads: int):
-        os.environ["RAG_EMBED_THREADS"] = str(max(1, threads))
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    def __init__(self, chroma_url: str, settings: Settings, profile_path: str | None, max_tokens: int, threads: int):
         from queries.profile import load_profile
-        from vectorstore.chroma import ChromaStore
 
-        self.store = ChromaStore.open(url=chroma_url)
-        self.settings = settings
+        self.settings = _worker_settings(chroma_url, threads, settings)
+        self.store = open_store(self.settings)
         self.profile = load_profile(Path(profile_path) if profile_path else None)
         self.max_tokens = max_tokens
 
-    def summarize(self, doc_id: str) -> dict:
-        from ingest.embed import default_embedder
-        from rag.api import summarize_document
-        from rag.ask import label
-
+    def summarize(self, doc_id: str) -> SummaryResult:
         record = self.store.get_document(doc_id)
         if record is None:
-            return {"document": doc_id, "error": f"document {doc_id} is no longer in the store; run `rag docs` to list ids."}
+            return SummaryResult(doc_id, doc_id, error=f"document {doc_id} is no longer in the store; run `rag docs` to list ids.")
+        embedder = lambda: default_embedder(self.settings.embedding)  # noqa: E731
         try:
-            summary = summarize_document(self.store, record, self.profile, self.settings, default_embedder, max_tokens=self.max_tokens)
+            summary = summarize_document(self.store, record, self.profile, self.settings, embedder, max_tokens=self.max_tokens)
         except RagError as exc:
-            return {"document": doc_id, "label": label(record), "error": str(exc), "fatal": isinstance(exc, StoreError)}
-        return {"label": label(record), **summary.as_dict()}
+            return SummaryResult(doc_id, label(record), error=str(exc), fatal=isinstance(exc, StoreError))
+        return SummaryResult(doc_id, label(record), summary.as_dict())
 
 
-def summarize_documents(records: Iterable, chroma_url: str | None, settings, profile, profile_path: Path | None, max_tokens: int,
-                        out: Path | None, address: str | None = None, *, cpus_per_worker: float | None = None,
-                        workers: int | None = None, progress: bool = True, on_result: Callable[[dict], None] | None = None) -> list[dict]:
-    """Summaries of ``records`` on Ray workers, each written to ``out/<doc id>.json``; finished ones are skipped."""
-    require_server(chroma_url)
-    if out is None:
-        raise InputError("A distributed summary run writes one file per document, so that a re-run skips finished ones: "
-                         "pass --out DIR.")
-    records = list(records)
-    stamp = fingerprint(profile.name, max_tokens, settings)
-    results, todo = split_finished(records, out, stamp)
-    for done in results:
-        if on_result:
-            on_result(done)
-    if not todo:
-        return results
-    if cpus_per_worker is None:  # a local model wants the cores of its machine; the embedded backend needs one
-        cpus_per_worker = 2 if settings.llm is not None and settings.llm.is_local else 1
-    args = (chroma_url, settings, str(profile_path) if profile_path else None, max_tokens, int(cpus_per_worker) or 1)
-    for result in _on_actors(address, SummaryWorker, args, cpus_per_worker, todo, lambda a, r: a.summarize.remote(r.id),
-                             workers=workers, total=len(records), done=len(results), desc="Summarizing", unit="doc",
-                             progress=progress, what="a document"):
-        if "error" not in result:
-            result = {**result, "fingerprint": stamp}
-            write_summary(out, result["document"], result)
-        results.append(result)
-        if on_result:
-            on_result(result)
-    return results
+@dataclass
+class RayExecutor:
+    """Summaries on Ray workers (``rag.api.summarize_many``): each loads the models once and writes nothing but
+    its result; the driver writes each summary to ``--out`` as it comes, so a re-run skips the finished ones."""
+
+    address: str | None
+    chroma_url: str | None
+    out: Path | None
+    cpus_per_worker: float | None = None
+    workers: int | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        require_server(self.chroma_url)
+        if self.out is None:
+            raise InputError("A distributed summary run writes one file per document, so that a re-run skips finished ones: "
+                             "pass --out DIR.")
+
+    def summarize(self, records, settings, profile, profile_path, max_tokens, progress=None) -> Iterator[SummaryResult]:
+        if not records:
+            return
+        cpus = self.cpus_per_worker
+        if cpus is None:  # a local model wants the cores of its machine; the embedded backend needs one
+            cpus = 2 if settings.llm is not None and settings.llm.is_local else 1
+        args = (self.chroma_url, settings, str(profile_path) if profile_path else None, max_tokens, int(cpus) or 1)
+        yield from _on_actors(self.address, SummaryWorker, args, cpus, list(records), lambda a, r: a.summarize.remote(r.id),
+                              workers=self.workers, total=len(records), done=0, desc="Summarizing", unit="doc",
+                              progress=self.progress, what="a document")
 
 
 def shutdown() -> None:

@@ -25,7 +25,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.errors import InputError, StoreError
+from ingest.errors import InputError
+from vectorstore.chroma import StoreOptions
+from vectorstore.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,7 @@ class Report:
         }
 
 
-def check(root: Path) -> Report:
+def check(root: Path, options: StoreOptions | None = None) -> Report:
     """What is wrong with the disk store at ``root``; reads only."""
     from vectorstore.chroma import ChromaStore, sqlite_problem
 
@@ -87,7 +89,7 @@ def check(root: Path) -> Report:
     if problem:
         report.problems.append(problem)
     try:
-        db = ChromaStore.open(root, create=False)
+        db = ChromaStore.open(root, create=False, options=options)
         records = db.list_documents()
         counts = db.chunk_counts()
         sentence_counts = db.sentence_counts()
@@ -121,97 +123,130 @@ def check(root: Path) -> Report:
     return report
 
 
-def _same_file(source: str, content_sha: str) -> bool:
+def _same_file(source: str, content_sha: str, limit: int | None = None) -> bool:
     """The source file still exists with the bytes that were indexed."""
     from ingest.files import read_regular_file
 
     try:
-        data = read_regular_file(source)  # a source replaced by a FIFO or a device must not hang or fill the repair
+        data = read_regular_file(source, limit)  # a source replaced by a FIFO or a device must not hang or fill the repair
     except InputError:
         return False
     return not content_sha or hashlib.sha256(data).hexdigest() == content_sha
 
 
-def repair(root: Path, embedder_factory, progress=None) -> Report:
-    """Rebuild the store at ``root`` beside it and swap it in; returns the check with each document's outcome."""
-    from rag.api import ingest_file
-    from vectorstore.chroma import ChromaStore, DocumentRecord, recorded_sources, release
+def repair(root: Path, embedder_factory, progress=None, options: StoreOptions | None = None, limit: int | None = None) -> Report:
+    """Rebuild the store at ``root`` beside it and swap it in; returns the check with each document's outcome.
+
+    ``options`` is how the stores behave (``rag.api.store_options``), ``limit`` the largest source file re-read."""
+    from vectorstore.chroma import ChromaStore
 
     root = Path(root).expanduser()
     _finish_interrupted_swap(root)
-    report = check(root)
+    report = check(root, options)
     if report.healthy:
         return report
-    say = progress or (lambda line: None)
     target = root.with_name(root.name + ".repairing")
     if target.exists():
         shutil.rmtree(target)  # an earlier repair that did not finish: start it again
-    new = ChromaStore.open(target)
-    embedder = None
+    rebuild = _Rebuild(ChromaStore.open(target, options=options), embedder_factory, limit)
+    if report.opened:
+        rebuild.copy(ChromaStore.open(root, create=False, options=options), report.documents, progress or (lambda line: None))
+    else:
+        report.documents.extend(rebuild.from_sources(root, target))
+    report.lost = [f"{d.id} ({d.source})" for d in report.documents if d.outcome == "lost"]
+    after = check(target, options)
+    if not after.healthy:
+        raise StoreError(f"The rebuilt store at {target} is not sound either ({'; '.join(after.problems)}); the damaged store is untouched.")
+    report.backup = _swap(root, target)
+    report.repaired = True
+    return report
 
-    def reingest(source: str) -> bool:
-        nonlocal embedder
+
+class _Rebuild:
+    """The new store, filled from what the damaged one still holds, or from the source files."""
+
+    def __init__(self, new, embedder_factory, limit: int | None):
+        self.new, self.embedder_factory, self.limit = new, embedder_factory, limit
+        self._embedder = None
+
+    @property
+    def embedder(self):
+        self._embedder = self._embedder or self.embedder_factory()  # loaded only when something needs embedding
+        return self._embedder
+
+    def reingest(self, source: str) -> bool:
+        from rag.api import ingest_file
+
         if not Path(source).is_file():
             return False
-        embedder = embedder or embedder_factory()
         try:
-            ingest_file(new, source, embedder)
+            ingest_file(self.new, source, self.embedder, limit=self.limit)
         except InputError:
             return False
         return True
 
-    if report.opened:
-        old = ChromaStore.open(root, create=False)
-        for state in report.documents:
+    def copy(self, old, documents: list[DocumentState], say) -> None:
+        """Each document of a store Chroma still opens: copied, re-embedded, or re-ingested from its unchanged source."""
+        for state in documents:
             record = old.get_document(state.id)
             say(f"{state.id}: {state.state}")
             if state.state == "chunks missing":
-                if _same_file(state.source, record.content_sha) and reingest(state.source):
-                    state.outcome = "re-ingested"
-                else:
-                    state.outcome = "lost"
+                same = _same_file(state.source, record.content_sha, self.limit) and self.reingest(state.source)
+                state.outcome = "re-ingested" if same else "lost"
                 continue
             chunks = old.get_chunks(state.id)
             try:
                 vectors = old.get_embeddings([c.id for c in chunks])
                 state.outcome = "copied"
             except StoreError:
-                embedder = embedder or embedder_factory()
-                vectors = embedder.embed([c.text for c in chunks])
+                vectors = self.embedder.embed([c.text for c in chunks])
                 state.outcome = "re-embedded"
-            try:
-                sentences, sentence_vectors, extra = old.get_sentences(state.id, extra=True)
-            except StoreError:
-                sentences, sentence_vectors, extra = [], [], []
-            if record.sentences is None or len(sentences) != record.sentences or state.state == "sentences missing":
-                from ingest.embed import sentence_embedder
-                from rag.candidates import document_sentences
-                from rag.features import features_version, sentence_table
+            record, sentences, sentence_vectors, extra = self._sentences(old, record, state, chunks)
+            self.new.add_document(record, chunks, vectors, sentences, sentence_vectors, extra)
 
-                embedder = embedder or embedder_factory()
-                sentences = document_sentences(state.id, chunks)  # made from the chunks, as at ingest
-                sentence_vectors = sentence_embedder(embedder)([u.text for u in sentences])
-                table = sentence_table(sentences, chunks, record.metadata)
-                extra = [table.metadata(i) for i in range(len(sentences))]
-                record = DocumentRecord(record.id, record.source, record.chunks, record.content_sha,
-                                        {**record.metadata, "features": features_version()})
-                state.outcome = "re-embedded"
-            new.add_document(record, chunks, vectors, sentences, sentence_vectors, extra)
-    else:
-        # Chroma cannot open it: what the SQLite file still tells of the sources is all there is
+    def _sentences(self, old, record, state: DocumentState, chunks):
+        """The document's sentences, their vectors and sentence-table rows: kept, or made again from the chunks
+        as at ingest (then the record says which features version made the table)."""
+        try:
+            sentences, sentence_vectors, extra = old.get_sentences(state.id, extra=True)
+        except StoreError:
+            sentences, sentence_vectors, extra = [], [], []
+        if record.sentences is None or len(sentences) != record.sentences or state.state == "sentences missing":
+            from ingest.embed import sentence_embedder
+            from rag.candidates import document_sentences
+            from rag.features import features_version, sentence_table
+            from vectorstore.chroma import DocumentRecord
+
+            sentences = document_sentences(state.id, chunks)  # made from the chunks, as at ingest
+            sentence_vectors = sentence_embedder(self.embedder)([u.text for u in sentences])
+            table = sentence_table(sentences, chunks, record.metadata)
+            extra = [table.metadata(i) for i in range(len(sentences))]
+            record = DocumentRecord(record.id, record.source, record.chunks, record.content_sha,
+                                    {**record.metadata, "features": features_version()})
+            state.outcome = "re-embedded"
+        return record, sentences, sentence_vectors, extra
+
+    def from_sources(self, root: Path, target: Path) -> list[DocumentState]:
+        """Chroma cannot open the store: what the SQLite file still tells of the sources is all there is."""
+        from vectorstore.chroma import recorded_sources
+
         sources = recorded_sources(root)
         if not sources:
             shutil.rmtree(target, ignore_errors=True)
             raise StoreError(f"Nothing in the store at {root} can be read, not even which files it indexed; it is left as it is. "
                              f"Move it aside and index your files again with `rag ingest FILES --store {root}`.")
+        states = []
         for source in sources:
             state = DocumentState("?", source, 0, 0, "unreadable")
-            state.outcome = "re-ingested" if reingest(source) else "lost"
-            report.documents.append(state)
-    report.lost = [f"{d.id} ({d.source})" for d in report.documents if d.outcome == "lost"]
-    after = check(target)
-    if not after.healthy:
-        raise StoreError(f"The rebuilt store at {target} is not sound either ({'; '.join(after.problems)}); the damaged store is untouched.")
+            state.outcome = "re-ingested" if self.reingest(source) else "lost"
+            states.append(state)
+        return states
+
+
+def _swap(root: Path, target: Path) -> str:
+    """The rebuilt store in the damaged one's place, the damaged one kept beside it; returns where."""
+    from vectorstore.chroma import release
+
     (target / "REPAIRED").write_text(str(root))
     release(root)
     backup = root.with_name(f"{root.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -219,9 +254,7 @@ def repair(root: Path, embedder_factory, progress=None) -> Report:
     os.rename(target, root)
     (root / "REPAIRED").unlink()
     release(root)
-    report.repaired = True
-    report.backup = str(backup)
-    return report
+    return str(backup)
 
 
 def _finish_interrupted_swap(root: Path) -> None:

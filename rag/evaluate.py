@@ -114,60 +114,22 @@ def evaluate_case(case: Case, store, settings, profile, embedder_factory, llm=No
     """``llm``: a model client shared by every case (a local model loads once); ``progress`` hears each model call."""
     from ingest.loaders import load_document
     from rag.api import ingest_file, summarize_document
-    from rag.grounding import check_sentence
 
-    doc = load_document(case.document)
-    squeezed = _squeeze(doc.text)
-    for facts in case.facets.values():  # the gold must come from the filing itself
-        for fact in facts:
-            if _squeeze(fact.evidence) not in squeezed:
-                raise InputError(f"Case {case.name}: evidence not found in {case.document.name}: {fact.evidence[:80]!r}")
+    limit = settings.files.max_bytes
+    doc = load_document(case.document, limit)
+    _check_gold(case, doc.text)
     t0 = time.perf_counter()
-    result = ingest_file(store, case.document, embedder_factory(), doc=doc)
+    result = ingest_file(store, case.document, embedder_factory(), doc=doc, limit=limit)
     record = store.get_document(result.id)
     t1 = time.perf_counter()
     summary = summarize_document(store, record, profile, settings, embedder_factory, max_tokens=case.max_tokens, llm=llm, progress=progress)
     wall = time.perf_counter() - t0
     summarize_s = time.perf_counter() - t1
-
-    coverage, matched, missed = {}, {}, {}
-    for facet, facts in case.facets.items():
-        if not facts:
-            continue
-        hits = [f for f in facts if f.found_in(summary.text)]
-        coverage[facet] = len(hits) / len(facts)
-        matched[facet] = [f.fact for f in hits]
-        missed[facet] = [f.fact for f in facts if f not in hits]
+    coverage, matched, missed = _coverage(case, summary.text)
     missing_sentences = {f.name: f.missing for f in profile.facets}
     undisclosed = {facet: missing_sentences.get(facet, "") in summary.text for facet, facts in case.facets.items() if not facts}
-
-    # evidence recall: the gold quote lies (mostly) inside a chunk retrieved for its facet
-    chunks = {c.id: c for c in store.get_chunks(record.id)}
-    found = total = 0
-    missed_evidence = []
-    for facet, facts in case.facets.items():
-        spans = [(chunks[c].start, chunks[c].end) for c in summary.retrieved.get(facet, []) if c in chunks]
-        for fact in facts:
-            total += 1
-            pos = doc.text.find(fact.evidence)
-            if pos < 0:  # whitespace differs: fall back to text containment
-                ok = any(_squeeze(fact.evidence) in _squeeze(chunks[c].text) for c in summary.retrieved.get(facet, []) if c in chunks)
-            else:
-                end = pos + len(fact.evidence)
-                ok = any(min(end, b) - max(pos, a) >= 0.5 * (end - pos) for a, b in spans)
-            found += ok
-            if not ok:
-                missed_evidence.append(f"{facet}: {fact.fact}")
-
-    numbers, names = [], []
-    allowed = [record.metadata.get("company") or ""]
-    from rag.rewrite import short_company_name
-
-    allowed.append(short_company_name(record.metadata.get("company")))
-    for s in summary.sentences:
-        check = check_sentence(s.text, [doc.text], allowed)
-        numbers += check.unsupported_numbers
-        names += check.unsupported_names
+    recall, missed_evidence = _evidence_recall(case, doc.text, summary, {c.id: c for c in store.get_chunks(record.id)})
+    numbers, names = _ungrounded(summary, doc.text, record)
     continuous = "\n" not in summary.text and not re.search(r"[•#]|(^|\s)\*\s|^\s*-\s", summary.text)
     return CaseResult(
         name=case.name,
@@ -178,7 +140,7 @@ def evaluate_case(case: Case, store, settings, profile, embedder_factory, llm=No
         coverage=coverage,
         matched=matched,
         missed=missed,
-        evidence_recall=found / total if total else 1.0,
+        evidence_recall=recall,
         ungrounded_numbers=numbers,
         ungrounded_names=names,
         undisclosed_stated=undisclosed,
@@ -191,6 +153,62 @@ def evaluate_case(case: Case, store, settings, profile, embedder_factory, llm=No
         model_facets={f["facet"]: f["used"] for f in summary.llm_report.get("facets", [])},
         fallback=list(summary.llm_report.get("fallback", [])),
     )
+
+
+def _check_gold(case: Case, text: str) -> None:
+    """The gold must come from the filing itself."""
+    squeezed = _squeeze(text)
+    for facts in case.facets.values():
+        for fact in facts:
+            if _squeeze(fact.evidence) not in squeezed:
+                raise InputError(f"Case {case.name}: evidence not found in {case.document.name}: {fact.evidence[:80]!r}")
+
+
+def _coverage(case: Case, text: str) -> tuple[dict, dict, dict]:
+    """Per facet: the share of its gold facts the summary states, those it states, those it misses."""
+    coverage, matched, missed = {}, {}, {}
+    for facet, facts in case.facets.items():
+        if not facts:
+            continue
+        hits = [f for f in facts if f.found_in(text)]
+        coverage[facet] = len(hits) / len(facts)
+        matched[facet] = [f.fact for f in hits]
+        missed[facet] = [f.fact for f in facts if f not in hits]
+    return coverage, matched, missed
+
+
+def _evidence_recall(case: Case, text: str, summary, chunks: dict) -> tuple[float, list[str]]:
+    """The share of gold quotes that lie (mostly) inside a chunk retrieved for their facet, and the facts whose quote does not."""
+    found = total = 0
+    missed_evidence = []
+    for facet, facts in case.facets.items():
+        spans = [(chunks[c].start, chunks[c].end) for c in summary.retrieved.get(facet, []) if c in chunks]
+        for fact in facts:
+            total += 1
+            pos = text.find(fact.evidence)
+            if pos < 0:  # whitespace differs: fall back to text containment
+                ok = any(_squeeze(fact.evidence) in _squeeze(chunks[c].text) for c in summary.retrieved.get(facet, []) if c in chunks)
+            else:
+                end = pos + len(fact.evidence)
+                ok = any(min(end, b) - max(pos, a) >= 0.5 * (end - pos) for a, b in spans)
+            found += ok
+            if not ok:
+                missed_evidence.append(f"{facet}: {fact.fact}")
+    return (found / total if total else 1.0), missed_evidence
+
+
+def _ungrounded(summary, text: str, record) -> tuple[list[str], list[str]]:
+    """Figures and names of the summary that the whole filing does not hold."""
+    from rag.grounding import check_sentence
+    from rag.rewrite import short_company_name
+
+    allowed = [record.metadata.get("company") or "", short_company_name(record.metadata.get("company"))]
+    numbers, names = [], []
+    for s in summary.sentences:
+        check = check_sentence(s.text, [text], allowed)
+        numbers += check.unsupported_numbers
+        names += check.unsupported_names
+    return numbers, names
 
 
 def overall(results: list[CaseResult], facets: list[str]) -> dict:

@@ -129,8 +129,9 @@ def judge(q: Question, answer, doc_ids: dict[Path, str], chunk_spans: dict[str, 
     return ("answered" if all(found.values()) else "wrong"), found
 
 
-def run_questions(questions: list[Question], store, embedder_factory, llm=None, progress=None) -> list[QuestionResult]:
-    """Index the filings (once), check the gold against each filing's text, then ask every question."""
+def run_questions(questions: list[Question], store, embedder_factory, llm=None, progress=None, limit: int | None = None) -> list[QuestionResult]:
+    """Index the filings (once), check the gold against each filing's text, then ask every question. ``limit``: the
+    largest file read, in bytes (``FileSettings.max_bytes``)."""
     from rag.api import ingest_file, resolve_document
     from rag.ask import ask
     from rag.candidates import rebuilt_text
@@ -140,11 +141,11 @@ def run_questions(questions: list[Question], store, embedder_factory, llm=None, 
     texts: dict[Path, str] = {}
     spans: dict[str, tuple[int, int]] = {}
     for p in paths:
-        record = resolve_document(store, str(p))
+        record = resolve_document(store, str(p), limit)
         if record is None:
             if progress:
                 progress(f"indexing {p.name}")
-            record = store.get_document(ingest_file(store, p, embedder_factory()).id)
+            record = store.get_document(ingest_file(store, p, embedder_factory(), limit=limit).id)
         doc_ids[p] = record.id
         chunks = store.get_chunks(record.id)
         texts[p] = _squeeze(rebuilt_text(chunks))

@@ -35,6 +35,7 @@ from rag.text import (
     ORG,
     PERCENT,
     PROPER,
+    SCALED,
     YEAR,
     TermIndex,
     lower_regex,
@@ -51,7 +52,6 @@ def leans(unit: SentenceUnit) -> bool:
 
 
 FIRST_PERSON = re.compile(r"\b(?:we|our|us)\b", re.I)
-SCALED = re.compile(r"\b(?:million|billion|trillion)\b", re.I)
 ITEMS = ("Item 1", "Item 1A", "Item 2", "Item 5", "Item 7", "Item 7A", "Item 8")
 
 SENTENCE_FEATURES = (

@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ingest.errors import InputError, RagError
+from rag.errors import FetchError
+from rag.settings import EdgarSettings
 
 __all__ = ["Cached", "EdgarClient", "cache_dir", "fetch", "find_cached"]
 
@@ -39,14 +41,11 @@ RETRIES = 3
 _CONTACT = re.compile(r"\S+@\S+\.\w+")
 
 
-class FetchError(RagError):
-    """EDGAR could not be reached or did not give what was asked."""
-
-
 def cache_dir() -> Path:
     """``RAG_EDGAR_CACHE``, else a per-user cache directory (e.g. ~/.cache/rag-filings/edgar)."""
-    if os.environ.get("RAG_EDGAR_CACHE"):
-        return Path(os.environ["RAG_EDGAR_CACHE"]).expanduser()
+    cache = EdgarSettings.from_env().cache
+    if cache:
+        return Path(cache).expanduser()
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("rag-filings")) / "edgar"
@@ -54,7 +53,7 @@ def cache_dir() -> Path:
 
 def user_agent() -> str:
     """The User-Agent EDGAR asks for: who is asking, with a contact (``RAG_SEC_USER_AGENT``)."""
-    agent = " ".join((os.environ.get("RAG_SEC_USER_AGENT") or "").split())
+    agent = " ".join((EdgarSettings.from_env().user_agent or "").split())
     if not _CONTACT.search(agent):
         raise InputError("EDGAR asks every client to name itself with a contact: set RAG_SEC_USER_AGENT to "
                          "'Your Name your.name@example.com' and run again.")
@@ -212,7 +211,7 @@ def fetch(who: str, form: str = "10-K", year: int | None = None, progress=None) 
     found = find_cached(who, form, year, root) if year is not None else []
     if found:
         return found  # the latest filing (no year) is looked up in EDGAR's index each time
-    client = EdgarClient(user_agent(), os.environ.get("RAG_EDGAR_URL") or None)
+    client = EdgarClient(user_agent(), EdgarSettings.from_env().url)
     cik, ticker = _cik_of(client, who)
     submissions = client.json(f"{client.data}/submissions/CIK{cik}.json")
     company = str(submissions.get("name") or "")

@@ -1,4 +1,8 @@
-"""Grounding: is every figure and name in a summary sentence supported by its evidence?
+"""Grounding, the stage after writing: is every figure and name of a sentence supported by its evidence?
+
+Summaries (the embedded backend's and a model's) and answers are written first, then grounded here:
+``ground`` checks a written text sentence by sentence against the chunks each cites, and ``reason``
+is the rule it applies to one sentence under ``Rules`` (a model's sentence is read more strictly).
 
 A number is compared by value, not by spelling: "$3.5 billion" is supported by "$3,512.4 million"
 (it rounds to it at the precision written), and "412.3 million" by a table row "412,306" under
@@ -13,21 +17,22 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from rag.text import YEAR
+from rag.text import (  # noqa: F401  (FIGURE, Figure: read here with their values)
+    CAPITALIZED,
+    COMMON_CAPS,
+    FIGURE,
+    NAME,
+    YEAR,
+    YEAR_DIGITS,
+    Figure,
+    figures,
+    has_verb,
+    lexicon_verb,
+    table_scale,
+)
 
-_SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "k": 1e3, "m": 1e6, "mm": 1e6, "bn": 1e9, "b": 1e9}
-# a figure: optional currency, digits with separators, optional scale word, optional percent
-FIGURE = re.compile(
-    r"(?P<cur>(?:US)?\$|€|£)?\s?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-    r"(?:\s?(?P<scale>thousand|million|billion|trillion|bn|mm)\b)?(?P<pct>\s?%|\s?percent\b|\s?percentage points?)?",
-    re.I,
-)
-TABLE_UNIT = re.compile(r"\(?\b(?:dollars |amounts |\$ )?in (thousands|millions|billions)\b", re.I)
-ORG_NAME = re.compile(
-    r"\b(?:[A-Z][\w&'.-]*\s){0,4}(?:Bank|Inc\.|Corporation|LLC|Ltd\.|N\.A\.|Group|Partners|Securities|Trust|Capital|Holdings|Markets|Club)\b"
-    r"|\b[A-Z][a-z]+(?:\s(?:&\s)?[A-Z][a-z]+){1,4}\b"
-)
 # Text in a filing is data: a sentence that addresses the summarizer is never evidence.
 # Text addressed to a model rather than a reader: never evidence, never shown to a model, never stated.
 # Instructions to drop the rules, role turns and chat-template tokens, requests for the prompt, in the
@@ -54,15 +59,6 @@ _STOP_NAMES = {"The Company", "Board Of Directors", "Board of Directors", "Unite
                "Senior Notes", "Credit Facility", "Credit Agreement", "Term Loan"}
 
 
-@dataclass(frozen=True)
-class Figure:
-    text: str
-    value: float  # in units (dollars, items); percentages as the number before %
-    kind: str  # "money", "percent", "number", "year"
-    decimals: int  # precision as written: "3.5" -> 1
-    scaled: bool  # had a scale word (million, billion...)
-
-
 @dataclass
 class Check:
     sentence: str
@@ -82,44 +78,12 @@ class Check:
         return "; ".join(parts)
 
 
-def figures(text: str, unit_scale: float | None = None) -> list[Figure]:
-    """The figures in ``text``; bare numbers take ``unit_scale`` when a table declares one."""
-    out = []
-    for m in FIGURE.finditer(text):
-        raw = m.group("num")
-        if m.start("num") > 0 and text[m.start("num") - 1].isalnum():
-            continue  # part of a word or code ("10-K", "Q4", "A300")
-        digits = raw.replace(",", "")
-        value = float(digits)
-        decimals = len(digits.split(".")[1]) if "." in digits else 0
-        scale_word = (m.group("scale") or "").lower()
-        year = re.fullmatch(r"(?:19|20)\d{2}", raw) and not m.group("cur") and not scale_word
-        if m.group("pct") and not (year and m.group("pct").startswith(" ")):
-            kind, scaled = "percent", False
-        elif year:
-            kind, scaled = "year", False  # also "FISCAL 2024 % CHANGE", a table header
-        else:
-            kind = "money" if m.group("cur") else "number"
-            scaled = bool(scale_word)
-            if scale_word:
-                value *= _SCALE[scale_word]
-            elif unit_scale and kind == "money" or (unit_scale and kind == "number" and "," in raw):
-                value *= unit_scale
-        out.append(Figure(m.group(0).strip(), value, kind, decimals, scaled))
-    return out
-
-
-def _table_scale(text: str) -> float | None:
-    m = TABLE_UNIT.search(text)
-    return {"thousands": 1e3, "millions": 1e6, "billions": 1e9}[m.group(1).lower()] if m else None
-
-
 def evidence_figures(texts: Iterable[str]) -> list[Figure]:
     """Figures of evidence texts, each read both as written and in its table's declared unit."""
     out: list[Figure] = []
     for t in texts:
         out.extend(figures(t))
-        scale = _table_scale(t)
+        scale = table_scale(t)
         if scale:
             out.extend(f for f in figures(t, scale) if not f.scaled)
     return out
@@ -149,7 +113,7 @@ def _step(f: Figure) -> float:
 
 def names(text: str, allowed: Sequence[str] = ()) -> list[str]:
     found = []
-    for m in ORG_NAME.finditer(text):
+    for m in NAME.finditer(text):
         name = m.group(0).strip()
         first = name.split()[0]
         if m.start() == 0 or text[max(0, m.start() - 2) : m.start()].strip() in {".", ":"}:
@@ -181,7 +145,131 @@ def check_sentence(sentence: str, evidence: Sequence[str], allowed_names: Sequen
     return result
 
 
-# -- the product's grounding step -------------------------------------------------------------
+# -- a model's sentence: read more strictly ------------------------------------------------------
+# Words that name a channel or a kind of customer. A small model adds them from habit ("sold through
+# distributors and online"); each must be in the evidence. Stems, matched at a word start.
+CLAIM_TERMS = (
+    "direct sales", "sales force", "sales representative", "distributor", "wholesaler", "retailer", "reseller",
+    "dealer", "broker", "agent", "franchis", "online", "e-commerce", "ecommerce", "internet", "website", "catalog",
+    "mail order", "telemarket", "television", "direct mail", "OEM", "original equipment", "government", "consumer",
+    "small business", "enterprise", "hospital", "physician", "school", "universit", "military", "export", "subscription",
+    "licens", "royalt", "joint venture", "acquisition", "commercial paper", "term loan", "revolving", "senior notes",
+    "convertible", "dividend", "repurchase", "buyback", "bond", "warrant", "preferred stock", "initial public offering",
+    "private placement", "mortgage", "lease",
+)
+# "The evidence does not ..." says something about the prompt, not the company; absence is the embedded backend's call
+META = re.compile(r"\b(?:evidence|excerpts?|the (?:provided|given) (?:text|lines))\b|^(?:NONE|N/A)\b|\bI (?:cannot|can't|am unable)\b", re.I)
+
+
+def unsupported(sentence: str, evidence: Sequence[str], allowed_names: Sequence[str] = ()) -> str:
+    """Why a model sentence is not supported by ``evidence`` (chunk texts), or "" when it is: a finite verb,
+    its figures and names (``check_sentence``), every capitalized word, every channel or customer word
+    (``CLAIM_TERMS``), and no amount stripped of its table's unit."""
+    if not has_verb(sentence):
+        return "no verb: not a statement"
+    check = check_sentence(sentence, evidence, allowed_names)
+    if not check.ok:
+        return check.reason()
+    flat = re.sub(r"\s+", " ", " ".join(evidence))
+    return _unknown_word(sentence, flat, " ".join(allowed_names)) or _unknown_claim_term(sentence, flat.lower()) or _unit_dropped(sentence, flat)
+
+
+def _unknown_word(sentence: str, flat: str, allowed: str) -> str:
+    """Names: every capitalized word or run of them, at any place but a sentence's first word, is in the evidence."""
+    for m in CAPITALIZED.finditer(sentence):
+        words = m.group(0).split()
+        if m.start() == 0 or sentence[max(0, m.start() - 2):m.start()].strip() in {".", ":", ";"}:
+            words = words[1:]
+        for w in (w for w in words if w not in COMMON_CAPS and w not in {"of", "&"}):
+            if not re.search(r"(?<![A-Za-z])" + re.escape(w), flat) and w not in allowed:
+                return f"name not in the evidence: {w}"
+    return ""
+
+
+def _unknown_claim_term(sentence: str, lower: str) -> str:
+    low = sentence.lower()
+    for term in CLAIM_TERMS:
+        t = term.lower()
+        if re.search(r"(?<![a-z])" + re.escape(t), low) and not re.search(r"(?<![a-z])" + re.escape(t), lower):
+            return f"'{term}' is not in the evidence"
+    return ""
+
+
+def _unit_dropped(sentence: str, flat: str) -> str:
+    """An amount stripped of its unit: "$10,369" written from a table in thousands is not ten thousand dollars."""
+    for f in figures(sentence):
+        if f.kind == "money" and not f.scaled and f.value >= 1000:
+            literal = re.escape(f.text.replace(" ", ""))
+            if not re.search(literal + r"(?![\d,])", flat.replace("$ ", "$")):
+                return f"figure without its unit: {f.text}"
+    return ""
+
+
+_GENERIC_HEAD = {"its", "the", "company", "companies", "their", "this", "these", "total", "fiscal", "year", "also", "which", "that",
+                 "with", "from", "into", "other", "each", "were", "was", "has", "have", "had", "and", "for"}
+
+
+def _subject_words(sentence: str) -> set[str]:
+    """The content words before the sentence's first verb or first comma: what it is about."""
+    words = re.findall(r"[A-Za-z][A-Za-z'’-]*|[,;]", sentence)
+    head: list[str] = []
+    for prev, word in zip(["", *words], words):
+        if word in {",", ";"} or lexicon_verb(prev, word):
+            break
+        head.append(word)
+    return {w.lower().strip("'’").removesuffix("'s").removesuffix("’s") for w in head if len(w) > 3} - _GENERIC_HEAD
+
+
+def mixes_subjects(sentence: str, lines: Sequence[str], company: str = "") -> str:
+    """A fused sentence says one thing about one subject. Small models also glue a figure or name
+    from an unrelated line onto a subject ("FedEx Freight Direct ... has grown to include nearly
+    17,000 Walgreens ... stores", a figure of another network). Each figure and name must be found
+    in a line that speaks of the sentence's subject, unless the subject itself is only "It"."""
+    subject = _subject_words(sentence) - {w.lower() for w in re.findall(r"[A-Za-z]+", company)}  # the company is not a subject
+    if not subject:
+        return ""
+    about = [t for t in lines if subject & set(re.findall(r"[a-z][a-z'’-]+", t.lower()))]
+    anchors = [f.text for f in figures(sentence) if f.kind != "year"]
+    anchors += [m.group(0) for m in CAPITALIZED.finditer(sentence) if m.start() > 0 and m.group(0) not in COMMON_CAPS]
+    for a in anchors:
+        holders = [t for t in lines if a in t]
+        if holders and not any(t in about for t in holders):
+            return f"joins '{a}' from a line about something else"
+    return ""
+
+
+# -- the stage ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rules:
+    """How a sentence is read against its evidence.
+
+    A filing's own sentence (the default) must find its figures and names there. A model's sentence
+    (``by_model``) must also not speak of the prompt, have a finite verb, find every capitalized
+    word and channel or customer word, keep each amount's unit, and, given the ``lines`` it was
+    shown, take each figure and name from a line about its own subject."""
+
+    allowed_names: tuple[str, ...] = ()  # the company's own names, which a sentence may add
+    by_model: bool = False
+    lines: tuple[str, ...] = ()
+    company: str = ""
+    # an answer's sentence: each figure also keeps the year and the owner its evidence gives it
+    # (attribution_lost; ``company`` is the filing's own owner, ``fiscal_year`` its own year)
+    attribution: bool = False
+    fiscal_year: str | int | None = None
+
+
+def reason(sentence: str, evidence: Sequence[str], rules: Rules = Rules()) -> str:
+    """Why ``sentence`` does not stand on ``evidence`` (texts) under ``rules``; "" when it does."""
+    if not rules.by_model:
+        why = check_sentence(sentence, evidence, rules.allowed_names).reason()
+        if why or not rules.attribution:
+            return why
+        return attribution_lost(sentence, evidence, [rules.company], rules.fiscal_year)
+    if META.search(sentence):
+        return "speaks of the prompt, not the company"
+    return unsupported(sentence, evidence, rules.allowed_names) or mixes_subjects(sentence, rules.lines, rules.company)
+
+
 def support_score(sentence: str, chunk_text: str) -> float:
     claims = figures(sentence)
     ev = evidence_figures([chunk_text])
@@ -191,13 +279,19 @@ def support_score(sentence: str, chunk_text: str) -> float:
     return 3 * supported + len(sw & cw) / max(1, len(sw))
 
 
-def ground_sentences(sentences, chunks_by_id, allowed_names=(), exempt=(), repair=None, max_tokens=None):
-    """Check every sentence against the chunks it cites (or, uncited, the best-supporting retrieved chunks).
+class Grounded(NamedTuple):
+    kept: list  # Sentence: each with the citations it rests on
+    dropped: list  # Dropped: each with its reason
 
-    Returns ``(kept, dropped)``. An unsupported sentence is given to ``repair(text, evidence_texts)``
-    once when a repair function is given (the LLM backend re-asks with the evidence); if the repair
-    is still unsupported, or there is none, the sentence is dropped with its reason. With
-    ``max_tokens``, sentences past the ceiling are not checked (nor repaired): they would be cut anyway.
+
+def ground(sentences, chunks_by_id, rules: Rules = Rules(), exempt=(), repair=None, max_tokens=None) -> Grounded:
+    """Check every sentence of a written text against the chunks it cites (or, uncited, the best-supporting
+    retrieved chunks): the one grounding pass of summaries and answers.
+
+    An unsupported sentence is given to ``repair(text, evidence_texts)`` once when a repair function is
+    given; if the repair is still unsupported, or there is none, the sentence is dropped with its reason.
+    ``exempt`` sentences (a facet's "not disclosed" line) are kept unchecked. With ``max_tokens``, sentences
+    past the ceiling are not checked (nor repaired): they would be cut anyway.
     """
     from rag.tokens import count_tokens
     from rag.types import Citation, Dropped, Sentence
@@ -212,28 +306,31 @@ def ground_sentences(sentences, chunks_by_id, allowed_names=(), exempt=(), repai
             body = " ".join([k.text for k in kept if k.text not in exempt] + [s.text, tail]).strip()
             if count_tokens(body) > max_tokens:
                 continue
-        cited = [chunks_by_id[c] for c in s.chunk_ids if c in chunks_by_id] if s.citations else []
-        if not cited:  # attribute: the retrieved chunks that support it best
-            ranked = sorted(chunks_by_id.values(), key=lambda c: -support_score(s.text, c.text))
-            cited = ranked[:3]
-        check = check_sentence(s.text, [c.text for c in cited], allowed_names)
-        if not check.ok and not s.citations:
-            wider = check_sentence(s.text, [c.text for c in chunks_by_id.values()], allowed_names)
-            if wider.ok:
-                check = wider
+        cited, why = _evidence_of(s, chunks_by_id, rules)
         text = s.text
-        if not check.ok and repair is not None:
+        if why and repair is not None:
             fixed = repair(text, [c.text for c in cited])
-            if fixed:
-                recheck = check_sentence(fixed, [c.text for c in cited], allowed_names)
-                if recheck.ok:
-                    text, check = fixed, recheck
-        if not check.ok:
-            dropped.append(Dropped(s.text, s.facet, check.reason()))
+            if fixed and not reason(fixed, [c.text for c in cited], rules):
+                text, why = fixed, ""
+        if why:
+            dropped.append(Dropped(s.text, s.facet, why))
             continue
         citations = s.citations or tuple(Citation(c.id, c.item, c.start, c.end) for c in cited[:2])
         kept.append(Sentence(text, s.facet, tuple(c.chunk for c in citations), citations))
-    return kept, dropped
+    return Grounded(kept, dropped)
+
+
+def _evidence_of(s, chunks_by_id, rules: Rules):
+    """The chunks a sentence rests on (those it cites, else the three that support it best) and why it
+    does not stand on them ("" when it does). An uncited sentence that fails on its best three may
+    still stand on all the chunks."""
+    cited = [chunks_by_id[c] for c in s.chunk_ids if c in chunks_by_id] if s.citations else []
+    if not cited:  # attribute: the retrieved chunks that support it best
+        cited = sorted(chunks_by_id.values(), key=lambda c: -support_score(s.text, c.text))[:3]
+    why = reason(s.text, [c.text for c in cited], rules)
+    if why and not s.citations and not reason(s.text, [c.text for c in chunks_by_id.values()], rules):
+        why = ""
+    return cited, why
 
 
 # -- attribution: whose figure, and of which year ---------------------------------------------
@@ -242,7 +339,7 @@ def ground_sentences(sentences, chunks_by_id, allowed_names=(), exempt=(), repai
 # "the largest customer accounted for 11.9%". A figure keeps the year and the owner (a segment, a
 # subsidiary, an affiliate, a customer) its evidence gives it.
 # "notes due 2030", "matures in 2029": a date of the instrument, not the year a figure belongs to
-_TERM_YEAR = re.compile(r"\b(?:due|matur\w*|expir\w*|until|through|terminat\w*|ending|callable|redeemable)\s+(?:in\s+|on\s+)?(?:\w+\s+){0,2}((?:19|20)\d\d)\b", re.I)
+_TERM_YEAR = re.compile(r"\b(?:due|matur\w*|expir\w*|until|through|terminat\w*|ending|callable|redeemable)\s+(?:in\s+|on\s+)?(?:\w+\s+){0,2}(" + YEAR_DIGITS + r")\b", re.I)
 _NOT_OWNER = frozenset(
     "a an the in on at as for from by to of during our its their this that these those we it net total fiscal year years ended "
     "company company's companies revenue revenues sales sale income operating consolidated approximately about "
@@ -277,7 +374,7 @@ def attribution_lost(sentence: str, evidence: Sequence[str], allowed_names: Sequ
             continue
         for text in evidence:
             for clause in _clauses(text):
-                scale = _table_scale(clause)
+                scale = table_scale(clause)
                 hit = next((m for m in FIGURE.finditer(clause) for f in figures(m.group(0), scale) if f.kind != "year" and supports(claim, f)), None)
                 if hit is None:
                     continue

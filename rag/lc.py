@@ -21,8 +21,9 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import Field
 
-from ingest.embed import Embedder, default_embedder
+from ingest.embed import Embedder
 from ingest.errors import InputError
+from rag.api import default_embedder
 from vectorstore.chroma import DocumentRecord, Hit
 
 __all__ = ["FilingEmbeddings", "FilingRetriever", "hit_to_document"]
@@ -54,7 +55,7 @@ class FilingRetriever(BaseRetriever):
     store: Any = Field(description="A vectorstore.chroma.ChromaStore holding the ingested filings.")
     embedder: Any = Field(
         default=None,
-        description="The project Embedder the documents were ingested with; None means ingest.embed.default_embedder().",
+        description="The project Embedder the documents were ingested with; None means rag.api.default_embedder().",
     )
     doc_ids: list[str] | None = Field(default=None, description="Documents to search; None searches every document in the store.")
     k: int = Field(default=4, ge=1, description="How many chunks to return; `invoke(query, k=...)` overrides it per call.")

@@ -14,10 +14,31 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ingest.errors import LLMError
-from rag.settings import LLMSettings
+from rag.errors import LLMError
+from rag.settings import LOCAL_DEADLINE, LOCAL_TIMEOUT, LLMSettings, openai_env
 
 log = logging.getLogger(__name__)
+
+
+def llm_from_env(spec: str | None, timeout: float | None = None, context: int | None = None) -> LLMSettings | None:
+    """Decide the backend: ``--llm local[:NAME_OR_PATH.gguf]``, ``--llm MODEL[@BASE_URL]``, ``--llm none``,
+    or the OpenAI environment variables. ``timeout`` and ``context`` override RAG_LLM_TIMEOUT and RAG_LLM_CONTEXT."""
+    key, base = openai_env()
+    given = {"timeout": timeout, "context_tokens": context}
+    if spec is not None:
+        if spec.lower() in {"none", "off", "extractive"}:
+            return None
+        if spec == "local" or spec.startswith("local:"):
+            from rag.localmodel import resolve_model
+
+            path = resolve_model(spec.partition(":")[2] or None)
+            # a local model is named by its file, whatever RAG_LLM_MODEL says; a CPU needs the longer defaults
+            return LLMSettings.from_env({"timeout": LOCAL_TIMEOUT, "deadline": LOCAL_DEADLINE}, model=path.stem, local_model=path, **given)
+        name, _, url = spec.partition("@")
+        return LLMSettings.from_env(model=name or None, base_url=url or base, api_key=key, **given)
+    if key or base:
+        return LLMSettings.from_env(base_url=base, api_key=key, **given)
+    return None
 
 
 class ReplyError(LLMError):
@@ -105,6 +126,12 @@ class OpenAIChat(LLM):
         )
 
     def complete(self, messages: list[dict[str, str]], max_tokens: int) -> Completion:
+        resp, where = self._request(messages, max_tokens)
+        return self._completion(resp, max_tokens, where)
+
+    def _request(self, messages: list[dict[str, str]], max_tokens: int):
+        """The endpoint's response, retried on transient failures within the deadline; and the endpoint's name
+        (a local server started again has another)."""
         openai = self._openai
         transient = (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
         # a 200 whose body is not a completion (malformed JSON, a proxy's HTML page): retried like a 5xx
@@ -153,6 +180,10 @@ class OpenAIChat(LLM):
                 raise LLMError(f"Model {self.model!r} is not served at {where}; pass another with --llm MODEL.") from exc
             except openai.APIStatusError as exc:
                 raise LLMError(f"The model endpoint {where} refused the request ({exc.status_code}): {exc.message}") from exc
+        return resp, where
+
+    def _completion(self, resp, max_tokens: int, where: str) -> Completion:
+        """The reply as a completion, counted in the usage; a reply cut off, filtered or empty is a named error."""
         if not getattr(resp, "choices", None):
             raise ReplyError(f"The model endpoint {where} sent a reply without choices.", kind="empty")
         choice = resp.choices[0]

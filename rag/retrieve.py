@@ -9,39 +9,13 @@ and near-duplicate chunks (overlapping neighbours) are dropped so the evidence i
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 
 from ingest.types import Chunk
 from queries.profile import Facet, Profile
+from rag.text import RRF_K, overlap, rank_fusion, words
 from rag.types import FacetEvidence, ScoredChunk
-
-RRF_K = 60  # standard reciprocal-rank-fusion constant
-_WORD = re.compile(r"[a-z][a-z\-']+|\d[\d,.]*%?")
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
-
-
-_SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "ies", "ied", "ed", "es", "er", "ly", "s")
-
-
-def stem(word: str) -> str:
-    """A word's stem for matching a question to a sentence: "customers", "customer" -> "custom";
-    "revenue", "revenues" -> "revenu"; "sales" -> "sale", "sell" -> "sell". Crude on purpose: it only has to
-    make two forms of one word meet, and a stem of at least four letters keeps unrelated words apart."""
-    w = re.sub(r"['’]s?$", "", word.lower()).strip("'’-")  # "FedEx Express's" is "express"
-    if w.endswith("ies") and len(w) > 5:
-        w = w[:-3] + "y"  # "facilities" is "facility"
-    for suffix in _SUFFIXES:
-        if w.endswith(suffix) and len(w) - len(suffix) >= 4:
-            w = w[: -len(suffix)]
-            break
-    while w[-1:] in ("e", "y") and len(w) > 5:  # "revenue" meets "revenues", "employee" "employees", "facility" "facilities"
-        w = w[:-1]
-    return w
 
 
 class LexicalIndex:
@@ -105,16 +79,11 @@ def fuse(
     k: int,
 ) -> FacetEvidence:
     """Reciprocal-rank fusion of several dense rankings and one lexical ranking, with MMR-style de-duplication."""
-    scores: dict[str, float] = {}
-    for ranking in dense:
-        for rank, (cid, _sim) in enumerate(ranking):
-            scores[cid] = scores.get(cid, 0.0) + 1.0 / (RRF_K + rank)
     order = sorted(range(len(lexical)), key=lambda i: -lexical[i])
     ids = list(chunks_by_id)
-    for rank, i in enumerate(order[:50]):
-        if lexical[i] <= 0:
-            break
-        scores[ids[i]] = scores.get(ids[i], 0.0) + 1.5 / (RRF_K + rank)  # key terms weigh as 1.5 queries
+    lexical_ranking = [ids[i] for i in order[:50] if lexical[i] > 0]  # best first: the positive scores lead
+    # key terms weigh as 1.5 queries
+    scores = rank_fusion([*(([cid for cid, _sim in ranking], 1.0) for ranking in dense), (lexical_ranking, 1.5)])
     for cid in scores:
         scores[cid] += item_prior(chunks_by_id[cid].item, facet)
     return FacetEvidence(facet, tuple(mmr(scores, chunks_by_id, k)))
@@ -151,7 +120,7 @@ def mmr(scores: dict[str, float], chunks_by_id: dict[str, Chunk], k: int, pool: 
         picked.append(best)
         ranked.remove(best)
         for c in ranked:  # only the new pick can raise a chunk's similarity
-            sim = len(bags[c] & bags[best]) / max(1, min(len(bags[c]), len(bags[best])))
+            sim = overlap(bags[c], bags[best])
             if sim > nearest[c]:
                 nearest[c] = sim
     return [ScoredChunk(chunks_by_id[c], scores[c], i) for i, c in enumerate(picked)]

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from rag.text import NUMBER
+from rag.text import NUMBER, VALUE, YEAR_DIGITS
 from rag.text import YEAR as _YEAR
 from rag.types import Sentence
 
@@ -147,11 +147,11 @@ _WHICH = re.compile(
 )
 _VERSUS = re.compile(
     r",?\s(?:as\s)?(?:compared\s(?:to|with)|versus|vs\.)\s(?:(?:(?:net\s)?(?:sales|revenues?)\sof\s)?\$?[\d.,]+\s?(?:million|billion|%)?(?:,\s(?:representing|or)\s[^.;,]{1,60},)?\s)?(?:in|for|at|during|from|over)?\s?"
-    r"(?:the\s)?(?:prior|previous|last|same period|fiscal\s(?:year\s)?(?P<y>(?:19|20)\d\d)|(?P<y2>(?:19|20)\d\d)|[A-Z][a-z]+ \d{1,2}, (?P<y3>(?:19|20)\d\d))[^,;.]*",
+    r"(?:the\s)?(?:prior|previous|last|same period|fiscal\s(?:year\s)?(?P<y>" + YEAR_DIGITS + r")|(?P<y2>" + YEAR_DIGITS + r")|[A-Z][a-z]+ \d{1,2}, (?P<y3>" + YEAR_DIGITS + r"))[^,;.]*",
 )
 # "... compared to fiscal year 2001 when approximately 67.0% of sales were ...": the rest of the sentence is last year's
-_VERSUS_WHEN = re.compile(r",?\s(?:as\s)?compared\s(?:to|with)\s(?:the\s)?(?:fiscal\s(?:year\s)?)?((?:19|20)\d\d)\s(?:when|in which)\b.*(?=\.[\"”’)]?\s*$)")
-_WHEN = re.compile(r"^(?:In|During|For)\s(?:the\s)?(?:fiscal\s(?:year\s)?|year\s(?:ended\s)?(?:[A-Z][a-z]+\s\d{1,2},\s)?)?((?:19|20)\d\d),\s+")
+_VERSUS_WHEN = re.compile(r",?\s(?:as\s)?compared\s(?:to|with)\s(?:the\s)?(?:fiscal\s(?:year\s)?)?(" + YEAR_DIGITS + r")\s(?:when|in which)\b.*(?=\.[\"”’)]?\s*$)")
+_WHEN = re.compile(r"^(?:In|During|For)\s(?:the\s)?(?:fiscal\s(?:year\s)?|year\s(?:ended\s)?(?:[A-Z][a-z]+\s\d{1,2},\s)?)?(" + YEAR_DIGITS + r"),\s+")
 
 
 def trim(text: str, fiscal_year: int | None = None) -> str:
@@ -177,9 +177,8 @@ def trim(text: str, fiscal_year: int | None = None) -> str:
     return out if len(out.split()) >= MIN_WORDS else text
 
 
-_VALUE = r"(?:(?:US)?\$\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|thousand))?|\d[\d,]*(?:\.\d+)?\s?(?:%|percent\b|(?:million|billion)\b))"
-_VALUE_LIST = re.compile(_VALUE + r"(?:,\s(?:and\s)?" + _VALUE + r"|,?\s(?:and|or)\s" + _VALUE + r")+")
-_YEAR_LIST = re.compile(r"(?:19[5-9]\d|20\d\d)(?:,\s(?:and\s)?(?:19[5-9]\d|20\d\d)|,?\s(?:and|or)\s(?:19[5-9]\d|20\d\d))+")
+_VALUE_LIST = re.compile(VALUE + r"(?:,\s(?:and\s)?" + VALUE + r"|,?\s(?:and|or)\s" + VALUE + r")+")
+_YEAR_LIST = re.compile(YEAR_DIGITS + r"(?:,\s(?:and\s)?" + YEAR_DIGITS + r"|,?\s(?:and|or)\s" + YEAR_DIGITS + r")+")
 _RESPECTIVELY = re.compile(r",?\s+respectively\b", re.I)
 
 
@@ -195,7 +194,7 @@ def latest_only(text: str) -> str:
         return text
     year_items = _YEAR.findall(years[0].group(0))
     n = len(year_items)
-    lists = [re.findall(_VALUE, v.group(0)) for v in values]
+    lists = [re.findall(VALUE, v.group(0)) for v in values]
     if any(len(items) != n for items in lists) or len(set(year_items)) != n:
         return text
     pick = max(range(n), key=lambda i: int(year_items[i]))

@@ -24,9 +24,8 @@ import numpy as np
 
 from queries.profile import Facet, Profile
 from rag.features import FeatureSet
-from rag.retrieve import words
 from rag.rewrite import name_first
-from rag.text import MONEY, NUMBER, ORG, PERCENT, PROPER
+from rag.text import MONEY, NUMBER, ORG, PERCENT, PROPER, overlap, overlaps, words
 from rag.text import YEAR as _YEAR
 from rag.tokens import count_tokens
 from rag.types import Citation, Sentence
@@ -95,10 +94,10 @@ def _other_year(a: str, b: str) -> bool:
 
 def redundant(c: Candidate, chosen: Sequence[Candidate]) -> bool:
     for o in chosen:
-        overlap = len(c.words & o.words) / max(1, min(len(c.words), len(o.words)))
-        if overlap > 0.6 and all(w[0].isdigit() for w in c.words - o.words) and _other_year(c.text, o.text):
+        shared = overlap(c.words, o.words)
+        if shared > 0.6 and all(w[0].isdigit() for w in c.words - o.words) and _other_year(c.text, o.text):
             return True  # the same statement for another year: one is enough
-        if overlap > 0.6 and (not c.facts or c.facts & o.facts or not (c.facts - o.facts) or overlap > 0.85):
+        if shared > 0.6 and (not c.facts or c.facts & o.facts or not (c.facts - o.facts) or shared > 0.85):
             return True  # one template with different figures ("Segment A sales rose ...", "Segment B ...") is not
         if c.numbers and len(c.numbers) >= 2 and c.numbers <= o.numbers:
             return True
@@ -186,97 +185,104 @@ def choose(fs: FeatureSet, probabilities: dict[str, np.ndarray], budget: int, pa
     """The chosen sentences, in the order they were chosen; ``budget`` counts each sentence's tokens and
     one for the space after it."""
     facets = list(order or probabilities)
-    n = len(fs.texts)
-    if not n or not facets:
+    if not len(fs.texts) or not facets:
         return []
-    tokens = fs.tokens.astype(np.float64)
-    vectors = fs.vectors
-    figures = [figures_of(t) for t in fs.texts]
-    names = [names_of(t) for t in fs.texts]
-    bags = [frozenset(words(t)) for t in fs.texts]
-    richness = [1.0 + params.richness * max(0, len(figures[i]) + len(names[i]) - 1) for i in range(n)]
-    chosen: list[int] = []
-    antecedent = fs.antecedent
-    taken = np.zeros(n, dtype=bool)
-    nearest = np.full(n, -1.0)  # each candidate's highest similarity to a chosen sentence
-    stated: set[str] = set()
-    picks: list[Pick] = []
-    count = {f: 0 for f in facets}
-    used = 0.0
-
-    def members(i: int) -> tuple[int, ...]:
-        a = int(antecedent[i])
-        return (a, i) if a >= 0 and not taken[a] else (i,)
-
-    def cost(i: int) -> float:
-        return sum(tokens[j] + 1 for j in members(i))
-
-    def fits(i: int) -> bool:
-        if taken[i] or used + cost(i) > budget:
-            return False
-        group = members(i)
-        if any(nearest[j] >= params.theta for j in group):
-            return False
-        if any(figures[j] & stated for j in group):
-            return False
-        for j in group:  # the same statement worded again: most words and a name or figure in common
-            for k in chosen:
-                if len(bags[j] & bags[k]) > params.overlap * max(1, min(len(bags[j]), len(bags[k]))) and \
-                        (names[j] & names[k] or figures[j] & figures[k] or len(names[j] & names[k]) >= 2):
-                    return False
-            if any(len(names[j] & names[k]) >= 3 for k in chosen):
-                return False
-        return True
-
-    def value(f: str, i: int) -> float:
-        group = members(i)
-        p = sum(float(probabilities[f][j]) * richness[j] for j in group if not taken[j])
-        return p / cost(i) ** params.alpha
-
-    shortlists = {}
-    for f in facets:
-        p = probabilities[f]
-        ranked = np.argsort(-p, kind="stable")[: params.shortlist]
-        shortlists[f] = [int(i) for i in ranked if p[i] >= params.floor]
-
-    def take(f: str, i: int) -> None:
-        nonlocal used
-        group = members(i)
-        for j in group:
-            taken[j] = True
-            chosen.append(j)
-            np.maximum(nearest, vectors @ vectors[j], out=nearest)
-            stated.update(figures[j])
-        used += sum(tokens[j] + 1 for j in group)
-        count[f] += 1
-        picks.append(Pick(group, f, float(sum(probabilities[f][j] for j in group))))
-
-    def best(f: str) -> tuple[float, int]:
-        top, at = -1.0, -1
-        for i in shortlists[f]:
-            if fits(i):
-                v = value(f, i)
-                if v > top:
-                    top, at = v, i
-        return top, at
-
-    for _ in range(params.rounds):
-        for f in sorted(facets, key=lambda f: count[f]):
-            v, i = best(f)
+    c = _Choice(fs, probabilities, budget, params, facets)
+    for _ in range(params.rounds):  # the facets take turns, the one with fewest sentences first
+        for f in sorted(facets, key=lambda f: c.count[f]):
+            v, i = c.best(f)
             if i >= 0:
-                take(f, i)
-    while True:
+                c.take(f, i)
+    while True:  # then the best value per token of any facet under its cap
         top, at, facet = -1.0, -1, None
         for f in facets:
-            if count[f] >= params.cap:
+            if c.count[f] >= params.cap:
                 continue
-            v, i = best(f)
+            v, i = c.best(f)
             if v > top:
                 top, at, facet = v, i, f
         if facet is None:
             break
-        take(facet, at)
-    return picks
+        c.take(facet, at)
+    return c.picks
+
+
+class _Choice:
+    """The state of one choice: what is taken, what it states, and how much of the budget is used."""
+
+    def __init__(self, fs: FeatureSet, probabilities: dict[str, np.ndarray], budget: int, params: SelectionParams, facets: list[str]):
+        n = len(fs.texts)
+        self.probabilities, self.budget, self.params = probabilities, budget, params
+        self.tokens = fs.tokens.astype(np.float64)
+        self.vectors = fs.vectors
+        self.figures = [figures_of(t) for t in fs.texts]
+        self.names = [names_of(t) for t in fs.texts]
+        self.bags = [frozenset(words(t)) for t in fs.texts]
+        self.richness = [1.0 + params.richness * max(0, len(self.figures[i]) + len(self.names[i]) - 1) for i in range(n)]
+        self.chosen: list[int] = []
+        self.antecedent = fs.antecedent
+        self.taken = np.zeros(n, dtype=bool)
+        self.nearest = np.full(n, -1.0)  # each candidate's highest similarity to a chosen sentence
+        self.stated: set[str] = set()
+        self.picks: list[Pick] = []
+        self.count = {f: 0 for f in facets}
+        self.used = 0.0
+        self.shortlists = {}
+        for f in facets:
+            p = probabilities[f]
+            ranked = np.argsort(-p, kind="stable")[: params.shortlist]
+            self.shortlists[f] = [int(i) for i in ranked if p[i] >= params.floor]
+
+    def members(self, i: int) -> tuple[int, ...]:
+        a = int(self.antecedent[i])
+        return (a, i) if a >= 0 and not self.taken[a] else (i,)
+
+    def cost(self, i: int) -> float:
+        return sum(self.tokens[j] + 1 for j in self.members(i))
+
+    def fits(self, i: int) -> bool:
+        if self.taken[i] or self.used + self.cost(i) > self.budget:
+            return False
+        group = self.members(i)
+        if any(self.nearest[j] >= self.params.theta for j in group):
+            return False
+        if any(self.figures[j] & self.stated for j in group):
+            return False
+        return not any(self._restates(j) for j in group)
+
+    def _restates(self, j: int) -> bool:
+        """The same statement worded again: most words and a name or figure in common, or three names."""
+        bags, names, figures = self.bags, self.names, self.figures
+        for k in self.chosen:
+            if overlaps(bags[j], bags[k], self.params.overlap) and \
+                    (names[j] & names[k] or figures[j] & figures[k] or len(names[j] & names[k]) >= 2):
+                return True
+        return any(len(names[j] & names[k]) >= 3 for k in self.chosen)
+
+    def value(self, f: str, i: int) -> float:
+        group = self.members(i)
+        p = sum(float(self.probabilities[f][j]) * self.richness[j] for j in group if not self.taken[j])
+        return p / self.cost(i) ** self.params.alpha
+
+    def take(self, f: str, i: int) -> None:
+        group = self.members(i)
+        for j in group:
+            self.taken[j] = True
+            self.chosen.append(j)
+            np.maximum(self.nearest, self.vectors @ self.vectors[j], out=self.nearest)
+            self.stated.update(self.figures[j])
+        self.used += sum(self.tokens[j] + 1 for j in group)
+        self.count[f] += 1
+        self.picks.append(Pick(group, f, float(sum(self.probabilities[f][j] for j in group))))
+
+    def best(self, f: str) -> tuple[float, int]:
+        top, at = -1.0, -1
+        for i in self.shortlists[f]:
+            if self.fits(i):
+                v = self.value(f, i)
+                if v > top:
+                    top, at = v, i
+        return top, at
 
 
 def candidate(fs: FeatureSet, group: Sequence[int], facet, probability: float):

@@ -18,13 +18,15 @@ import bisect
 import re
 from dataclasses import dataclass, replace
 
+from rag.text import SCALES_PLURAL, TABLE_UNIT, YEAR_DIGITS, has_verb, table_unit
+
+# a line that only declares the table's unit ("(Dollars in millions)"), or does so before the header's years
 _UNIT = re.compile(
-    r"^\W*\(?\s*(?:dollars|amounts|\$)?\s*in\s+(thousands|millions|billions)\b(?:\s+of\s+(?:u\.s\.\s+)?dollars)?[^)]{0,40}\)?\s*$"
-    r"|^\W*\(\s*(?:dollars\s|amounts\s|\$\s?)?in\s+(thousands|millions|billions)\b[^)]{0,40}\)\s*(?P<header>.*\d{4}.*)$",  # "(in thousands) 2025 2024 % Change"
+    r"^\W*\(?\s*(?:dollars|amounts|\$)?\s*in\s+(" + SCALES_PLURAL + r")\b(?:\s+of\s+(?:u\.s\.\s+)?dollars)?[^)]{0,40}\)?\s*$"
+    r"|^\W*\(\s*(?:dollars\s|amounts\s|\$\s?)?in\s+(" + SCALES_PLURAL + r")\b[^)]{0,40}\)\s*(?P<header>.*\d{4}.*)$",  # "(in thousands) 2025 2024 % Change"
     re.I,
 )
-_YEAR = r"(?:19[5-9]\d|20\d\d)"
-_COLUMN = re.compile(r"\b(" + _YEAR + r")\b|%\s*change|\bchange\b", re.I)
+_COLUMN = re.compile(r"\b(" + YEAR_DIGITS + r")\b|%\s*change|\bchange\b", re.I)
 _CELL = r"(?:\$\s?)?\(?-?\d[\d,]*(?:\.\d+)?%?\)?|—|–|-"
 _ROW = re.compile(r"^(?P<label>[A-Za-z][^$\d]{1,80}?)(?:\s\(\d\))?\s+(?P<cells>(?:" + _CELL + r")(?:\s+(?:" + _CELL + r"))+)\s*$")
 _MAX_ROWS = 8
@@ -101,73 +103,105 @@ def _spaced_table_sentences(lines: list[tuple[int, str, str | None]]) -> list[Ta
     out: list[TableSentence] = []
     i = 0
     while i < len(lines):
-        unit_match = _UNIT.match(lines[i][1].strip())
-        if not unit_match:
+        table = _spaced_table(lines, i)
+        if table is None:
             i += 1
             continue
-        unit = (unit_match.group(1) or unit_match.group(2)).lower()
-        title, head = _heading(lines, i)
-        if not title:  # whose figures these are cannot be told: a segment's table reads like the company's
-            i += 1
-            continue
-        # the header is on the unit line or follows it within a few lines
-        cols, h = (_columns(unit_match.group("header")), i) if unit_match.group("header") else (None, i + 1)
-        while not cols and h < min(len(lines), i + 4):
-            cols = _columns(lines[h][1].strip())
-            if cols:
-                break
-            h += 1
-        if not cols:
-            i += 1
-            continue
-        years = [c for c in cols if c != "%"]
-        latest = max(years, key=int)
-        col = cols.index(latest)
-        previous = next((c for c in cols[col + 1 :] if c != "%"), None)
-        # the change of the latest year is the first "%" column after the year it is compared with
-        after = cols.index(previous) + 1 if previous else col + 1
-        pct_col = after if after < len(cols) and cols[after] == "%" else None
-        compared = previous if pct_col is not None else None
-        dollars = bool(re.search(r"dollars|\$", lines[i][1], re.I))
-        group: list[tuple[str, str, str | None, int, int]] = []
-        group_title = None
-
-        def flush() -> None:
-            out.extend(_emit(group, title, group_title, unit, dollars, latest, compared, head))
-            group.clear()
-
-        misses = 0
-        j = h + 1
-        while j < len(lines) and misses < 3 and j < h + 60:
-            offset, text, _ = lines[j]
-            text = text.strip()
-            if _UNIT.match(text) or _columns(text):
-                break
-            m = _ROW.match(text)
-            if not m:
-                if text:  # a sub-heading ("NIKE Brand Revenues by:") or prose: the group ends
-                    misses += 1
-                    flush()
-                    group_title = _title(text) if len(text) <= 80 and not text.endswith(".") and not re.search(r"\d", text) else None
-                j += 1
-                continue
-            misses = 0
-            label = m.group("label").strip(" .:")
-            cells = re.findall(_CELL, m.group("cells"))
-            if len(cells) in (len(cols), len(years)) and not _NOT_MONEY.search(label):
-                full = len(cells) == len(cols)
-                value = cells[col if full else years.index(latest)]
-                pct = cells[pct_col] if pct_col is not None and full else None
-                dollars = dollars or value.startswith("$")
-                if re.match(r"\$?\s?\d", value) and not value.endswith("%"):
-                    group.append((label, value.lstrip("$ "), pct if pct and pct.endswith("%") else None, offset, offset + len(text)))
-            if label.lower().startswith("total"):
-                flush()
-                group_title = None
-            j += 1
-        flush()
-        i = j
+        sentences, i = _spaced_rows(lines, table)
+        out.extend(sentences)
     return out
+
+
+@dataclass(frozen=True)
+class _SpacedTable:
+    """A table under a unit line: its unit, title, heading, year columns, and which column is the latest
+    year, which the change compared with the year before (if any)."""
+
+    unit: str
+    title: str
+    head: int
+    dollars: bool
+    cols: list[str]
+    header_at: int
+    years: list[str]
+    latest: str
+    col: int
+    pct_col: int | None
+    compared: str | None
+
+
+def _spaced_table(lines: list[tuple[int, str, str | None]], i: int) -> _SpacedTable | None:
+    """The table whose unit line is line ``i``, or None (no unit line, no title, or no year columns)."""
+    unit_match = _UNIT.match(lines[i][1].strip())
+    if not unit_match:
+        return None
+    unit = (unit_match.group(1) or unit_match.group(2)).lower()
+    title, head = _heading(lines, i)
+    if not title:  # whose figures these are cannot be told: a segment's table reads like the company's
+        return None
+    # the header is on the unit line or follows it within a few lines
+    cols, h = (_columns(unit_match.group("header")), i) if unit_match.group("header") else (None, i + 1)
+    while not cols and h < min(len(lines), i + 4):
+        cols = _columns(lines[h][1].strip())
+        if cols:
+            break
+        h += 1
+    if not cols:
+        return None
+    years = [c for c in cols if c != "%"]
+    latest = max(years, key=int)
+    col = cols.index(latest)
+    previous = next((c for c in cols[col + 1 :] if c != "%"), None)
+    # the change of the latest year is the first "%" column after the year it is compared with
+    after = cols.index(previous) + 1 if previous else col + 1
+    pct_col = after if after < len(cols) and cols[after] == "%" else None
+    compared = previous if pct_col is not None else None
+    dollars = bool(re.search(r"dollars|\$", lines[i][1], re.I))
+    return _SpacedTable(unit, title, head, dollars, cols, h, years, latest, col, pct_col, compared)
+
+
+def _spaced_rows(lines: list[tuple[int, str, str | None]], t: _SpacedTable) -> tuple[list[TableSentence], int]:
+    """The sentences of the table's rows, a group at a time (a total or a sub-heading ends one), and the line after it."""
+    out: list[TableSentence] = []
+    dollars = t.dollars
+    group: list[tuple[str, str, str | None, int, int]] = []
+    group_title = None
+
+    def flush() -> None:
+        out.extend(_emit(group, t.title, group_title, t.unit, dollars, t.latest, t.compared, t.head))
+        group.clear()
+
+    misses = 0
+    j = t.header_at + 1
+    while j < len(lines) and misses < 3 and j < t.header_at + 60:
+        offset, text, _ = lines[j]
+        text = text.strip()
+        if _UNIT.match(text) or _columns(text):
+            break
+        m = _ROW.match(text)
+        if not m:
+            if text:  # a sub-heading ("NIKE Brand Revenues by:") or prose: the group ends
+                misses += 1
+                flush()
+                group_title = _title(text) if len(text) <= 80 and not text.endswith(".") and not re.search(r"\d", text) else None
+            j += 1
+            continue
+        misses = 0
+        label = m.group("label").strip(" .:")
+        cells = re.findall(_CELL, m.group("cells"))
+        if len(cells) in (len(t.cols), len(t.years)) and not _NOT_MONEY.search(label):
+            full = len(cells) == len(t.cols)
+            value = cells[t.col if full else t.years.index(t.latest)]
+            pct = cells[t.pct_col] if t.pct_col is not None and full else None
+            dollars = dollars or value.startswith("$")
+            if re.match(r"\$?\s?\d", value) and not value.endswith("%"):
+                group.append((label, value.lstrip("$ "), pct if pct and pct.endswith("%") else None, offset, offset + len(text)))
+        if label.lower().startswith("total"):
+            flush()
+            group_title = None
+        j += 1
+    flush()
+    return out, j
 
 
 def _emit(group, table_title, group_title, unit, dollars, year, previous, head=-1) -> list[TableSentence]:
@@ -203,16 +237,15 @@ def _emit(group, table_title, group_title, unit, dollars, year, previous, head=-
 # are debris, not a fact.
 
 _SEP = " | "
-_UNIT_WORD = re.compile(r"\bin\s+(thousands|millions|billions)\b|\bin\s+(\$\s?000)s?\b", re.I)
-_YEAR_HEAD = re.compile(r"(?:(?:fiscal(?:\s+year)?|fy|year(?:s)?(?:\s+ended)?)\s+)?((?:19[5-9]|20\d)\d)|"
-                        r"(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+)((?:19[5-9]|20\d)\d)", re.I)
+_YEAR_HEAD = re.compile(r"(?:(?:fiscal(?:\s+year)?|fy|year(?:s)?(?:\s+ended)?)\s+)?(" + YEAR_DIGITS + r")|"
+                        r"(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+)(" + YEAR_DIGITS + r")", re.I)
 _CHANGE_HEAD = re.compile(r"(?:%|percent(?:age)?)?\s*change\b.*|%|\$\s*change.*|increase\s*/?\s*\(?decrease\)?", re.I)
 _VALUE = re.compile(r"\$?\s?\(?-?\$?\s?\d[\d,]*(?:\.\d+)?\)?%?")
 # "The following table disaggregates our revenue by major source:", "The table below sets forth ..."
 _LEAD_IN = re.compile(r"^(?:the\s+)?(?:following\s+tables?|tables?\s+below)\s+(?:sets\s+forth|breaks\s+down|[a-z]+s)\s+"
                       r"(?:(?:the|our|its|a\s+summary\s+of|information\s+(?:on|about))\s+)*", re.I)
-_CAPTION_TAIL = re.compile(r"\s*(?:\((?:[^()]*\bin\s+(?:thousands|millions|billions)[^()]*)\)|"
-                           r"\bfor\s+(?:the\s+)?(?:years?|fiscal|periods?|20\d\d|19\d\d)[^()]*?)\s*[:.]?\s*$", re.I)
+_CAPTION_TAIL = re.compile(r"\s*(?:\((?:[^()]*\bin\s+(?:" + SCALES_PLURAL + r")[^()]*)\)|"
+                           r"\bfor\s+(?:the\s+)?(?:years?|fiscal|periods?|" + YEAR_DIGITS + r")[^()]*?)\s*[:.]?\s*$", re.I)
 _PLURAL_LABEL = re.compile(r"(?<!s)s$")
 _MAX_ROW_SENTENCES = 12  # rows per table
 
@@ -248,18 +281,18 @@ def _caption(lines: list[tuple[int, str, str | None]], i: int) -> tuple[str | No
     unit, dollars, fiscal = "", False, False
     header = lines[i][1]
     for text in (header.split(_SEP)[0],):
-        m = _UNIT_WORD.search(text)
+        m = TABLE_UNIT.search(text)
         if m:
-            unit, dollars = _unit_of(m), bool(re.search(r"dollar|\$", text, re.I))
+            unit, dollars = table_unit(m), bool(re.search(r"dollar|\$", text, re.I))
     for j in range(i - 1, max(-1, i - 5), -1):
         text = lines[j][1].strip()
         if not text:
             continue
         if _SEP in text:
             break
-        m = _UNIT_WORD.search(text)
+        m = TABLE_UNIT.search(text)
         if m and not unit:
-            unit, dollars = _unit_of(m), bool(re.search(r"dollar|\$", text, re.I))
+            unit, dollars = table_unit(m), bool(re.search(r"dollar|\$", text, re.I))
         if re.search(r"\bfiscal\b", text, re.I):
             fiscal = True
         if _UNIT.match(text) or (m and len(text) < 60 and text.startswith("(")) or re.fullmatch(r"(?:fiscal\s+)?years?\s+ended[^|]{0,40}", text, re.I):
@@ -267,10 +300,6 @@ def _caption(lines: list[tuple[int, str, str | None]], i: int) -> tuple[str | No
         caption = _clean_caption(text)
         return (caption, lines[j][0], unit, dollars, fiscal) if caption else (None, -1, unit, dollars, fiscal)
     return None, -1, unit, dollars, fiscal
-
-
-def _unit_of(m: re.Match) -> str:
-    return (m.group(1) or "thousands").lower()  # "$000" is thousands of dollars
 
 
 def _clean_caption(text: str) -> str | None:
@@ -355,7 +384,7 @@ def row_sentences(lines: list[tuple[int, str, str | None]]) -> list[TableSentenc
 
 # --------------------------------------------------------------------------- what is not a sentence
 
-_BARE_UNIT = re.compile(r"^\W*\(?\s*(?:dollars|amounts|\$|in)\b[^.]{0,120}\b(?:thousands|millions|billions)\b[^.]{0,80}\)?"
+_BARE_UNIT = re.compile(r"^\W*\(?\s*(?:dollars|amounts|\$|in)\b[^.]{0,120}\b(?:" + SCALES_PLURAL + r")\b[^.]{0,80}\)?"
                         r"\s*(?:\[\d+\]|\(\d\))?\W*$", re.I)
 
 
@@ -390,7 +419,5 @@ def balanced(text: str) -> bool:
 def keeps_meaning(shortened: str) -> bool:
     """True when a shortened sentence still stands on its own: its parentheses closed and a finite verb
     left ("Damage or disruption to its distribution logistics." has none). The verb rule is the one the
-    model's sentences are checked with (``rag.mapreduce.has_verb``)."""
-    from rag.mapreduce import has_verb
-
+    model's sentences are checked with (``rag.text.has_verb``)."""
     return balanced(shortened) and has_verb(shortened) and not is_debris(shortened)

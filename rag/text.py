@@ -1,28 +1,204 @@
-"""What a filing's text means, defined once: figures, years, names, and the named rules of thumb.
+"""What a filing's text means, defined once: figures, years, names, words, and the named rules of thumb.
 
-Every module that reads figures, years or organisation names out of a sentence imports them
-from here, so two stages never disagree about what a figure or a year is.
+Every module that reads figures, years or organisation names out of a sentence, compares two
+sentences' words or fuses two rankings imports them from here, so two stages never disagree about
+what a figure, a year or a name is.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-# "$9,713.6 million", "US$ 12", "610 million" (money with or without the sign)
+# -- years -------------------------------------------------------------------------------------
+# A calendar or fiscal year a filing can speak of: the oldest filings on EDGAR are from 1993, and
+# their histories and tables reach back decades ("1948 1947" columns of a 1990s ten-year summary).
+YEAR_DIGITS = r"(?:19|20)\d\d"
+YEAR = re.compile(rf"\b{YEAR_DIGITS}\b")
+
+# -- figures: amount, scale, unit --------------------------------------------------------------
+# "$9,713.6 million", "US$ 12", "610 million" (money with or without the sign): what a sentence states
 MONEY = re.compile(r"(?:US)?\$\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|thousand|trillion)\b)?|\d[\d,]*(?:\.\d+)?\s?(?:million|billion)\b", re.I)
 PERCENT = re.compile(r"\d+(?:\.\d+)?\s?(?:%|percent\b)", re.I)
 NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\w])")
-# "Wells Fargo Bank", "Acme Holdings Inc.": a capitalized run ending in a corporate word
+SCALE = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "k": 1e3, "m": 1e6, "mm": 1e6, "bn": 1e9, "b": 1e9}
+# a figure with its value: optional currency, digits with separators, optional scale word, optional percent
+FIGURE = re.compile(
+    r"(?P<cur>(?:US)?\$|€|£)?\s?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"(?:\s?(?P<scale>thousand|million|billion|trillion|bn|mm)\b)?(?P<pct>\s?%|\s?percent\b|\s?percentage points?)?",
+    re.I,
+)
+# An amount or a percentage as a list of them writes it ("$1,126.7 million, $1,027.0 million and $956.7 million")
+VALUE = r"(?:(?:US)?\$\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|thousand))?|\d[\d,]*(?:\.\d+)?\s?(?:%|percent\b|(?:million|billion)\b))"
+# a figure written with a large scale word (a sentence feature)
+SCALED = re.compile(r"\b(?:million|billion|trillion)\b", re.I)
+# The unit a table declares for its bare figures: "(in thousands)", "Dollars in millions", "in $000s".
+SCALES_PLURAL = r"thousands|millions|billions"
+TABLE_UNIT = re.compile(r"\bin\s+(" + SCALES_PLURAL + r")\b|\bin\s+(\$\s?000)s?\b", re.I)
+_TABLE_SCALE = {"thousands": 1e3, "millions": 1e6, "billions": 1e9}
+
+
+def table_unit(m: re.Match) -> str:
+    """The unit a ``TABLE_UNIT`` match declares: "thousands", "millions" or "billions" ("$000" is thousands)."""
+    return (m.group(1) or "thousands").lower()
+
+
+def table_scale(text: str) -> float | None:
+    """The scale of the bare figures under a table that declares its unit ("in thousands" -> 1e3)."""
+    m = TABLE_UNIT.search(text)
+    return _TABLE_SCALE[table_unit(m)] if m else None
+
+
+@dataclass(frozen=True)
+class Figure:
+    text: str
+    value: float  # in units (dollars, items); percentages as the number before %
+    kind: str  # "money", "percent", "number", "year"
+    decimals: int  # precision as written: "3.5" -> 1
+    scaled: bool  # had a scale word (million, billion...)
+
+
+def figures(text: str, unit_scale: float | None = None) -> list[Figure]:
+    """The figures in ``text`` with their values; bare numbers take ``unit_scale`` when a table declares one.
+
+    "$3.5 billion" is money of 3.5e9 written to one decimal; "12%" a percent; "2024" a year (also in
+    "FISCAL 2024 % CHANGE", a table header); "10-K", "Q4" and "A300" hold no figure."""
+    out = []
+    for m in FIGURE.finditer(text):
+        raw = m.group("num")
+        if m.start("num") > 0 and text[m.start("num") - 1].isalnum():
+            continue  # part of a word or code ("10-K", "Q4", "A300")
+        digits = raw.replace(",", "")
+        value = float(digits)
+        decimals = len(digits.split(".")[1]) if "." in digits else 0
+        scale_word = (m.group("scale") or "").lower()
+        year = re.fullmatch(YEAR_DIGITS, raw) and not m.group("cur") and not scale_word
+        if m.group("pct") and not (year and m.group("pct").startswith(" ")):
+            kind, scaled = "percent", False
+        elif year:
+            kind, scaled = "year", False
+        else:
+            kind = "money" if m.group("cur") else "number"
+            scaled = bool(scale_word)
+            if scale_word:
+                value *= SCALE[scale_word]
+            elif unit_scale and kind == "money" or (unit_scale and kind == "number" and "," in raw):
+                value *= unit_scale
+        out.append(Figure(m.group(0).strip(), value, kind, decimals, scaled))
+    return out
+
+
+# -- figures a question asks for -----------------------------------------------------------------
+# A question's figure is found more loosely than a grounded one: any figure of the kind asked, not a date
+# or a time, and a number written as a word ("nine stores").
+DATE = re.compile(r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{1,2},?\s+" + YEAR_DIGITS + r"\b"
+                   r"|\b\d{1,2}:\d\d\s*(?:[ap]\.m\.|[ap]m\b|noon)?"
+                   r"|\b" + YEAR_DIGITS + r"\b")
+# a figure of each kind a question can ask for; dates and years are none
+FIGURE_OF_KIND = {
+    "money": re.compile(r"(?:US)?\$\s?\d|\b\d[\d,]*(?:\.\d+)?\s?(?:million|billion|thousand)\b|€\s?\d|£\s?\d", re.I),
+    "percent": re.compile(r"\d(?:\.\d+)?\s?(?:%|percent\b)", re.I),
+    "any": re.compile(r"\d[\d,]*(?:\.\d+)?\s?(?:%|percent\b|million\b|billion\b|thousand\b)|\$\s?\d|\b\d[\d,.]*\b", re.I),
+}
+NUMBER_WORDS = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|hundred|dozen)\b", re.I)
+
+
+def has_figure(text: str, kind: str = "any") -> bool:
+    """Whether ``text`` states a figure of ``kind`` ("money", "percent", "any"); "nine stores" counts, a date does not."""
+    bare = DATE.sub(" ", text)
+    return bool(FIGURE_OF_KIND[kind].search(bare) or kind == "any" and NUMBER_WORDS.search(bare))
+
+
+# -- names -------------------------------------------------------------------------------------
+# An organisation by its corporate word: "Wells Fargo Bank", "Acme Holdings Inc." (a capitalized run ending in one)
 ORG = re.compile(r"\b(?:[A-Z][\w&'.-]+\s){0,4}(?:Bank|Inc\.|Corporation|Company|LLC|Ltd\.|N\.A\.|Group|Partners|Securities|Capital|Markets|Stores)\b")
-# two or more capitalized words not at a sentence's start: "Cloud Volumes", "Tech Data"
+# a proper name: two or more capitalized words not at a sentence's start ("Cloud Volumes", "Tech Data"),
+# counted as a fact a sentence states (the scorer's weights were learned on this pattern)
 PROPER = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)+")
-# a calendar or fiscal year a filing can speak of (the oldest filings on EDGAR are from 1993; their
-# histories reach back decades)
-YEAR = re.compile(r"\b(?:19\d\d|20\d\d)\b")
+# A name a summary sentence must find in its evidence: an organisation (``ORG``), or a run of two to five
+# capitalized words, "&" joining ("Standard & Poors", "Morgan Stanley"); at a sentence's start the first
+# word may be capitalized only by its place (``rag.grounding.names`` drops it).
+NAME = re.compile(ORG.pattern + r"|\b[A-Z][a-z]+(?:\s(?:&\s)?[A-Z][a-z]+){1,4}\b")
+# Any capitalized word, or a run of them ("Walgreens", "FedEx Freight", "Bank of America"): every word of a
+# name a model writes must be in its evidence, however short the name.
+CAPITALIZED = re.compile(r"(?<![\w.])[A-Z][A-Za-z&'’-]*[A-Za-z](?:\s+(?:of\s+|&\s+)?[A-Z][A-Za-z&'’-]*[A-Za-z])*")
+# Capitalized only by their place in a sentence, or words of every filing: never a name to check.
+COMMON_CAPS = frozenset({
+    "The", "This", "These", "Its", "It", "In", "On", "As", "At", "For", "With", "Through", "During", "From", "By", "And",
+    "Of", "To", "An", "A", "Our", "Company", "Net", "Total", "Fiscal", "Sales", "Revenue", "Revenues",
+    "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December",
+})
 
 
+# a name: a capitalized word not opening the sentence, and not one every filing capitalizes
+PROPER_WORD = re.compile(r"(?<!^)(?<![.!?:]\s)\b(?!(?:The|Company|Company’s|Company's|Item|Items|Note|Notes|Fiscal|Annual|Report|Form|Part|"
+                         r"January|February|March|April|May|June|July|August|September|October|November|December|Board|Directors|"
+                         r"Statements?|Results|Operations|Consolidated|Financial)\b)[A-Z][\w&'’.-]*[A-Za-z]\b")
+# A lender as a filing names it: "Wells Fargo Bank, N.A.", "Bank of America", "KeyBank" (ask's list answers).
+NAME_WORD = r"[A-Z][\w&'-]*\.?"
+LENDER_NAME = re.compile(
+    r"\b(?:" + NAME_WORD + r"\s){1,5}(?:Bank|Bancorp|Banking Corporation|Trust Company)\b(?:,?\s+N\.A\.)?"
+    r"(?:\s+of\s+" + NAME_WORD + r"(?:\s+" + NAME_WORD + r"){0,3})?"
+    r"|\bBank\s+of\s+" + NAME_WORD + r"(?:\s+" + NAME_WORD + r"){0,3}"
+    r"|\b[A-Z][a-z]+bank\b(?:\s+(?!The\b)[A-Z][a-z]+)?(?:,?\s+N\.A\.)?"  # Citibank Texas, KeyBank
+)
+
+
+# -- words ----------------------------------------------------------------------------------------
+_WORD = re.compile(r"[a-z][a-z\-']+|\d[\d,.]*%?")
+
+
+def words(text: str) -> list[str]:
+    """The lower-cased words and figures of ``text``, as retrieval and the choice compare them."""
+    return _WORD.findall(text.lower())
+
+
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "ies", "ied", "ed", "es", "er", "ly", "s")
+
+
+def stem(word: str) -> str:
+    """A word's stem for matching a question to a sentence: "customers", "customer" -> "custom";
+    "revenue", "revenues" -> "revenu"; "sales" -> "sale", "sell" -> "sell". Crude on purpose: it only has to
+    make two forms of one word meet, and a stem of at least four letters keeps unrelated words apart."""
+    w = re.sub(r"['’]s?$", "", word.lower()).strip("'’-")  # "FedEx Express's" is "express"
+    if w.endswith("ies") and len(w) > 5:
+        w = w[:-3] + "y"  # "facilities" is "facility"
+    for suffix in _SUFFIXES:
+        if w.endswith(suffix) and len(w) - len(suffix) >= 4:
+            w = w[: -len(suffix)]
+            break
+    while w[-1:] in ("e", "y") and len(w) > 5:  # "revenue" meets "revenues", "employee" "employees", "facility" "facilities"
+        w = w[:-1]
+    return w
+
+
+def overlap(a: set | frozenset, b: set | frozenset) -> float:
+    """The share of the smaller bag's words the other holds: 1.0 when one text's words are all in the other."""
+    return len(a & b) / max(1, min(len(a), len(b)))
+
+
+def overlaps(a: set | frozenset, b: set | frozenset, share: float) -> bool:
+    """Whether the bags share more than ``share`` of the smaller one's words: ``overlap(a, b) > share``, counted
+    without dividing (as the choice has always compared it)."""
+    return len(a & b) > share * max(1, min(len(a), len(b)))
+
+
+# -- rank fusion ---------------------------------------------------------------------------------
+RRF_K = 60  # the standard reciprocal-rank-fusion constant
+
+
+def rank_fusion(rankings: Iterable[tuple[Sequence[str], float]], k: int = RRF_K) -> dict[str, float]:
+    """Reciprocal-rank fusion: each ranking (ids best first, with its weight) gives an id ``weight / (k + rank)``."""
+    scores: dict[str, float] = {}
+    for ranking, weight in rankings:
+        for rank, key in enumerate(ranking):
+            scores[key] = scores.get(key, 0.0) + weight / (k + rank)
+    return scores
+
+
+# -- term lists ----------------------------------------------------------------------------------
 class Terms:
     """A list of lower-case terms found in text at once: a term with a space is a phrase, any other a word
     prefix ("manufactur" finds "manufacturing"). ``count`` says how many different terms a text holds."""
@@ -156,18 +332,34 @@ _VERB_STEMS = (
     "sign", "extend", "amend", "repay", "retire", "redeem", "declare", "return", "outsource", "contract", "export", "import", "focus",
     "rank", "lead", "support", "access", "sponsor", "franchise", "process", "transport", "store", "build", "plan", "expect", "believe",
 )
-_VERBS = _AUX | _IRREGULAR_VERBS | {f for s in _VERB_STEMS for f in (s, s + "s", s + "es", s + "d", s + "ed")}
+VERBS = _AUX | _IRREGULAR_VERBS | {f for s in _VERB_STEMS for f in (s, s + "s", s + "es", s + "d", s + "ed")}
 _NOT_AFTER = {"to", "the", "a", "an", "its", "their", "of", "our", "his", "her"}  # "to serve", "the leased", "its products"
+
+
+def lexicon_verb(prev: str, word: str) -> bool:
+    """Whether ``word`` is a verb of the lexicon where it stands: not after "to", "the", "its" ("to serve", "its products")."""
+    return word.lower() in VERBS and prev.lower() not in _NOT_AFTER
 
 
 def has_verb(sentence: str) -> bool:
     """Whether a sentence has a finite verb (from a lexicon of the verbs filings and summaries use): a bare
     noun phrase ("Our flagship brand of frozen entrees.") states nothing."""
-    words = re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)*", sentence)
-    for prev, word in zip(["", *words], words):
+    tokens = re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)*", sentence)
+    for prev, word in zip(["", *tokens], tokens):
         w = word.lower()
         if "-" in w or prev.lower() in _NOT_AFTER:
             continue
-        if w in _VERBS or (w.endswith("ed") and len(w) > 5 and not word[0].isupper()):
+        if w in VERBS or (w.endswith("ed") and len(w) > 5 and not word[0].isupper()):
             return True
     return False
+
+
+# A finite verb the model-sentence check (``rag.text.has_verb``, a closed list) does not know: an
+# auxiliary, or a subject and its verb ("the Company utilizes", "which holds").
+FINITE = re.compile(r"\b(?:is|are|was|were|has|have|had|will|would|may|might|can|could|should|must|does|did)\b"
+                    r"|\b(?:company|corporation|we|it|they|which|who|that|[A-Z][\w.&'’-]*[a-z])\s+(?:\w+ly\s+)?[a-z]{3,}(?:s|ed)\b")
+# "Major distributors in the United States include All American Semiconductor, Bell Microproducts, ... and
+# Reptron Electronics." and "Consolidated revenues increased 6% to $60.6 billion, led by GE Capital Services,
+# Power Systems, ..." are mostly capitals, yet sentences: a heading has no lowercase finite verb.
+STATEMENT_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|include[sd]?|increased|decreased|rose|fell|grew|declined|"
+                            r"accounted|represented|totaled|totalled|provides?|provided|sells?|sold|operates?|operated|consists?)\b")

@@ -43,7 +43,7 @@ def fake_embedder() -> FakeEmbedder:
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    from ingest.embed import default_embedder
+    from rag.api import default_embedder
 
     return default_embedder()
 

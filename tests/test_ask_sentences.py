@@ -13,7 +13,7 @@ from ingest.types import SentenceUnit
 from rag.api import ingest_file
 from rag.ask import NEEDS, NO_ANSWER, ask, make_query, stands_alone
 from rag.grounding import attribution_lost
-from rag.retrieve import stem
+from rag.text import stem
 from vectorstore.chroma import ChromaStore
 
 BATTERY = """Item 1. Business

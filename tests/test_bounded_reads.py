@@ -306,7 +306,7 @@ def test_the_ray_driver_plans_only_regular_files(tmp_path: Path) -> None:
     todo, done = plan_ingest(NoDocuments(), [fifo, good, zero])
     assert time.monotonic() - t0 < SECONDS
     assert [Path(p.source).name for p in todo] == ["anvils.txt"]
-    assert {d["source"]: d["error"].split(" is ", 1)[1] for d in done} == {
+    assert {d.source: d.error.split(" is ", 1)[1] for d in done} == {
         str(fifo): "a named pipe (FIFO), not a regular file; save the filing to a file and pass that file.",
         str(zero): "a character device, not a regular file; save the filing to a file and pass that file.",
     }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -95,7 +94,7 @@ def test_bad_input(name, tmp_path):
 
 def test_unwritable_store_as_any_user(tmp_path, monkeypatch):
     """Root ignores permissions, so check the store's own writability test directly."""
-    from ingest.errors import StoreError
+    from vectorstore.errors import StoreError
     from vectorstore import chroma
 
     target = tmp_path / "ro"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import StoreError
+from vectorstore.errors import StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
@@ -262,8 +262,9 @@ def test_a_full_disk_during_ingest_keeps_nothing_half_written(tmp_path: Path, re
     from rag.api import ingest_file
     from vectorstore.chroma import ChromaStore
 
-    monkeypatch.setenv("RAG_STORE_BATCH", "4")
-    db = ChromaStore.open(tmp_path / "store")
+    from vectorstore.chroma import StoreOptions
+
+    db = ChromaStore.open(tmp_path / "store", options=StoreOptions(batch=4))
     real = db._chunks._collection.add
     calls = []
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import LLMError
+from rag.errors import LLMError
 from rag.grounding import check_sentence
 from rag.tokens import count_tokens
 from tests.openai_stub import OpenAIStub, StubReply

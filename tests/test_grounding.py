@@ -1,7 +1,7 @@
 import pytest
 
 from ingest.types import Chunk
-from rag.grounding import check_sentence, ground_sentences
+from rag.grounding import check_sentence, ground
 from rag.types import Citation, Sentence
 
 TABLE = "Net sales by segment (in thousands)\nFrozen Meals $ 412,306 $ 380,115 8.5%"
@@ -52,7 +52,7 @@ def test_ground_drops_or_repairs_and_attributes():
         asked.append(text)
         return "Frozen Meals net sales were $412,306 thousand." if "412.3" in text else None
 
-    kept, dropped = ground_sentences(sentences, chunks, exempt={missing: "financing"}, repair=lambda t, e: repair(t, e))
+    kept, dropped = ground(sentences, chunks, exempt={missing: "financing"}, repair=lambda t, e: repair(t, e))
     assert [s.text for s in kept] == ["Net sales were $3.5 billion, up 4.2%.", "Frozen Meals sold $412.3 million.", missing]
     assert kept[0].citations[0] == Citation("d#00002", "Item 7", 200, 200 + len(PROSE))
     assert [d.text for d in dropped] == ["Net sales were $9.9 billion."] and "$9.9 billion" in dropped[0].reason

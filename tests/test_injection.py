@@ -74,9 +74,8 @@ def _summarize(db, llm=None):
     from rag.settings import LLMSettings, Settings
 
     record = db.list_documents()[0]
-    settings = Settings.model_construct(store=Path(db.location), chroma_url=None, chunks_per_facet=40,
-                                        llm=LLMSettings(model="stub-model") if llm is not None else None)
-    from ingest.embed import default_embedder
+    settings = Settings(store=Path(db.location), llm=LLMSettings(model="stub-model") if llm is not None else None)
+    from rag.api import default_embedder
 
     return summarize_document(db, record, load_profile(None), settings, default_embedder, llm=llm)
 

@@ -24,11 +24,12 @@ from typing import Any
 
 import pytest
 
-from ingest.errors import LLMError
+from rag.errors import LLMError
 from ingest.types import Chunk
 from queries.profile import load_profile
 from rag.llm import IncompleteOutputError, OpenAIChat
-from rag.settings import LLMSettings, Settings, llm_from_env
+from rag.llm import llm_from_env
+from rag.settings import LLMSettings, Settings
 from rag.tokens import count_tokens
 from rag.types import FacetEvidence, ScoredChunk
 from vectorstore.chroma import DocumentRecord
@@ -249,7 +250,7 @@ def pools(skip: str | None = None, by_facet: dict[str, list[Chunk]] | None = Non
     """Each facet's candidates, as the scorer would rank them: the sentences of its chunks, best chunk first."""
     from ingest.types import SentenceUnit
     from rag.candidates import clause_spans, is_candidate, printed
-    from rag.retrieve import words
+    from rag.text import words
     from rag.select import Candidate, aspects_of, fact_keys
     from rag.text import NUMBER
 
@@ -314,7 +315,9 @@ def test_one_call_per_facet_shows_only_that_facets_numbered_evidence() -> None:
 
 def test_prompts_hold_no_example_words_a_model_could_state_as_facts() -> None:
     """Small models repeat a prompt's examples as facts ("sold through distributors and online")."""
-    from rag.mapreduce import CLAIM_TERMS, SYSTEM, WRITE_TEMPLATE
+    from rag.grounding import CLAIM_TERMS
+    from rag.prompts import SUMMARY_SYSTEM as SYSTEM
+    from rag.prompts import WRITE_TEMPLATE
 
     frame = (SYSTEM + WRITE_TEMPLATE).lower()
     assert [t for t in CLAIM_TERMS if re.search(r"(?<![a-z])" + re.escape(t.lower()), frame)] == []
@@ -395,7 +398,7 @@ def test_ungrounded_model_sentences_are_dropped_and_reported(reply: str, reason:
 )
 def test_a_fused_sentence_keeps_each_fact_with_its_subject(sentence: str, reason: str) -> None:
     """Seen from a 1.5B model on FedEx 2023: two lines glued into one false claim, every figure grounded."""
-    from rag.mapreduce import mixes_subjects
+    from rag.grounding import mixes_subjects
 
     lines = [
         "FedEx OnSite, its retail convenience network, has grown to include nearly 17,000 Walgreens, Dollar General and Albertsons stores.",
@@ -419,7 +422,7 @@ def test_a_fused_sentence_keeps_each_fact_with_its_subject(sentence: str, reason
 )
 def test_an_amount_stripped_of_its_tables_unit_is_unsupported(sentence: str, reason: str) -> None:
     """A 1.5B model wrote "$10,369 (100.00% of net revenues)" from a table in thousands."""
-    from rag.mapreduce import unsupported
+    from rag.grounding import unsupported
 
     table = "NET SALES BY SEGMENT\n(in thousands)\nFiscal 2025\nFoodservice 10,369\nRetail 7,510\nTotal 17,879"
     assert unsupported(sentence, [table]).startswith(reason) if reason else unsupported(sentence, [table]) == ""

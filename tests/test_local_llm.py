@@ -96,12 +96,13 @@ def test_the_local_server_stopping_mid_summary_is_started_again(tmp_path: Path, 
     from rag.api import ingest_file, summarize_document
     from rag.llm import OpenAIChat
     from rag.localmodel import LocalServer
-    from rag.settings import Settings, llm_from_env
+    from rag.llm import llm_from_env
+    from rag.settings import Settings
     from vectorstore.chroma import ChromaStore
 
     db = ChromaStore.open(tmp_path / "store")
     record = db.get_document(ingest_file(db, SAMPLE, real_embedder).id)
-    settings = Settings.model_construct(store=tmp_path / "store", chroma_url=None, chunks_per_facet=40, llm=llm_from_env(f"local:{model}"))
+    settings = Settings(store=tmp_path / "store", llm=llm_from_env(f"local:{model}"))
     llm = OpenAIChat(settings.llm, backoff=0.1)
     lines = []
 

@@ -14,7 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.embed import SentenceTransformerEmbedder, default_embedder
+from ingest.embed import SentenceTransformerEmbedder
+from ingest.embedders import make_embedder
+from rag import api
+from rag.api import default_embedder
 from ingest.errors import InputError
 from ingest.onnx_embed import OnnxEmbedder, exported_model
 
@@ -75,20 +78,28 @@ def test_token_counts_match_the_model_tokenizer(chunk_texts) -> None:
     assert OnnxEmbedder().count_tokens_batch(chunk_texts) == SentenceTransformerEmbedder().count_tokens_batch(chunk_texts)
 
 
+def _fresh() -> None:
+    """The next embedder is made again (each choice is made once per process)."""
+    api._embedder.cache_clear()
+    make_embedder.cache_clear()
+
+
 def test_the_default_is_onnx_and_the_backend_can_be_chosen(monkeypatch) -> None:
-    default_embedder.cache_clear()
+    _fresh()
     try:
         monkeypatch.delenv("RAG_EMBEDDER", raising=False)
         assert isinstance(default_embedder(), OnnxEmbedder)
-        default_embedder.cache_clear()
+        _fresh()
         monkeypatch.setenv("RAG_EMBEDDER", "torch")
         assert isinstance(default_embedder(), SentenceTransformerEmbedder)
-        default_embedder.cache_clear()
+        _fresh()
         monkeypatch.setenv("RAG_EMBEDDER", "tensorflow")
         with pytest.raises(InputError, match="RAG_EMBEDDER"):
             default_embedder()
+        with pytest.raises(InputError, match="RAG_EMBEDDER"):
+            make_embedder("tensorflow")
     finally:
-        default_embedder.cache_clear()
+        _fresh()
 
 
 def test_a_failed_export_falls_back_to_pytorch_with_a_warning(monkeypatch, caplog) -> None:
@@ -97,7 +108,7 @@ def test_a_failed_export_falls_back_to_pytorch_with_a_warning(monkeypatch, caplo
     def broken(*_a, **_k):
         raise ModuleNotFoundError("No module named 'onnx'")
 
-    default_embedder.cache_clear()
+    _fresh()
     monkeypatch.delenv("RAG_EMBEDDER", raising=False)
     monkeypatch.setattr(onnx_embed, "exported_model", broken)
     try:
@@ -106,12 +117,13 @@ def test_a_failed_export_falls_back_to_pytorch_with_a_warning(monkeypatch, caplo
         assert isinstance(emb, SentenceTransformerEmbedder)
         assert "ONNX embedding unavailable" in caplog.text and "RAG_EMBEDDER=torch" in caplog.text
     finally:
-        default_embedder.cache_clear()
+        _fresh()
 
 
 def test_two_processes_exporting_at_once_make_one_whole_model(tmp_path: Path) -> None:
     env = {**os.environ, "RAG_ONNX_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
-    code = "from ingest.onnx_embed import exported_model; print(exported_model())"
+    code = ("from ingest.onnx_embed import exported_model; from rag.settings import EmbeddingSettings; "
+            "print(exported_model(root=EmbeddingSettings.from_env().onnx_cache))")
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
              for _ in range(2)]
     outs = [p.communicate(timeout=600) for p in procs]

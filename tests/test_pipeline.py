@@ -100,7 +100,7 @@ def test_smaller_ceiling_and_a_facet_the_filing_does_not_cover(indexed, tmp_path
     store, first = indexed
     out = json.loads(rag("summarize", first[0]["id"], "--max-tokens", "150", "--json", store=store).stdout)
     assert out["tokens"] <= 150
-    profile = (SAMPLE_PROFILE := __import__("queries.profile", fromlist=["DEFAULT_PROFILE"]).DEFAULT_PROFILE).read_text()
+    profile = __import__("queries.profile", fromlist=["DEFAULT_PROFILE"]).DEFAULT_PROFILE.read_text()
     profile += '''
 [[facets]]
 name = "mining"

@@ -80,14 +80,14 @@ def test_a_batch_on_ray_equals_a_single_process_ingest_and_a_rerun_adds_nothing(
     files = shortest_filings(12)
     seen: list[dict] = []
     results = ingest_files(files, server.url, progress=False, on_result=seen.append)
-    assert [r["status"] for r in results] == ["added"] * 12
-    assert [r["source"] for r in results] == [str(f.resolve()) for f in files]  # reported in the order given
+    assert [r.status for r in results] == ["added"] * 12
+    assert [r.source for r in results] == [str(f.resolve()) for f in files]  # reported in the order given
     assert len(seen) == 12
     assert_equal(snapshot(ChromaStore.open(url=server.url)), reference)
 
     again = ingest_files(files, server.url, progress=False)
-    assert [r["status"] for r in again] == ["unchanged"] * 12
-    assert sum(r["chunks_added"] for r in again) == 0
+    assert [r.status for r in again] == ["unchanged"] * 12
+    assert sum(r.chunks_added for r in again) == 0
     assert_equal(snapshot(ChromaStore.open(url=server.url)), reference)
 
 
@@ -98,7 +98,7 @@ def test_a_worker_killed_mid_write_is_restarted_and_the_result_is_whole(cluster,
     files = shortest_filings(12)
     results = ingest_files(files, server.url, progress=False)
     assert cluster.exists(), "no worker died: the failpoint did not fire"
-    assert [r["status"] for r in results] == ["added"] * 12
+    assert [r.status for r in results] == ["added"] * 12
     assert_equal(snapshot(ChromaStore.open(url=server.url)), reference)
 
 
@@ -125,25 +125,27 @@ def test_a_killed_driver_is_finished_by_the_same_command(cluster, server, refere
 
 def test_summaries_on_ray_are_written_once_per_document_and_skipped_on_a_rerun(cluster, server, tmp_path: Path) -> None:
     from queries.profile import load_profile
-    from rag.distributed import ingest_files, summarize_documents
+    from rag.api import summarize_many
+    from rag.distributed import RayExecutor, ingest_files
     from rag.settings import Settings
 
     ingest_files([DATA / "lenders_10k.txt", ROOT / "samples" / "harborview_10k.txt"], server.url, progress=False)
     store = ChromaStore.open(url=server.url)
     records = store.list_documents()
-    settings = Settings(chroma_url=server.url, llm=None)
+    settings = Settings.for_store(url=server.url)
     profile = load_profile(None)
     out = tmp_path / "summaries"
-    first = summarize_documents(records, server.url, settings, profile, None, 512, out, progress=False)
-    assert sorted(r["document"] for r in first) == sorted(r.id for r in records)
+    executor = RayExecutor(None, server.url, out, progress=False)
+    first = summarize_many(records, settings, profile, 512, executor, out=out)
+    assert sorted(r.document for r in first) == sorted(r.id for r in records)
     files = sorted(out.glob("*.json"))
     assert [f.stem for f in files] == sorted(r.id for r in records)
     for f in files:
         data = json.loads(f.read_text())
         assert 0 < data["tokens"] <= 512 and data["summary"]
     stamps = {f: f.stat().st_mtime_ns for f in files}
-    again = summarize_documents(records, server.url, settings, profile, None, 512, out, progress=False)
-    assert {r["document"]: r["summary"] for r in again} == {r["document"]: r["summary"] for r in first}
+    again = summarize_many(records, settings, profile, 512, executor, out=out)
+    assert {r.document: r.data["summary"] for r in again} == {r.document: r.data["summary"] for r in first}
     assert {f: f.stat().st_mtime_ns for f in files} == stamps  # nothing recomputed
     assert not list(out.glob(".*"))  # no temporary file left
 

@@ -12,7 +12,7 @@ from rag.candidates import clause_spans
 from rag.rewrite import _as_written, compress, latest_only, name_first, short_company_name, third_person, trim
 from rag.select import Candidate, aspects_of, fact_keys, redundant
 from rag.text import BOILERPLATE, CONDITIONAL, HEDGE, NUMBER
-from rag.retrieve import words
+from rag.text import words
 from rag.tokens import count_tokens
 from rag.types import Sentence
 

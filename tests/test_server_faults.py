@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import StoreError
+from vectorstore.errors import StoreError
 from tests.chroma_server import Server
 from vectorstore.chroma import ChromaStore
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import StoreError
+from vectorstore.errors import StoreError
 from ingest.types import Chunk, SentenceUnit
 from rag.api import ingest_file
 from vectorstore.chroma import ChromaStore, DocumentRecord
@@ -140,6 +140,32 @@ def test_query_embedding_cache(store):
     store.cache_embeddings("model-x", ["revenue by segment"], [[0.5, 0.5, 0.0]])
     assert store.cached_embeddings("model-x", ["revenue by segment", "other"]) == {"revenue by segment": [0.5, 0.5, 0.0]}
     assert store.cached_embeddings("model-y", ["revenue by segment"]) == {}
+
+
+def test_query_vectors_are_cached_per_embedder(store, fake_embedder):
+    """The cache is keyed by the embedder in use: another embedder never gets the first one's vectors."""
+    from rag.api import query_vectors
+
+    class Other(type(fake_embedder)):
+        name = "other-model"
+
+        def embed_batch(self, texts):
+            self.calls.append(list(texts))
+            return [[1.0] + [0.0] * 63 for _ in texts]
+
+    import numpy as np
+
+    other = Other()
+    queries = ["revenue by segment", "largest customers"]
+    first = query_vectors(store, lambda: fake_embedder, queries)
+    assert np.allclose(first, fake_embedder.embed_batch(queries), atol=1e-6)
+    calls = len(fake_embedder.calls)
+    assert np.allclose(query_vectors(store, lambda: fake_embedder, queries), first)
+    assert len(fake_embedder.calls) == calls  # from the cache
+    assert np.allclose(query_vectors(store, lambda: other, queries), [[1.0] + [0.0] * 63] * 2)
+    assert other.calls == [queries]  # embedded by the other model, not read from the first one's entries
+    cached = store.cached_embeddings("fake-bow-64", queries)
+    assert np.allclose([cached[q] for q in queries], first)
 
 
 def test_ingest_twice_adds_nothing_and_a_changed_file_replaces(store, tmp_path, fake_embedder):

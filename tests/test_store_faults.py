@@ -37,8 +37,8 @@ RUNS = int(os.environ.get("RAG_KILL_RUNS", "20"))
 
 CHILD = r"""
 import json, sys
-from rag.api import ingest_file
-from vectorstore.chroma import ChromaStore
+from rag.api import ingest_file, open_store
+from rag.settings import Settings
 
 table = json.load(open(sys.argv[1]))
 
@@ -50,7 +50,7 @@ class Replay:  # the real model's answers, recorded from a clean ingest of the s
     def embed(self, texts, **kwargs):
         return [table["vectors"][t] for t in texts]
 
-store = ChromaStore.open(sys.argv[2])
+store = open_store(Settings.from_env(store=sys.argv[2]))  # RAG_FAILPOINT and RAG_STORE_BATCH as the environment says
 for path in sys.argv[3:]:
     result = ingest_file(store, path, Replay())
     print(result.id, result.status, flush=True)

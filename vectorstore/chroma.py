@@ -21,13 +21,13 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ingest.errors import StoreError
 from ingest.types import Chunk, SentenceUnit
+from vectorstore.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -97,17 +97,29 @@ def _is_connection_error(exc: BaseException) -> bool:
                          "NetworkError", "ConnectionRefusedError", "ConnectionResetError"})
 
 
-SERVER_RETRIES = int(os.environ.get("RAG_CHROMA_RETRIES") or 4)  # 0.5 + 1 + 2 + 4 s: a server restart fits in it
 SERVER_BACKOFF = 0.5
+READ_ONLY_COPY_MB = 2048
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """How a store behaves, given by its opener (``rag.api.open_store`` builds it from the settings)."""
+
+    retries: int = 4  # when the server does not answer: 0.5 + 1 + 2 + 4 s, a server restart fits in it
+    batch: int | None = None  # chunks per write; None: the client's largest
+    read_only_copy_mb: float = READ_ONLY_COPY_MB  # largest store read through a temporary copy when it may not be written
+    on_write: Callable[[str], None] | None = None  # called at each point of a document's write ("before-chunk-batch",
+    # "after-chunk-batch", "after-record"): the kill -9 tests' failpoints (vectorstore.faults)
 
 
 class _Guarded:
     """A Chroma collection whose failures inside Chroma become one-line StoreErrors (see store_error)."""
 
-    def __init__(self, collection, location: str, remote: bool):
+    def __init__(self, collection, location: str, remote: bool, retries: int):
         self._collection = collection
         self._location = location
         self._remote = remote
+        self._retries = retries
 
     def __getattr__(self, name: str):
         attr = getattr(self._collection, name)
@@ -116,11 +128,11 @@ class _Guarded:
 
         def call(*args, **kwargs):
             fn = attr
-            for attempt in range(SERVER_RETRIES + 1):
+            for attempt in range(self._retries + 1):
                 try:
                     return fn(*args, **kwargs)
                 except Exception as exc:
-                    if self._remote and _is_connection_error(exc) and attempt < SERVER_RETRIES:
+                    if self._remote and _is_connection_error(exc) and attempt < self._retries:
                         # a server restarting: wait and try again; a write is retried as an upsert of the
                         # same ids, so a first try that did land is not written twice
                         delay = SERVER_BACKOFF * 2**attempt
@@ -140,10 +152,11 @@ class _Guarded:
 class ChromaStore:
     """A vector store of filing chunks. Open with :meth:`open`."""
 
-    def __init__(self, client, location: str, prefix: str = CHUNKS, remote: bool = False):
+    def __init__(self, client, location: str, prefix: str = CHUNKS, remote: bool = False, options: StoreOptions | None = None):
         self._client = client
         self.location = location
         self.remote = remote
+        self.options = options or StoreOptions()
         # Collection names: "<prefix>", "<prefix>_docs", "<prefix>_query_cache" (several indexes can share a server).
         try:
             chunks = client.get_or_create_collection(prefix, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
@@ -156,17 +169,18 @@ class ChromaStore:
             if err is None:
                 raise
             raise err from exc
-        self._chunks = _Guarded(chunks, location, self.remote)
-        self._docs = _Guarded(docs, location, self.remote)
-        self._cache = _Guarded(cache, location, self.remote)
-        self._sentences = _Guarded(sentences, location, self.remote)
+        self._chunks = _Guarded(chunks, location, self.remote, self.options.retries)
+        self._docs = _Guarded(docs, location, self.remote, self.options.retries)
+        self._cache = _Guarded(cache, location, self.remote, self.options.retries)
+        self._sentences = _Guarded(sentences, location, self.remote, self.options.retries)
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
     def open(
-        cls, path: str | os.PathLike | None = None, url: str | None = None, create: bool = True, prefix: str = CHUNKS
+        cls, path: str | os.PathLike | None = None, url: str | None = None, create: bool = True, prefix: str = CHUNKS,
+        options: StoreOptions | None = None,
     ) -> "ChromaStore | None":
-        """Open the store at ``path`` (or the server at ``url``).
+        """Open the store at ``path`` (or the server at ``url``), behaving as ``options`` say.
 
         With ``create=False`` a store that does not exist yet is not made: None is returned,
         so read-only commands leave the disk untouched.
@@ -189,7 +203,7 @@ class ChromaStore:
                 client.heartbeat()
             except Exception as exc:
                 raise StoreError(f"Cannot reach the Chroma server at {url} ({type(exc).__name__}); start it with `chroma run` or fix --chroma-url.") from exc
-            return cls(client, url, prefix, remote=True)
+            return cls(client, url, prefix, remote=True, options=options)
         root = Path(path).expanduser()
         _check_store_dir(root, create)
         if not (root / "chroma.sqlite3").exists() and not create:
@@ -197,11 +211,11 @@ class ChromaStore:
         root.mkdir(parents=True, exist_ok=True)
         opened = root
         if not create and not _writable(root):
-            opened = _read_only_copy(root)  # Chroma writes when it opens a store: read a private copy
+            opened = _read_only_copy(root, (options or StoreOptions()).read_only_copy_mb)  # Chroma writes when it opens a store: read a private copy
         try:
             with _opening_lock(opened):  # two processes creating one store race in Chroma's migrations
                 client = chromadb.PersistentClient(path=str(opened), settings=settings)
-                return cls(client, str(root), prefix)
+                return cls(client, str(root), prefix, options=options)
         except Exception as exc:
             damaged = store_error(exc, str(root))
             if damaged is not None and not isinstance(exc, StoreError):
@@ -233,7 +247,7 @@ class ChromaStore:
         self._sweep_orphans(record.id)
         try:
             for i, j in self._batches(len(chunks)):
-                _failpoint("before-chunk-batch")
+                self._written("before-chunk-batch")
                 part = chunks[i:j]
                 self._chunks.add(
                     ids=[c.id for c in part],
@@ -241,20 +255,24 @@ class ChromaStore:
                     documents=[c.text for c in part],
                     metadatas=[_chunk_metadata(c) for c in part],
                 )
-                _failpoint("after-chunk-batch")
+                self._written("after-chunk-batch")
             self._add_sentences(sentences, sentence_embeddings, sentence_extra)
             meta = {**record.metadata, "source": record.source, "chunks": len(chunks), "content_sha": record.content_sha,
                     "sentences": len(sentences)}
             self._docs.upsert(ids=[record.id], embeddings=[[1.0]], metadatas=[meta], documents=[record.source])
-            _failpoint("after-record")
+            self._written("after-record")
         except BaseException:
             self._sweep_orphans(record.id)
             raise
         return len(chunks)
 
+    def _written(self, point: str) -> None:
+        if self.options.on_write is not None:
+            self.options.on_write(point)
+
     def _batches(self, n: int):
-        # RAG_STORE_BATCH: smaller write batches (tests use it to kill a process between two of them)
-        batch = min(self._client.get_max_batch_size(), int(os.environ.get("RAG_STORE_BATCH") or 1 << 30))
+        # smaller write batches: tests use them to kill a process between two of them
+        batch = min(self._client.get_max_batch_size(), self.options.batch or 1 << 30)
         return [(i, min(n, i + batch)) for i in range(0, n, batch)]
 
     def _add_sentences(self, sentences: Sequence[SentenceUnit], embeddings: Sequence[Sequence[float]], extra: Sequence[dict] = ()) -> None:
@@ -433,33 +451,6 @@ class ChromaStore:
             self._cache.upsert(ids=[_cache_key(model, t) for t in texts], embeddings=embeddings, documents=texts)
 
 
-def _failpoint(name: str) -> None:
-    """Fault injection for the kill -9 tests: ``RAG_FAILPOINT=after-chunk-batch`` makes the process
-    SIGKILL itself there (the n-th time with ``name:n``; with ``RAG_FAILPOINT_ONCE=FILE``, only if it creates
-    FILE, so a restarted process goes on). Unset, it costs one dictionary lookup."""
-    spec = os.environ.get("RAG_FAILPOINT")
-    if not spec:
-        return
-    point, _, nth = spec.partition(":")
-    if point != name:
-        return
-    _FAILPOINT_HITS[name] = _FAILPOINT_HITS.get(name, 0) + 1
-    if _FAILPOINT_HITS[name] >= int(nth or 1):
-        import signal
-
-        once = os.environ.get("RAG_FAILPOINT_ONCE")  # a file: only the process that creates it dies (restarted workers live)
-        if once:
-            try:
-                os.close(os.open(once, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-            except FileExistsError:
-                return
-
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-_FAILPOINT_HITS: dict[str, int] = {}
-
-
 def _read_only_db(root: str | os.PathLike):
     """The store's SQLite file opened read-only (mode=ro): it is never written."""
     import sqlite3
@@ -581,15 +572,13 @@ class _opening_lock:
             os.close(self.fd)
 
 
-READ_ONLY_COPY_MB = 2048
-
 
 def _writable(root: Path) -> bool:
     db = root / "chroma.sqlite3"
     return os.access(root, os.W_OK | os.X_OK) and (not db.exists() or os.access(db, os.W_OK))
 
 
-def _read_only_copy(root: Path) -> Path:
+def _read_only_copy(root: Path, limit_mb: float) -> Path:
     """A temporary copy of a store this user may read but not write (a shared or archived index), for
     the reading commands; it is removed when the process exits. Past the size limit, a one-line error."""
     import atexit
@@ -597,7 +586,7 @@ def _read_only_copy(root: Path) -> Path:
     import tempfile
 
     size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-    limit = int(float(os.environ.get("RAG_READONLY_COPY_MB") or READ_ONLY_COPY_MB)) * 2**20
+    limit = int(limit_mb) * 2**20
     if size > limit:
         raise StoreError(f"The store at {root} is read-only and {size / 2**20:,.0f} MB, too large to read through a temporary copy "
                          f"(RAG_READONLY_COPY_MB={limit // 2**20}); copy it somewhere writable and pass that with --store.")

@@ -30,9 +30,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ingest.errors import InputError, LLMError, RagError, StoreError
+from ingest.errors import InputError, RagError
+from rag.errors import LLMError
 from rag.web.jobs import Uploads, safe_name, too_large
 from rag.web.reading import FilingText, check_doc_id, filing_text
+from vectorstore.errors import StoreError
 
 log = logging.getLogger("rag")
 
@@ -66,7 +68,7 @@ class Reading:
             if record.id in self.texts:
                 self.texts.move_to_end(record.id)
                 return self.texts[record.id]
-        filing = filing_text(self.index.store, record)
+        filing = filing_text(self.index.store, record, self.index.settings.files.max_bytes)
         with self.lock:
             self.texts[record.id] = filing
             while len(self.texts) > 8:
@@ -186,23 +188,48 @@ def summary_pieces(summary) -> list[tuple[str, object]]:
 
 def create_app(index, *, token: str | None = None, uploads: Path, llm_label: str | None = None) -> Starlette:
     from queries.profile import load_profile
+    from rag.api import default_embedder
 
-    env = _env()
-    from ingest.embed import default_embedder
+    limit = index.settings.files.max_bytes
+    embedder = lambda: default_embedder(index.settings.embedding)  # noqa: E731
+    state = Reading(index=index, uploads=Uploads(uploads, lambda: index.store, embedder, limit), profile=load_profile(None))
+    pages = _Pages(state, _env(), llm_label, limit)
 
-    state = Reading(index=index, uploads=Uploads(uploads, lambda: index.store, default_embedder), profile=load_profile(None))
-    facet_index = {f.name: i for i, f in enumerate(state.profile.facets)}
-    facet_title = {f.name: f.title for f in state.profile.facets}
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        state.uploads.close()
 
-    def page(name: str, status: int = 200, **ctx) -> HTMLResponse:
-        return HTMLResponse(env.get_template(name).render(llm=llm_label, **ctx), status_code=status)
+    async def no_page(request: Request, exc) -> Response:
+        return PlainTextResponse("No page at this address; start from the documents list at /.", status_code=404)
 
-    def fail(message: str, status: int, fragment: bool) -> Response:
+    async def wrong_method(request: Request, exc) -> Response:
+        return PlainTextResponse(f"{request.method} is not accepted here; use the page's own forms.", status_code=405)
+
+    app = Starlette(routes=pages.routes(), middleware=[Middleware(Guard, token=token)], lifespan=lifespan,
+                    exception_handlers={404: no_page, 405: wrong_method})
+    app.state.reading = state
+    return app
+
+
+class _Pages:
+    """The reading view's pages, fragments and JSON over one ``Reading``: each handler turns a user's error
+    into one line on the page (or in the JSON) and the server's own into one line and a logged traceback."""
+
+    def __init__(self, state: Reading, env, llm_label: str | None, limit: int):
+        self.state, self.env, self.llm_label, self.limit = state, env, llm_label, limit
+        self.facet_index = {f.name: i for i, f in enumerate(state.profile.facets)}
+        self.facet_title = {f.name: f.title for f in state.profile.facets}
+
+    def page(self, name: str, status: int = 200, **ctx) -> HTMLResponse:
+        return HTMLResponse(self.env.get_template(name).render(llm=self.llm_label, **ctx), status_code=status)
+
+    def fail(self, message: str, status: int, fragment: bool) -> Response:
         if fragment:
-            return HTMLResponse(env.from_string('<p class="error" role="alert">{{ m }}</p>').render(m=message), status_code=status)
-        return page("error.html", status=status, message=message)
+            return HTMLResponse(self.env.from_string('<p class="error" role="alert">{{ m }}</p>').render(m=message), status_code=status)
+        return self.page("error.html", status=status, message=message)
 
-    def handles(fragment: bool = False, as_json: bool = False):
+    def handles(self, fragment: bool = False, as_json: bool = False):
         def wrap(fn):
             async def endpoint(request: Request):
                 try:
@@ -215,24 +242,26 @@ def create_app(index, *, token: str | None = None, uploads: Path, llm_label: str
                     message = " ".join(message.split())
                 if as_json:
                     return JSONResponse({"error": message}, status_code=status)
-                return fail(message, status, fragment)
+                return self.fail(message, status, fragment)
             return endpoint
         return wrap
 
+    @staticmethod
     async def run(fn, *args):
         from starlette.concurrency import run_in_threadpool
 
         return await run_in_threadpool(fn, *args)
 
-    def docs_rows():
+    def docs_rows(self):
         rows = []
-        for r in state.index.docs():
+        for r in self.state.index.docs():
             m = r.metadata
             rows.append({"id": r.id, "label": _label(r), "company": m.get("company") or "-", "form": m.get("form") or "-",
                          "fiscal_year": m.get("fiscal_year") or "-", "items": [i for i in m.get("items", "").split(",") if i],
                          "chunks": r.chunks, "source": Path(r.source).name})
         return rows
 
+    @staticmethod
     def span_args(request: Request, filing: FilingText) -> tuple[int, int] | None:
         raw = request.query_params.get("start"), request.query_params.get("end")
         if raw == (None, None):
@@ -244,6 +273,7 @@ def create_app(index, *, token: str | None = None, uploads: Path, llm_label: str
         filing.span(start, end)  # checked
         return start, end
 
+    @staticmethod
     def reader_ctx(record, filing: FilingText, span=None) -> dict:
         n = max(len(filing.text), 1)
         text = filing.text
@@ -253,63 +283,55 @@ def create_app(index, *, token: str | None = None, uploads: Path, llm_label: str
         return {"doc": record, "doc_label": _label(record), "parts": parts, "length": len(text), "bands": bands,
                 "span": span, "span_item": filing.item_at(span[0]) if span else None, "exact": filing.exact}
 
-    @handles()
-    async def home(request: Request):
-        rows = await run(docs_rows)
-        from ingest.loaders import SUPPORTED_SUFFIXES, max_file_bytes
+    async def home(self, request: Request):
+        rows = await self.run(self.docs_rows)
+        from ingest.loaders import SUPPORTED_SUFFIXES
 
-        return page("index.html", docs=rows, limit=max_file_bytes(), suffixes=",".join(SUPPORTED_SUFFIXES))
+        return self.page("index.html", docs=rows, limit=self.limit, suffixes=",".join(SUPPORTED_SUFFIXES))
 
-    @handles()
-    async def document(request: Request):
-        record = await run(state.record, request.path_params["doc_id"])
-        filing = await run(state.text, record)
-        span = span_args(request, filing)
-        return page("doc.html", facets=[(i, f.name, f.title) for i, f in enumerate(state.profile.facets)],
-                    **reader_ctx(record, filing, span))
+    async def document(self, request: Request):
+        record = await self.run(self.state.record, request.path_params["doc_id"])
+        filing = await self.run(self.state.text, record)
+        span = self.span_args(request, filing)
+        return self.page("doc.html", facets=[(i, f.name, f.title) for i, f in enumerate(self.state.profile.facets)],
+                    **self.reader_ctx(record, filing, span))
 
-    @handles(fragment=True)
-    async def reader(request: Request):
-        record = await run(state.record, request.path_params["doc_id"])
-        filing = await run(state.text, record)
-        return page("reader.html", **reader_ctx(record, filing, span_args(request, filing)))
+    async def reader(self, request: Request):
+        record = await self.run(self.state.record, request.path_params["doc_id"])
+        filing = await self.run(self.state.text, record)
+        return self.page("reader.html", **self.reader_ctx(record, filing, self.span_args(request, filing)))
 
-    @handles(fragment=True)
-    async def summary_fragment(request: Request):
-        record = await run(state.record, request.path_params["doc_id"])
-        summary = await run(state.summary, record)
-        filing = await run(state.text, record)
-        facets = _facet_rows(state.profile, summary)
+    async def summary_fragment(self, request: Request):
+        record = await self.run(self.state.record, request.path_params["doc_id"])
+        summary = await self.run(self.state.summary, record)
+        filing = await self.run(self.state.text, record)
+        facets = _facet_rows(self.state.profile, summary)
         sources: dict[str, int] = {}
         for s in summary.sentences:
             for c in s.citations[:1]:
                 key = c.item or filing.item_at(c.start) or "cover"
                 sources[key] = sources.get(key, 0) + 1
-        return page("summary.html", doc=record, summary=summary, pieces=summary_pieces(summary), facets=facets,
-                    facet_index=facet_index, facet_title=facet_title, sources=sources, length=max(len(filing.text), 1))
+        return self.page("summary.html", doc=record, summary=summary, pieces=summary_pieces(summary), facets=facets,
+                    facet_index=self.facet_index, facet_title=self.facet_title, sources=sources, length=max(len(filing.text), 1))
 
-    @handles(as_json=True)
-    async def summary_json(request: Request):
-        record = await run(state.record, request.path_params["doc_id"])
-        summary = await run(state.summary, record)
+    async def summary_json(self, request: Request):
+        record = await self.run(self.state.record, request.path_params["doc_id"])
+        summary = await self.run(self.state.summary, record)
         return JSONResponse(summary.as_dict())
 
-    @handles(as_json=True)
-    async def span_json(request: Request):
-        record = await run(state.record, request.path_params["doc_id"])
-        filing = await run(state.text, record)
-        span = span_args(request, filing)
+    async def span_json(self, request: Request):
+        record = await self.run(self.state.record, request.path_params["doc_id"])
+        filing = await self.run(self.state.text, record)
+        span = self.span_args(request, filing)
         if span is None:
             raise InputError("Give start and end, the character offsets of a citation.")
         return JSONResponse({"doc": record.id, "start": span[0], "end": span[1], "item": filing.item_at(span[0]),
                              "text": filing.text[span[0]:span[1]]})
 
-    @handles(as_json=True)
-    async def docs_json(request: Request):
-        return JSONResponse(await run(docs_rows))
+    async def docs_json(self, request: Request):
+        return JSONResponse(await self.run(self.docs_rows))
 
-    @handles(fragment=True)
-    async def ask(request: Request):
+    async def ask(self, request: Request):
         try:
             body = json.loads(await request.body() or b"{}")
         except ValueError:
@@ -321,60 +343,41 @@ def create_app(index, *, token: str | None = None, uploads: Path, llm_label: str
             raise InputError("The question is over 2,000 characters; ask something shorter.")
         doc_ids = [check_doc_id(str(d)) for d in body.get("docs") or []]
         for d in doc_ids:
-            await run(state.record, d)  # an unknown id is a one-line error, not an empty answer
-        answer = await run(lambda: state.index.ask(question, docs=doc_ids or None))
+            await self.run(self.state.record, d)  # an unknown id is a one-line error, not an empty answer
+        answer = await self.run(lambda: self.state.index.ask(question, docs=doc_ids or None))
         refs = []
         for part in answer.parts:
             for s in part.sentences:
                 refs.append({"n": len(refs) + 1, "doc": part.doc_id, "label": part.label, "text": s.text, **s.citation.as_dict()})
-        return page("answer.html", answer=answer, refs=refs, several=len(answer.parts) > 1)
+        return self.page("answer.html", answer=answer, refs=refs, several=len(answer.parts) > 1)
 
-    @handles(as_json=True)
-    async def upload(request: Request):
-        from ingest.loaders import max_file_bytes
-
+    async def upload(self, request: Request):
         name = safe_name(request.query_params.get("name", ""))
-        limit = max_file_bytes()
-        tmp = await _receive(state.uploads, name, request, limit)
-        job = state.uploads.submit(tmp)
+        tmp = await _receive(self.state.uploads, name, request, self.limit)
+        job = self.state.uploads.submit(tmp)
         return JSONResponse(job.as_dict(), status_code=202)
 
-    @handles(as_json=True)
-    async def job_json(request: Request):
-        job = state.uploads.jobs.get(request.path_params["job_id"])
+    async def job_json(self, request: Request):
+        job = self.state.uploads.jobs.get(request.path_params["job_id"])
         if job is None:
             raise NotFound("No such upload; upload the file again.")
         return JSONResponse(job.as_dict())
 
-    routes = [
-        Route("/", home),
-        Route("/doc/{doc_id}", document),
-        Route("/doc/{doc_id}/reader", reader),
-        Route("/doc/{doc_id}/summary", summary_fragment),
-        Route("/api/docs", docs_json),
-        Route("/api/doc/{doc_id}/summary", summary_json),
-        Route("/api/doc/{doc_id}/span", span_json),
-        Route("/ask", ask, methods=["POST"]),
-        Route("/upload", upload, methods=["POST"]),
-        Route("/jobs/{job_id}", job_json),
-        Route("/favicon.ico", lambda request: Response(status_code=204)),
-        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
-    ]
-    @contextlib.asynccontextmanager
-    async def lifespan(app):
-        yield
-        state.uploads.close()
-
-    async def no_page(request: Request, exc) -> Response:
-        return PlainTextResponse("No page at this address; start from the documents list at /.", status_code=404)
-
-    async def wrong_method(request: Request, exc) -> Response:
-        return PlainTextResponse(f"{request.method} is not accepted here; use the page's own forms.", status_code=405)
-
-    app = Starlette(routes=routes, middleware=[Middleware(Guard, token=token)], lifespan=lifespan,
-                    exception_handlers={404: no_page, 405: wrong_method})
-    app.state.reading = state
-    return app
+    def routes(self) -> list:
+        return [
+            Route("/", self.handles()(self.home)),
+            Route("/doc/{doc_id}", self.handles()(self.document)),
+            Route("/doc/{doc_id}/reader", self.handles(fragment=True)(self.reader)),
+            Route("/doc/{doc_id}/summary", self.handles(fragment=True)(self.summary_fragment)),
+            Route("/api/docs", self.handles(as_json=True)(self.docs_json)),
+            Route("/api/doc/{doc_id}/summary", self.handles(as_json=True)(self.summary_json)),
+            Route("/api/doc/{doc_id}/span", self.handles(as_json=True)(self.span_json)),
+            Route("/ask", self.handles(fragment=True)(self.ask), methods=["POST"]),
+            Route("/upload", self.handles(as_json=True)(self.upload), methods=["POST"]),
+            Route("/jobs/{job_id}", self.handles(as_json=True)(self.job_json)),
+            Route("/favicon.ico", lambda request: Response(status_code=204)),
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        ]
 
 
 async def _receive(uploads: Uploads, name: str, request: Request, limit: int) -> Path:

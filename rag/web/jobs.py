@@ -1,7 +1,7 @@
 """Uploads to ingest, one at a time, with progress a page can poll.
 
 An upload is streamed to disk under the size limit the loaders apply to any file
-(``ingest.loaders.max_file_bytes``), kept under ``<uploads>/<sha256[:10]>/<name>`` (so the
+(``FileSettings.max_bytes``, ``RAG_MAX_FILE_MB``), kept under ``<uploads>/<sha256[:10]>/<name>`` (so the
 document's source stays readable, and the same bytes give the same document id), then indexed by
 ``rag.api.ingest_file`` as ``rag ingest`` does: the file is loaded and checked before the store is
 touched, and a document's record is written only after all its chunks. A failed upload leaves
@@ -97,6 +97,7 @@ class Uploads:
     folder: Path
     store_factory: object  # () -> ChromaStore
     embedder_factory: object  # () -> Embedder
+    limit: int | None = None  # the largest file read, in bytes (FileSettings.max_bytes)
     jobs: dict[str, Job] = field(default_factory=dict)
     _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest"))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -145,8 +146,8 @@ class Uploads:
             if created:
                 final_dir.mkdir(parents=True, exist_ok=True)
                 tmp.replace(final)
-            doc = load_document(final)  # a bad file fails here, before the store is touched
-            result = ingest_file(self.store_factory(), final, ProgressEmbedder(self.embedder_factory(), job), doc=doc)
+            doc = load_document(final, self.limit)  # a bad file fails here, before the store is touched
+            result = ingest_file(self.store_factory(), final, ProgressEmbedder(self.embedder_factory(), job), doc=doc, limit=self.limit)
         except RagError as exc:
             error = str(exc).replace(str(final_dir) + "/", "")
         except Exception as exc:  # not the user's fault: say so in one line, keep the details in the log

@@ -90,7 +90,7 @@ def bands(chunks) -> tuple[Band, ...]:
     return tuple(out)
 
 
-def _source_text(record, chunks) -> str | None:
+def _source_text(record, chunks, limit: int | None = None) -> str | None:
     """The source file's cleaned text when the file is still there, unchanged, and agrees with every chunk."""
     path = Path(record.source)
     try:
@@ -98,7 +98,7 @@ def _source_text(record, chunks) -> str | None:
             return None
         from ingest.loaders import load_document
 
-        text = load_document(path).text
+        text = load_document(path, limit).text
     except (OSError, InputError):
         return None
     if all(text[c.start:c.end] == c.text for c in chunks):
@@ -106,13 +106,13 @@ def _source_text(record, chunks) -> str | None:
     return None
 
 
-def filing_text(store, record) -> FilingText:
-    """What the reading pane shows for a document of the store."""
+def filing_text(store, record, limit: int | None = None) -> FilingText:
+    """What the reading pane shows for a document of the store (its source file read up to ``limit`` bytes)."""
     chunks = store.get_chunks(record.id)
     text, gaps = rebuild(chunks)
     exact = not gaps
     if gaps:
-        source = _source_text(record, chunks)
+        source = _source_text(record, chunks, limit)
         if source is not None:
             text, exact = source, True
     # The HTML parser drops NUL characters and turns CR LF into one character: the same length keeps offsets.

@@ -19,11 +19,11 @@ def needs_token(host: str) -> bool:
 
 def uploads_dir(settings) -> Path:
     """Uploaded files are kept beside a disk store (``<store>-uploads``), else in the per-user data directory."""
-    if settings.chroma_url:
+    if settings.store.url:
         import platformdirs
 
         return Path(platformdirs.user_data_dir("rag-filings")) / "uploads"
-    store = Path(settings.store).expanduser()
+    store = Path(settings.store.path).expanduser()
     return store.parent / f"{store.name}-uploads"
 
 
@@ -63,8 +63,7 @@ def run(settings, host: str, port: int, echo=print) -> None:
     from rag import Index
     from rag.web.app import create_app
 
-    index = Index(store=settings.store, chroma_url=settings.chroma_url)
-    index.settings = settings  # the CLI's own: --llm, --llm-timeout and --llm-context as given
+    index = Index(settings=settings)  # the CLI's own: --store, --llm, --llm-timeout and --llm-context as given
     count = len(index.docs())  # opens the store now: a bad --store is a one-line error before anything listens
     token = secrets.token_urlsafe(24) if needs_token(host) else None
     sock = bind(host, port)
@@ -72,7 +71,7 @@ def run(settings, host: str, port: int, echo=print) -> None:
     shown = f"[{host}]" if ":" in host else host
     llm = settings.llm.model if settings.llm is not None else None
     app = create_app(index, token=token, uploads=uploads_dir(settings), llm_label=llm)
-    where = settings.chroma_url or settings.store
+    where = settings.store.url or settings.store.path
     print(f"rag serve: {count} document(s) in {where}; Ctrl-C stops it.", file=sys.stderr)
     if token:
         print(f"Listening on {host} beyond this machine's loopback: every request needs the token in this address.", file=sys.stderr)
