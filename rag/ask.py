@@ -367,7 +367,11 @@ _ASKS_MONEY = re.compile(r"\b(?:revenues?|sales|income|earnings|profits?|loss(?:
 _ASKS_COUNT_OR_CHANGE = re.compile(r"\bhow many\b|\bnumber of\b|\b(?:grow|grew|growth|increase[sd]?|decrease[sd]?|decline[sd]?|rise|rose|fall|fell|change[sd]?)\b", re.I)
 # "who", or "which" of a kind of party: the answer names it ("Which of these companies ..." chooses filings, it asks for no name)
 _PARTIES = r"(?:customers?|clients?|distributors?|wholesalers?|retailers?|resellers?|suppliers?|vendors?|banks?|lenders?|competitors?|partners?|auditors?|manufacturers?|foundr(?:y|ies)|licensees?|shareholders?|stockholders?|owners?|subsidiar(?:y|ies)|brands?)"
-_ASKS_NAME = re.compile(r"^\s*(?:who|whom|where)\b|\bwho (?:is|are|was|were)\b|\bname (?:the|its|their)\b|\b(?:which|what)\s+(?:\w+\s+){0,2}" + _PARTIES + r"\b", re.I)
+# "Which major customers ...", not "Which [companies] sell through distributors?": the party is what is
+# asked for only when the words between are its modifiers, not a verb or a preposition.
+_NOT_A_MODIFIER = r"(?!(?:sell|sells|sold|use|uses|rely|relies|depend|depends|through|to|from|via|by|with|of|for|on|in|at)\b)"
+_ASKS_NAME = re.compile(r"^\s*(?:who|whom|where)\b|\bwho (?:is|are|was|were)\b|\bname (?:the|its|their)\b|\b(?:which|what)\s+"
+                        r"(?:" + _NOT_A_MODIFIER + r"\w+\s+){0,2}" + _PARTIES + r"\b", re.I)
 
 
 def _topical(term: str) -> bool:

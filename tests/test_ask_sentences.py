@@ -286,3 +286,15 @@ def test_one_word_of_a_phrase_is_not_the_phrase(text, splits):
 def test_a_statement_that_there_is_none_answers(fake_embedder, question, text, none):
     query = make_query(question, question, fake_embedder.embed([question])[0])
     assert ask_module._says_none(query, text) is none
+
+
+@pytest.mark.parametrize("question, wants_name", [
+    ("Which major customers account for 10% of sales?", True),
+    ("Which banks provide the credit facility?", True),
+    ("Which companies sell through distributors?", False),  # which filers: the answer is how they sell, not a name
+    ("Which sell through distributors?", False),  # the same after the scope word is taken out
+])
+def test_a_party_after_a_verb_is_not_what_the_question_asks_for(question, wants_name):
+    from rag.ask import _ASKS_NAME
+
+    assert bool(_ASKS_NAME.search(question)) is wants_name
