@@ -244,6 +244,8 @@ def short_company_name(company: str | None) -> str:
 def name_first(sentences: list[Sentence], company: str) -> list[Sentence]:
     """The first sentence that opens with "It" or "Its" names the company instead, so every later
     "It" has something to refer to."""
+    company = re.sub(r"^The\s+(?=\S)", "", company or "") if company and company.lower() != "the company" else company
+    # "THE BOEING COMPANY" is Boeing: "The Boeing recorded ..." reads as a typo
     for i, s in enumerate(sentences):
         m = re.match(r"It(s)?\b", s.text)
         if m and company:

@@ -107,6 +107,9 @@ def test_the_first_it_sentence_names_the_company_and_later_ones_do_not():
     ]
     assert out[1].chunk_ids == ("c2",)
     assert name_first(sentences, "") == sentences
+    # "THE BOEING COMPANY" shortens to "The Boeing", which is printed as Boeing
+    assert name_first(sentences[2:], short_company_name("THE BOEING COMPANY"))[0].text == "Boeing sells through distributors."
+    assert name_first(sentences[2:], "The company")[0].text == "The company sells through distributors."
 
 
 def test_a_semicolon_splits_clauses_even_when_the_sentence_has_parentheses():
