@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from queries.profile import Facet, Profile
-from rag.features import FeatureSet
+from rag.features import SENTENCE_FEATURES, FeatureSet
 from rag.rewrite import name_first
 from rag.text import MONEY, NUMBER, ORG, PERCENT, PROPER, overlap, overlaps, words
 from rag.text import YEAR as _YEAR
@@ -351,6 +351,23 @@ def has_evidence(fs: FeatureSet, facet: str, probabilities: np.ndarray, floor: f
     return bool(((probabilities >= floor) & (terms > 0)).any())
 
 
+# "Total net sales were $391,035 million in 2024", "Revenues increased 6% to $60.6 billion": the
+# filing's headline revenue, the first fact an analyst states. The scorer ranks a segment's or a region's
+# growth above it often enough ("Europe net sales increased during 2024.") that the revenue facet's
+# first pick is the likeliest such sentence of the fiscal year, when the filing has one.
+HEADLINE_REVENUE = re.compile(r"\b(?:total|consolidated)\s+(?:net\s+)?(?:revenues?|sales)\b|"
+                              r"^(?:[\w ]+:\s+)?(?:net\s+)?(?:revenues?|sales)\s+(?:were|was|totaled|totalled|increased|decreased|grew|rose|declined)\b", re.I)
+
+
+def headline_revenue(fs: FeatureSet, p: np.ndarray) -> int:
+    """The likeliest sentence stating the filing's total revenue for its own fiscal year, or -1."""
+    prior = fs.sentence[:, SENTENCE_FEATURES.index("prior_period")] if len(fs.texts) else np.zeros(0)
+    fy = fs.document.fiscal_year
+    found = [i for i, t in enumerate(fs.texts) if HEADLINE_REVENUE.search(t) and MONEY.search(t) and not prior[i]
+             and fs.antecedent[i] < 0 and (fy is None or str(fy) in t or not _YEAR.search(t))]
+    return max(found, key=lambda i: (bool(re.search(r"(?i)\b(?:total|consolidated)\b", fs.texts[i])), p[i]), default=-1)
+
+
 def select_summary(profile, fs: FeatureSet, probabilities: dict[str, np.ndarray], max_tokens: int, company: str = "",
                    params: SelectionParams = SelectionParams()) -> dict[str, list]:
     """The embedded choice: per facet the chosen candidates, the joined text within ``max_tokens`` (cl100k).
@@ -362,6 +379,11 @@ def select_summary(profile, fs: FeatureSet, probabilities: dict[str, np.ndarray]
     silent = [f for f in profile.facets if not has_evidence(fs, f.name, probabilities[f.name], params.floor)]
     probabilities = {f: np.zeros_like(p) if f in {s.name for s in silent} else p for f, p in probabilities.items()}
     budget = max_tokens - sum(count_tokens(f.missing) + 1 for f in silent)
+    if "revenue" in probabilities and "revenue" not in {f.name for f in silent}:
+        top = headline_revenue(fs, probabilities["revenue"])
+        if top >= 0:
+            probabilities = {**probabilities, "revenue": probabilities["revenue"].copy()}
+            probabilities["revenue"][top] = 100.0  # worth more per token than anything: the facet's first pick
     picks = beside_antecedents(fs, choose(fs, probabilities, budget, params, order=names))
     chosen = chosen_candidates(fs, picks, profile)
     sequence = []  # (facet, candidate) in the order they were chosen

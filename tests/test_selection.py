@@ -230,3 +230,13 @@ def test_a_store_keeps_the_table_and_one_of_another_features_version_is_made_aga
     stale = record.__class__(record.id, record.source, record.chunks, record.content_sha, {**record.metadata, "features": "0:old"})
     again = sentences_of(store, stale, lambda: pytest.fail("an older table is made from the text, not embedded again"))[2]
     assert again.printed == table.printed and again.rows == table.rows
+
+
+def test_the_revenue_facet_opens_with_the_filings_total_revenue_of_its_own_year():
+    text = ("Europe net sales increased 12% during 2025 on strong demand.\n"
+            "Total net sales were $391.0 million in 2025 and $383.3 million in 2024.\n"
+            "Total net sales were $383.3 million in 2024 and $394.3 million in 2023.\n")
+    fs = features_of(text)
+    probs = _probabilities(fs, revenue={"Europe net sales": 0.9, "Total net sales were $391.0": 0.05, "Total net sales were $383.3": 0.3})
+    chosen = select_summary(PROFILE, fs, probs, 110, "", SelectionParams(floor=0.02, rounds=1, cap=1))
+    assert [c.text for c in chosen["revenue"]] == ["Total net sales were $391.0 million in 2025 and $383.3 million in 2024."]
