@@ -348,16 +348,18 @@ def _stated(units: Sequence[SentenceUnit], shown: Sequence[str | None]) -> tuple
     return keep, antecedent
 
 
-def _document(chunks: Sequence, metadata: dict) -> tuple[Document, list]:
+def _document(chunks: Sequence, metadata: dict, spans: bool = True) -> tuple[Document, list]:
+    """The filing as features see it, and its lines. Its lines and prior-period spans serve only the
+    sentence table: ``spans=False`` (a summary reading a kept table) skips them."""
     from ingest.sections import chunk_lines, prior_period_spans
     from rag.rewrite import short_company_name
 
     fy_text = metadata.get("fiscal_year")
     fiscal_year = int(fy_text) if fy_text and str(fy_text).isdigit() else None
     ordered = sorted(chunks, key=lambda c: c.start)
-    lines = chunk_lines(ordered) if ordered else []
+    lines = chunk_lines(ordered) if ordered and spans else []
     doc = Document(fiscal_year, short_company_name(metadata.get("company")), max((c.end for c in ordered), default=1),
-                   tuple(prior_period_spans(lines, fiscal_year)) if ordered else (), metadata.get("form"))
+                   tuple(prior_period_spans(lines, fiscal_year)) if lines else (), metadata.get("form"))
     return doc, lines
 
 
@@ -390,7 +392,7 @@ def featurize(units: Sequence[SentenceUnit], vectors: np.ndarray, chunks: Sequen
     table = table if table is not None and len(table.printed) == len(units) else sentence_table(units, chunks, metadata)
     keep, antecedent = _stated(units, table.printed)
     texts = [table.printed[i] for i in keep]
-    doc, _ = _document(chunks, metadata)
+    doc, _ = _document(chunks, metadata, spans=False)  # the table holds what the spans gave
     sentence = np.asarray([table.rows[i] for i in keep], dtype=np.float64).reshape(len(keep), len(SENTENCE_FEATURES))
     headings = [table.headings[i] for i in keep]
     tokens = np.asarray([table.tokens[i] for i in keep], dtype=np.int64)
