@@ -160,8 +160,7 @@ def _indexed(doc: Document, doc_id: str, content_sha: str, embedder: Embedder, p
     sentence's row of the sentence table (``rag.features``)."""
     from ingest.chunking import chunk_document
     from ingest.sections import detect_sections
-    from rag.candidates import document_sentences
-    from rag.features import features_version, sentence_table
+    from rag.features import features_version
 
     if not doc.sections:
         doc = replace(doc, sections=detect_sections(doc.text))
@@ -169,12 +168,10 @@ def _indexed(doc: Document, doc_id: str, content_sha: str, embedder: Embedder, p
     chunks = chunk_document(doc, doc_id, counter)
     if not chunks:
         raise InputError(f"{path} has no text to index; check that it is a filing in a supported format.")
-    sentences = document_sentences(doc_id, chunks)
-    table = sentence_table(sentences, chunks, doc.metadata)  # what a summary reads of each, made once
     name = Path(doc.source).name
     t0 = time.perf_counter()
     vectors = embedder.embed([c.text for c in chunks], progress=progress, desc=f"Embedding {name}")
-    sentence_vectors = sentence_embedder(embedder)([u.text for u in sentences], progress=progress, desc=f"Sentences of {name}")
+    sentences, sentence_vectors, table = make_sentences(doc_id, chunks, doc.metadata, embedder, progress, f"Sentences of {name}")
     log.info("embedded %d chunks and %d sentences of %s in %.1fs", len(chunks), len(sentences), name, time.perf_counter() - t0)
     items = list(dict.fromkeys(c.item for c in chunks if c.item))
     meta = {**doc.metadata, **({"items": ",".join(items)} if items else {}), "features": features_version()}
@@ -300,6 +297,18 @@ def query_vectors(store: ChromaStore, embedder_factory, queries: list[str], mode
     return [cached[q] for q in queries]
 
 
+def make_sentences(doc_id: str, chunks, metadata: dict, embedder, progress: bool = False, desc: str = "Sentences"):
+    """A document's candidate sentences made from its chunks, their vectors and their sentence table: what
+    ingest stores, and what a document stored without them (or a rebuilt store) gets the same way."""
+    from rag.candidates import document_sentences
+    from rag.features import sentence_table
+
+    units = document_sentences(doc_id, chunks)
+    table = sentence_table(units, chunks, metadata)  # what a summary reads of each, made once
+    vectors = sentence_embedder(embedder)([u.text for u in units], progress=progress, desc=desc)
+    return units, vectors, table
+
+
 def sentences_of(store: ChromaStore, record: DocumentRecord, embedder_factory, chunks=None):
     """A document's candidate sentences, their vectors and their sentence table (``rag.features``). A document
     indexed by an older version has none: they are made from its stored chunks and embedded once, and kept
@@ -316,13 +325,10 @@ def sentences_of(store: ChromaStore, record: DocumentRecord, embedder_factory, c
             return units, vectors, SentenceTable.from_metadata(extra)
         chunks = chunks if chunks is not None else store.get_chunks(record.id)
         return units, vectors, sentence_table(units, chunks, record.metadata)
-    from rag.candidates import document_sentences
-
     chunks = chunks if chunks is not None else store.get_chunks(record.id)
-    units = document_sentences(record.id, chunks)
-    log.warning("%s was indexed without its sentences: embedding %d sentences once", record.id, len(units))
-    vectors = np.asarray(sentence_embedder(embedder_factory())([u.text for u in units], progress=True, desc="Sentences"), dtype=np.float32)
-    table = sentence_table(units, chunks, record.metadata)
+    log.warning("%s was indexed without its sentences: embedding them once", record.id)
+    units, vectors, table = make_sentences(record.id, chunks, record.metadata, embedder_factory(), progress=True)
+    vectors = np.asarray(vectors, dtype=np.float32)
     try:
         store.add_sentences(record, units, vectors, [table.metadata(i) for i in range(len(units))], {"features": features_version()})
     except StoreError as exc:

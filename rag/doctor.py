@@ -212,14 +212,12 @@ class _Rebuild:
         except StoreError:
             sentences, sentence_vectors, extra = [], [], []
         if record.sentences is None or len(sentences) != record.sentences or state.state == "sentences missing":
-            from ingest.embed import sentence_embedder
-            from rag.candidates import document_sentences
-            from rag.features import features_version, sentence_table
+            from rag.api import make_sentences
+            from rag.features import features_version
             from vectorstore.chroma import DocumentRecord
 
-            sentences = document_sentences(state.id, chunks)  # made from the chunks, as at ingest
-            sentence_vectors = sentence_embedder(self.embedder)([u.text for u in sentences])
-            table = sentence_table(sentences, chunks, record.metadata)
+            # made from the chunks, as at ingest
+            sentences, sentence_vectors, table = make_sentences(state.id, chunks, record.metadata, self.embedder)
             extra = [table.metadata(i) for i in range(len(sentences))]
             record = DocumentRecord(record.id, record.source, record.chunks, record.content_sha,
                                     {**record.metadata, "features": features_version()})

@@ -358,6 +358,8 @@ def has_evidence(fs: FeatureSet, facet: str, probabilities: np.ndarray, floor: f
 HEADLINE_REVENUE = re.compile(r"\b(?:total|consolidated)\s+(?:net\s+)?(?:revenues?|sales)\b|"
                               r"^(?:[\w ]+:\s+)?(?:net\s+)?(?:revenues?|sales)\s+(?:were|was|totaled|totalled|increased|decreased|grew|rose|declined)\b", re.I)
 
+_TOTAL = re.compile(r"\b(?:total|consolidated)\b", re.I)
+
 
 def headline_revenue(fs: FeatureSet, p: np.ndarray) -> int:
     """The likeliest sentence stating the filing's total revenue for its own fiscal year, or -1."""
@@ -365,7 +367,7 @@ def headline_revenue(fs: FeatureSet, p: np.ndarray) -> int:
     fy = fs.document.fiscal_year
     found = [i for i, t in enumerate(fs.texts) if HEADLINE_REVENUE.search(t) and MONEY.search(t) and not prior[i]
              and fs.antecedent[i] < 0 and (fy is None or str(fy) in t or not _YEAR.search(t))]
-    return max(found, key=lambda i: (bool(re.search(r"(?i)\b(?:total|consolidated)\b", fs.texts[i])), p[i]), default=-1)
+    return max(found, key=lambda i: (bool(_TOTAL.search(fs.texts[i])), p[i]), default=-1)
 
 
 def select_summary(profile, fs: FeatureSet, probabilities: dict[str, np.ndarray], max_tokens: int, company: str = "",
