@@ -96,6 +96,36 @@ def test_orphans_of_an_interrupted_ingest_are_swept(store):
     assert store.count_chunks("doc-d") == 2
 
 
+def test_two_writers_of_one_document_take_turns(tmp_path):
+    """A second writer of a document must not take the first one's chunks, written before its record, for an
+    interrupted ingest's and sweep them: it waits, then finds the document written (CI saw the 4-ingest race)."""
+    import threading
+
+    from vectorstore.chroma import StoreOptions
+
+    first_wrote, second_started = threading.Event(), threading.Event()
+
+    def pause(point: str) -> None:
+        if point == "after-chunk-batch" and not first_wrote.is_set():
+            first_wrote.set()
+            assert second_started.wait(30)
+            time.sleep(0.5)  # the second writer's sweep would run now
+
+    root = tmp_path / "store"
+    one = ChromaStore.open(root, options=StoreOptions(batch=2, on_write=pause))
+    two = ChromaStore.open(root, options=StoreOptions(batch=2))
+    record, chunks, vecs = DocumentRecord("doc-r", "/r.txt", 6, "sha-r", {}), _chunks("doc-r", 6), [[1.0, 0.0, 0.0]] * 6
+    results = {}
+    writer = threading.Thread(target=lambda: results.setdefault("one", one.add_document(record, chunks, vecs)))
+    writer.start()
+    assert first_wrote.wait(30)
+    second_started.set()
+    results["two"] = two.add_document(record, chunks, vecs)
+    writer.join(30)
+    assert sorted(results.values()) == [0, 6]  # one wrote it; the other found it written
+    assert [c.index for c in two.get_chunks("doc-r")] == list(range(6)) and two.get_document("doc-r").chunks == 6
+
+
 def _units(doc_id: str, n: int) -> list[SentenceUnit]:
     return [SentenceUnit(f"{doc_id}#s{i:05d}", doc_id, f"Sentence {i} of {doc_id} states a fact.", f"{doc_id}#{i:05d}",
                          "Item 7" if i else None, i * 10, i * 10 + 5, "table" if i == 2 else "sentence",

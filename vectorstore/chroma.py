@@ -173,6 +173,7 @@ class ChromaStore:
         self._docs = _Guarded(docs, location, self.remote, self.options.retries)
         self._cache = _Guarded(cache, location, self.remote, self.options.retries)
         self._sentences = _Guarded(sentences, location, self.remote, self.options.retries)
+        self._writing = _WriteLock(None if remote else Path(location))
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -244,7 +245,14 @@ class ChromaStore:
         ``sentence_extra``: more metadata per sentence (str, int or float values), kept and given back as is."""
         if len(chunks) != len(embeddings) or len(sentences) != len(sentence_embeddings):
             raise ValueError("one embedding per chunk and per sentence")
-        self._sweep_orphans(record.id)
+        with self._writing:
+            done = self.get_document(record.id)
+            if done is not None and done.content_sha == record.content_sha:
+                return 0  # another process wrote this very document while this one embedded it
+            return self._write_document(record, chunks, embeddings, sentences, sentence_embeddings, sentence_extra)
+
+    def _write_document(self, record, chunks, embeddings, sentences, sentence_embeddings, sentence_extra) -> int:
+        self._sweep_orphans(record.id)  # under the write lock: chunks without a record are an interrupted ingest's, not a writer's
         try:
             for i, j in self._batches(len(chunks)):
                 self._written("before-chunk-batch")
@@ -292,19 +300,21 @@ class ChromaStore:
         (with ``record_metadata`` added to it)."""
         if len(sentences) != len(embeddings):
             raise ValueError("one embedding per sentence")
-        self._sentences.delete(where={"doc_id": record.id})  # what an interrupted earlier try left
-        self._add_sentences(sentences, embeddings, extra)
-        got = self._docs.get(ids=[record.id], include=["metadatas"])
-        if got["ids"]:
-            self._docs.update(ids=[record.id], metadatas=[{**got["metadatas"][0], **(record_metadata or {}), "sentences": len(sentences)}])
+        with self._writing:
+            self._sentences.delete(where={"doc_id": record.id})  # what an interrupted earlier try left
+            self._add_sentences(sentences, embeddings, extra)
+            got = self._docs.get(ids=[record.id], include=["metadatas"])
+            if got["ids"]:
+                self._docs.update(ids=[record.id], metadatas=[{**got["metadatas"][0], **(record_metadata or {}), "sentences": len(sentences)}])
 
     def delete_document(self, doc_id: str) -> int:
         """Remove a document: its record first (it stops existing), then its chunks and sentences."""
-        n = self.count_chunks(doc_id)
-        self._docs.delete(ids=[doc_id])
-        self._chunks.delete(where={"doc_id": doc_id})
-        self._sentences.delete(where={"doc_id": doc_id})
-        return n
+        with self._writing:
+            n = self.count_chunks(doc_id)
+            self._docs.delete(ids=[doc_id])
+            self._chunks.delete(where={"doc_id": doc_id})
+            self._sentences.delete(where={"doc_id": doc_id})
+            return n
 
     def count_chunks(self, doc_id: str) -> int:
         return len(self._chunks.get(where={"doc_id": doc_id}, include=[])["ids"])
@@ -571,6 +581,49 @@ class _opening_lock:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
 
+
+
+class _WriteLock:
+    """Held while a document is written or removed, so that two processes (or threads) ingesting into one
+    local store take turns: otherwise one process, seeing another's first chunks without their record, takes
+    them for an interrupted ingest and sweeps them while the other goes on to write the record. An exclusive
+    ``flock`` on ``.rag-write.lock`` in the store directory, re-entrant within this object. A server store has
+    none (its writes are the server's)."""
+
+    NAME = ".rag-write.lock"
+
+    def __init__(self, root: Path | None):
+        import threading
+
+        self.path = root / self.NAME if root is not None else None
+        self.guard = threading.RLock()
+        self.depth = 0
+        self.fd: int | None = None
+
+    def __enter__(self):
+        self.guard.acquire()
+        self.depth += 1
+        if self.depth == 1 and self.path is not None:
+            try:
+                import fcntl
+            except ImportError:  # not POSIX: threads still take turns
+                return self
+            try:
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError:  # a read-only store read through a copy: nothing here reaches it, nothing to guard
+                return self
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.depth -= 1
+        if self.depth == 0 and self.fd is not None:
+            import fcntl
+
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+        self.guard.release()
 
 
 def _writable(root: Path) -> bool:
