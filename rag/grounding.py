@@ -327,7 +327,10 @@ def _evidence_of(s, chunks_by_id, rules: Rules):
     cited = [chunks_by_id[c] for c in s.chunk_ids if c in chunks_by_id] if s.citations else []
     if not cited:  # attribute: the retrieved chunks that support it best
         cited = sorted(chunks_by_id.values(), key=lambda c: -support_score(s.text, c.text))[:3]
-    why = reason(s.text, [c.text for c in cited], rules)
+    texts = [c.text for c in cited]
+    if len(cited) > 1:  # a table sentence cites its rows' chunk and its header's: the unit line declared in one
+        texts.append("\n".join(c.text for c in sorted(cited, key=lambda c: c.index)))  # scales the figures of the other
+    why = reason(s.text, texts, rules)
     if why and not s.citations and not reason(s.text, [c.text for c in chunks_by_id.values()], rules):
         why = ""
     return cited, why

@@ -96,3 +96,17 @@ def test_a_table_header_year_before_a_change_column_is_a_year():
     claim = "Revenues, fiscal 2025 ($ millions; change from fiscal 2024): Footwear 29,510 (-12%), Apparel 12,965 (-6%)."
     assert check_sentence(claim, [table]).ok
     assert not check_sentence(claim.replace("2024", "2023"), [table]).ok
+
+
+def test_a_table_sentence_stands_on_the_unit_its_header_chunk_declares():
+    """A table split across two chunks: the unit line ends one, the total row starts the next. The table
+    sentence cites both, and its millions rest on the header's "(dollars in millions)"."""
+    header = _chunk(4, "The following table shows net sales by category (dollars in millions):\n2024 | 2023\niPhone | $201,183 | $200,583")
+    rows = _chunk(5, "Total net sales | $391,035 | $383,285\niPhone net sales were flat.")
+    text = "Net sales by category: Total net sales were $391,035 million in 2024 and $383,285 million in 2023."
+    cited = Sentence(text, "revenue", (rows.id, header.id), (Citation(rows.id, "Item 7", rows.start, rows.end),))
+    kept, dropped = ground([cited], {c.id: c for c in (header, rows)})
+    assert [s.text for s in kept] == [text] and not dropped
+    alone = Sentence(text, "revenue", (rows.id,), (Citation(rows.id, "Item 7", rows.start, rows.end),))
+    kept, dropped = ground([alone], {c.id: c for c in (header, rows)})
+    assert not kept and "figures not in the evidence" in dropped[0].reason  # no unit cited, no millions
