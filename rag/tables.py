@@ -329,6 +329,15 @@ def _amount(value: str, unit: str, dollars: bool) -> str | None:
     return f"{value} {unit[:-1]}" if unit else value
 
 
+def _latest_first(said: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Values under year columns, the latest year first: a statement of operations laid out "2022 | 2023 |
+    2024" states the fiscal year's figure in its last column, not its first."""
+    years = [re.search(r"\b(" + YEAR_DIGITS + r")\b", h) for _, h in said]
+    if len(said) < 2 or not all(years):
+        return said
+    return [v for _, v in sorted(zip(years, said), key=lambda p: -int(p[0].group(1)))]
+
+
 def row_sentences(lines: list[tuple[int, str, str | None]]) -> list[TableSentence]:
     """One sentence per `` | `` row under a caption and a header: caption, row label, each value with its
     column and the table's unit. Figures are copied from their cells; the unit word is the table's."""
@@ -368,7 +377,7 @@ def row_sentences(lines: list[tuple[int, str, str | None]]) -> list[TableSentenc
                     said.append((amount, head))
             if not said or any(v.endswith("%") for v, _ in said) and unit:
                 continue
-            said = said[:2]
+            said = _latest_first(said)[:2]
             name = f"{group}, {label[0].lower() + label[1:] if not label[:2].isupper() else label}" if group else label
             verb = "were" if _PLURAL_LABEL.search(label.split()[-1]) and not label.lower().endswith(("ss", "us")) else "was"
             when = [f"in fiscal {h}" if fiscal and re.fullmatch(r"\d{4}", h) else (f"in {h}" if re.fullmatch(r"(?:fiscal\s+)?\d{4}", h, re.I) else f"for {h}")

@@ -57,6 +57,20 @@ def test_fiscal_years_and_rows_that_are_not_money():
     ]
 
 
+OLDEST_FIRST = """AMAZON.COM, INC.
+CONSOLIDATED STATEMENTS OF OPERATIONS
+(in millions, except per share data)
+Year Ended December 31,
+2022 | 2023 | 2024
+Net product sales | $242,901 | $255,887 | $272,311
+Total net sales | 513,983 | 574,785 | 637,959"""
+
+
+def test_columns_oldest_first_state_the_latest_year_first():
+    assert [t.text for t in row_sentences(_lines(OLDEST_FIRST))][-1] == (
+        "Consolidated Statements of Operations: Total net sales were $637,959 million in 2024 and $574,785 million in 2023.")
+
+
 @pytest.mark.parametrize("text", [
     "(Dollars in millions)\n2024 | 2023\nNet sales | $5 | $4",  # no caption above the unit
     "Sales and marketing | $2,917,554 | $2,657,883 | $2,479,342",  # a row without its header
