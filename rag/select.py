@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import dataclasses
 import functools
 import re
 from collections.abc import Sequence
@@ -68,6 +69,7 @@ class Candidate:
     rank: int = 0  # the rank of its chunk in the facet's retrieval
     quality: float = 0.0  # evidence strength regardless of length: decides whether a facet has evidence at all
     also: tuple[str, ...] = ()  # further chunks the sentence rests on (a table's header and rows)
+    lead: bool = False  # opens its facet whatever its place in the filing (the headline revenue)
 
 
 def fact_keys(text: str) -> frozenset[str]:
@@ -113,7 +115,7 @@ def assemble_sentences(profile: Profile, chosen: dict[str, list[Candidate]], com
     for f in profile.facets:
         if f.name not in chosen:
             continue
-        picked = sorted(chosen[f.name], key=lambda c: c.position)
+        picked = sorted(chosen[f.name], key=lambda c: (not c.lead, c.position))
         if not picked:
             out.append(Sentence(f.missing, f.name, ()))
             continue
@@ -381,6 +383,7 @@ def select_summary(profile, fs: FeatureSet, probabilities: dict[str, np.ndarray]
     silent = [f for f in profile.facets if not has_evidence(fs, f.name, probabilities[f.name], params.floor)]
     probabilities = {f: np.zeros_like(p) if f in {s.name for s in silent} else p for f, p in probabilities.items()}
     budget = max_tokens - sum(count_tokens(f.missing) + 1 for f in silent)
+    top = -1
     if "revenue" in probabilities and "revenue" not in {f.name for f in silent}:
         top = headline_revenue(fs, probabilities["revenue"])
         if top >= 0:
@@ -388,6 +391,9 @@ def select_summary(profile, fs: FeatureSet, probabilities: dict[str, np.ndarray]
             probabilities["revenue"][top] = 100.0  # worth more per token than anything: the facet's first pick
     picks = beside_antecedents(fs, choose(fs, probabilities, budget, params, order=names))
     chosen = chosen_candidates(fs, picks, profile)
+    if top >= 0:
+        chosen["revenue"] = [dataclasses.replace(c, lead=True) if top in p.units else c
+                             for p, c in zip([p for p in picks if p.facet == "revenue"], chosen["revenue"])]
     sequence = []  # (facet, candidate) in the order they were chosen
     seen = {f: 0 for f in names}
     for p in picks:
