@@ -160,6 +160,7 @@ def _indexed(doc: Document, doc_id: str, content_sha: str, embedder: Embedder, p
     sentence's row of the sentence table (``rag.features``)."""
     from ingest.chunking import chunk_document
     from ingest.sections import detect_sections
+    from rag.candidates import CANDIDATES_VERSION
     from rag.features import features_version
 
     if not doc.sections:
@@ -174,7 +175,8 @@ def _indexed(doc: Document, doc_id: str, content_sha: str, embedder: Embedder, p
     sentences, sentence_vectors, table = make_sentences(doc_id, chunks, doc.metadata, embedder, progress, f"Sentences of {name}")
     log.info("embedded %d chunks and %d sentences of %s in %.1fs", len(chunks), len(sentences), name, time.perf_counter() - t0)
     items = list(dict.fromkeys(c.item for c in chunks if c.item))
-    meta = {**doc.metadata, **({"items": ",".join(items)} if items else {}), "features": features_version()}
+    meta = {**doc.metadata, **({"items": ",".join(items)} if items else {}), "features": features_version(),
+            "candidates": CANDIDATES_VERSION}
     record = DocumentRecord(doc_id, doc.source, len(chunks), content_sha, meta)
     return record, chunks, vectors, sentences, sentence_vectors, [table.metadata(i) for i in range(len(sentences))]
 
@@ -315,22 +317,28 @@ def sentences_of(store: ChromaStore, record: DocumentRecord, embedder_factory, c
     unless the store is read-only. A table of another features version is made again (it is cheap)."""
     import numpy as np
 
+    from rag.candidates import CANDIDATES_VERSION
     from rag.features import SentenceTable, features_version, sentence_table
     from vectorstore.errors import StoreError
 
     units, vectors, extra = store.get_sentences(record.id, extra=True)
     current = record.metadata.get("features") == features_version()
-    if record.sentences is not None and len(units) == record.sentences:
+    made_now = record.metadata.get("candidates", "1") == CANDIDATES_VERSION
+    if record.sentences is not None and len(units) == record.sentences and made_now:
         if current:
             return units, vectors, SentenceTable.from_metadata(extra)
         chunks = chunks if chunks is not None else store.get_chunks(record.id)
         return units, vectors, sentence_table(units, chunks, record.metadata)
     chunks = chunks if chunks is not None else store.get_chunks(record.id)
-    log.warning("%s was indexed without its sentences: embedding them once", record.id)
+    if record.sentences is None or len(units) != record.sentences:
+        log.warning("%s was indexed without its sentences: embedding them once", record.id)
+    else:
+        log.warning("%s has the candidate sentences of an older version: making and embedding them again, once", record.id)
     units, vectors, table = make_sentences(record.id, chunks, record.metadata, embedder_factory(), progress=True)
     vectors = np.asarray(vectors, dtype=np.float32)
     try:
-        store.add_sentences(record, units, vectors, [table.metadata(i) for i in range(len(units))], {"features": features_version()})
+        store.add_sentences(record, units, vectors, [table.metadata(i) for i in range(len(units))],
+                            {"features": features_version(), "candidates": CANDIDATES_VERSION})
     except StoreError as exc:
         log.warning("the sentences could not be kept (%s); they serve this command only", str(exc).split(";")[0])
     return units, vectors.reshape(len(units), -1) if len(units) else vectors, table

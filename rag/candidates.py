@@ -20,7 +20,7 @@ from ingest.sentences import looks_like_heading, sentence_spans
 from ingest.types import Chunk, SentenceUnit
 from rag.grounding import INSTRUCTION, addressed_to_model
 from rag.rewrite import MIN_WORDS, PAGE_HEADER
-from rag.text import NUMBER, POINTER, STATEMENT_VERB, has_verb
+from rag.text import FINITE, NUMBER, POINTER, STATEMENT_VERB, has_verb
 
 MAX_DOLLAR_SIGNS = 6  # "$1 $2 $3 ..." is a row of a table that lost its layout
 
@@ -73,6 +73,13 @@ def rebuilt_text(chunks: Sequence[Chunk]) -> str:
     return "".join(parts)
 
 
+CANDIDATES_VERSION = "2"  # raise when what is a candidate, or how a table row reads, changes: a store's sentences of
+# another version are made again from its chunks at the next summary (2: run-in headings, verbless list items and
+# oldest-first year columns)
+
+_AUXILIARY = re.compile(r"\b(?:is|are|was|were|has|have|had|will|would|may|might|can|could|should|must|does|did)\b", re.I)
+
+
 def is_candidate(text: str, a: int, b: int, clause: int) -> bool:
     """Whether ``text[a:b]`` can stand in a summary as a sentence of its own."""
     raw = text[a:b]
@@ -93,6 +100,13 @@ def is_candidate(text: str, a: int, b: int, clause: int) -> bool:
         return False  # a list fragment without its lead-in ("working with customers to ...")
     if POINTER.search(raw):
         return False  # "The table below presents ...": points at what a summary does not hold
+    stated = has_verb(raw) or bool(FINITE.search(raw))
+    if clause >= 0 and not stated:
+        return False  # one item of a "; " list ("(10) providers of virtual or in-person healthcare services."): no statement
+    line_end = text.find("\n", b)
+    if not has_verb(raw) and not _AUXILIARY.search(raw) and len(raw.split()) <= 8 and not text[text.rfind("\n", 0, a) + 1 : a].strip() \
+            and text[b : line_end if line_end >= 0 else len(text)].strip():
+        return False  # "Net sales by channel and geography. Retail grocery chains accounted for ...": a run-in heading
     lead = text[text.rfind("\n", 0, a) + 1 : a].strip()
     if lead.endswith(".") and len(lead.split()) <= 5 and looks_like_heading(lead) and not has_verb(raw):
         return False  # "Harborview Kitchen. Our flagship brand of ...": a run-in heading's noun phrase, no statement

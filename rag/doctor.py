@@ -211,7 +211,10 @@ class _Rebuild:
             sentences, sentence_vectors, extra = old.get_sentences(state.id, extra=True)
         except StoreError:
             sentences, sentence_vectors, extra = [], [], []
-        if record.sentences is None or len(sentences) != record.sentences or state.state == "sentences missing":
+        from rag.candidates import CANDIDATES_VERSION
+
+        if record.sentences is None or len(sentences) != record.sentences or state.state == "sentences missing" \
+                or record.metadata.get("candidates", "1") != CANDIDATES_VERSION:
             from rag.api import make_sentences
             from rag.features import features_version
             from vectorstore.chroma import DocumentRecord
@@ -220,7 +223,7 @@ class _Rebuild:
             sentences, sentence_vectors, table = make_sentences(state.id, chunks, record.metadata, self.embedder)
             extra = [table.metadata(i) for i in range(len(sentences))]
             record = DocumentRecord(record.id, record.source, record.chunks, record.content_sha,
-                                    {**record.metadata, "features": features_version()})
+                                    {**record.metadata, "features": features_version(), "candidates": CANDIDATES_VERSION})
             state.outcome = "re-embedded"
         return record, sentences, sentence_vectors, extra
 

@@ -410,3 +410,18 @@ def test_a_sentence_of_the_filing_that_says_it_comes_with_the_one_it_leans_on():
     units = _units(text)
     assert [u.follows for u in units] == [False, True, False]
     assert printed(units[2], None) == "It ships food to 1,900 restaurants from 12 distribution centers."  # from "We ship"
+
+
+def test_run_in_headings_and_verbless_list_items_are_not_sentences():
+    text = ("Net sales by channel and geography. Retail grocery chains accounted for 51% of net sales in fiscal 2025.\n"
+            "Our competitors include (1) physical and online retailers; (2) companies that sell grocery products online; "
+            "and (3) providers of virtual or in-person healthcare services. Our fixed costs include the costs to build "
+            "and run our technology infrastructure; and to build and optimize our fulfillment network.\n"
+            "We direct customers to our stores primarily through a number of marketing channels.")
+    found = [u.text for u in _units(text)]
+    assert not any("channel and geography" in t for t in found)
+    assert any(t.startswith("Retail grocery chains accounted for 51%") for t in found)
+    assert not any("healthcare services" in t and "providers" in t.split()[0].lower() for t in found)
+    assert not any(t.lower().startswith("to build and optimize") for t in found)
+    # a whole sentence whose verb the lexicon does not know still stands
+    assert "We direct customers to our stores primarily through a number of marketing channels." in found

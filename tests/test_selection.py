@@ -240,3 +240,25 @@ def test_the_revenue_facet_opens_with_the_filings_total_revenue_of_its_own_year(
     probs = _probabilities(fs, revenue={"Europe net sales": 0.9, "Total net sales were $391.0": 0.05, "Total net sales were $383.3": 0.3})
     chosen = select_summary(PROFILE, fs, probs, 110, "", SelectionParams(floor=0.02, rounds=1, cap=1))
     assert [c.text for c in chosen["revenue"]] == ["Total net sales were $391.0 million in 2025 and $383.3 million in 2024."]
+
+
+def test_sentences_of_an_older_candidates_version_are_made_again_once(tmp_path, fake_embedder):
+    from rag.api import ingest_file, sentences_of
+    from rag.candidates import CANDIDATES_VERSION
+    from vectorstore.chroma import ChromaStore
+
+    path = tmp_path / "f.txt"
+    path.write_text("ITEM 1. BUSINESS\n" + FILING * 3)
+    store = ChromaStore.open(tmp_path / "store")
+    record = store.get_document(ingest_file(store, path, fake_embedder).id)
+    assert record.metadata["candidates"] == CANDIDATES_VERSION
+    units = sentences_of(store, record, lambda: pytest.fail("current sentences are read, not made"))[0]
+    store._docs.update(ids=[record.id], metadatas=[{**store._docs.get(ids=[record.id])["metadatas"][0], "candidates": "1"}])
+    store._sentences.delete(ids=[units[0].id])  # what the older version made differs
+    stale = store.get_document(record.id)
+    calls = []
+    again = sentences_of(store, stale, lambda: calls.append(1) or fake_embedder)[0]
+    assert calls and [u.id for u in again] == [u.id for u in units]
+    now = store.get_document(record.id)
+    assert now.metadata["candidates"] == CANDIDATES_VERSION and now.sentences == len(units) == store.count_sentences(record.id)
+    sentences_of(store, now, lambda: pytest.fail("made once, then kept"))
