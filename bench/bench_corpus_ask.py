@@ -2,12 +2,12 @@
 
 Prints figures; asserts nothing about speed.
 
-``rag.ask.ask`` answers over every selected document. Up to ``rag.ask.PER_DOCUMENT_LIMIT`` (100)
+``rag.ask.ask`` answers over every selected document. Up to ``AskSettings.read_whole`` (100)
 documents it runs one retrieval per document (``retrieve_chunks``: dense top-max(3k,20) of the
 document, fused with BM25 within it, k kept). Beyond it, the corpus path (still called ``$in`` below):
 ONE dense query over all selected documents (``ChromaStore.query_many``: no filter when the selection
 is the whole store, else a ``doc_id $in [...]`` filter; a pool of min(40k, 400) chunks) fused with a
-BM25 ranking of that pool ranks the documents, and the best ``rag.ask.CORPUS_DOCUMENTS`` (8) are then
+BM25 ranking of that pool ranks the documents, and the best ``AskSettings.corpus_documents`` (8) are then
 searched one by one as the per-document path does (before 2026-12-03 the pool's leftovers, about 1.4
 chunks per document at 1,000 documents, were all a document got).
 This benchmark measures both on the same store.
@@ -38,7 +38,7 @@ Measured (in-process, ``rag.Index(store=DIR).ask(question, k=K)``, the offline e
 one warm-up call per path not counted, so the embedding model load is not counted):
 
 - ``$in`` path: ``Index.ask`` as shipped (more than 100 documents selected).
-- per-document path: the same calls with ``rag.ask.PER_DOCUMENT_LIMIT`` set above the number of
+- per-document path: the same calls with ``AskSettings.read_whole`` set above the number of
   documents (a module attribute read at call time; restored afterwards).
 - Recall of the ``$in`` path against the per-document path, per question, for the same query vector.
   The retrieved hits of each timed call are recorded by wrapping ``rag.ask.extractive_answer`` (the
@@ -308,11 +308,9 @@ class Recorder:
 
 def run_path(index, questions: list[str], k: int, per_document: bool, n_docs: int) -> list[dict]:
     """A warm-up call (logged, not counted), then each question once through ``Index.ask``: per-question results."""
-    import rag.ask
-
-    saved = rag.ask.PER_DOCUMENT_LIMIT
-    if per_document:
-        rag.ask.PER_DOCUMENT_LIMIT = n_docs + 1  # read by ask() at call time
+    saved = index.settings
+    if per_document:  # every document read whole
+        index.settings = saved.model_copy(update={"ask": saved.ask.model_copy(update={"read_whole": n_docs + 1})})
     name = "per-document" if per_document else "$in"
     out = []
     try:
@@ -337,7 +335,7 @@ def run_path(index, questions: list[str], k: int, per_document: bool, n_docs: in
                     f"{rec.calls} store queries {rec.query_s * 1e3:6,.0f} ms, {rec.returned} chunks), {len(hits):4} documents with hits, "
                     f"{len(answer.citations):2} citations: {q}")
     finally:
-        rag.ask.PER_DOCUMENT_LIMIT = saved
+        index.settings = saved
     return out
 
 
@@ -487,12 +485,10 @@ def main() -> None:
         n_chunks = sum(r.chunks for r in records)
         size = dir_size_mb(store_dir)
         questions = QUESTIONS[: args.questions]
-        import rag.ask
-
-        limit = rag.ask.PER_DOCUMENT_LIMIT
+        limit = index.settings.ask.read_whole
         log(f"store: {n_docs} documents, {n_chunks:,} chunks, {size:,.1f} MB; asking {len(questions)} questions, k={args.k}")
         if n_docs <= limit:
-            log(f"note: {n_docs} documents <= PER_DOCUMENT_LIMIT ({limit}): Index.ask takes the per-document path anyway")
+            log(f"note: {n_docs} documents <= AskSettings.read_whole ({limit}): Index.ask takes the per-document path anyway")
 
         t = time.perf_counter()
         index.ask(WARMUP_QUESTION, k=args.k)  # model load + store open, not counted

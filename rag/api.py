@@ -472,7 +472,7 @@ def answer(settings: Settings, store: ChromaStore | None, question: str, *, doc_
 
     llm = llm if llm is not None else llm_client(settings)
     return ask(store, question, default_embedder(settings.embedding), doc_ids=doc_ids, company=company, year=year, item=item, k=k,
-               llm=llm, history=history)
+               llm=llm, history=history, options=settings.ask)
 
 
 def select_documents(store: ChromaStore | None, doc_ids: Sequence[str] = (), company: str | None = None, year: str | None = None):

@@ -48,6 +48,7 @@ from rag.text import (
     stem,
     words,
 )
+from rag.settings import AskSettings
 from rag.types import Citation
 from vectorstore.chroma import ChromaStore, DocumentRecord
 
@@ -755,13 +756,12 @@ def extractive_answer(query: Query, evidence: Sequence[DocumentEvidence]) -> Ans
 
 
 # -- the LLM backend ------------------------------------------------------------------------
-ASK_EVIDENCE_TOKENS = 1500  # the lines shown to the model: a CPU reads ~50 tokens/s
 ASK_REPLY_TOKENS = 400
 SHOWN_MARGIN = 0.35  # lines shown to the model lie within this of the best
 
 
 def llm_answer(query: Query, evidence: Sequence[DocumentEvidence], llm, history: Sequence[tuple[str, str]] = (),
-               evidence_tokens: int = ASK_EVIDENCE_TOKENS) -> Answer:
+               evidence_tokens: int = AskSettings().evidence_tokens) -> Answer:
     """The model answers from the question's best sentences (not whole chunks), numbered; each of its
     sentences must be supported by the lines it cites and keep the attribution of their figures. When it
     declines, its refusal stands unless the embedded backend finds an answer; when nothing it writes
@@ -916,14 +916,10 @@ def normalize_item(item: str | None) -> str | None:
     return f"Item {m.group(1).upper()}"
 
 
-# Up to this many documents, each is read whole (all its sentences scored), as it would be alone.
-# Beyond it, one sentence query over all of them picks the CORPUS_DOCUMENTS to read: a filtered
-# query costs ~85 ms at 100k vectors and ~580 ms at 1M (bench/bench_scale.py).
-PER_DOCUMENT_LIMIT = 100
-CORPUS_DOCUMENTS = 8
-
-
-def _corpus_documents(store: ChromaStore, records: dict, query: Query, item: str | None, everything: bool) -> list[str]:
+# Up to AskSettings.read_whole documents, each is read whole (all its sentences scored), as it would be
+# alone. Beyond it, one sentence query over all of them picks the AskSettings.corpus_documents to read: a
+# filtered query costs ~85 ms at 100k vectors and ~580 ms at 1M (bench/bench_scale.py).
+def _corpus_documents(store: ChromaStore, records: dict, query: Query, item: str | None, everything: bool, keep: int) -> list[str]:
     """The documents of a very large selection worth reading whole: one nearest-sentence query over all of
     them (no filter when the selection is the whole store), each document ranked by its best sentence."""
     found = store.query_sentences(query.vector.tolist(), None if everything else list(records), k=400, item=item)
@@ -933,7 +929,7 @@ def _corpus_documents(store: ChromaStore, records: dict, query: Query, item: str
             held = stems_of(unit.text)
             lexical = sum(1 for t in query.terms if t in held) / max(1, len(query.terms))
             best[unit.doc_id] = max(best.get(unit.doc_id, -1.0), sim + LEXICAL_WEIGHT * lexical)
-    return sorted(best, key=lambda d: -best[d])[:CORPUS_DOCUMENTS]
+    return sorted(best, key=lambda d: -best[d])[:keep]
 
 
 def _capitalized(text: str) -> set[str]:
@@ -971,8 +967,9 @@ def question_text(question: str, records: Sequence[DocumentRecord], history: Seq
 
 
 def ask(store: ChromaStore, question: str, embedder, *, doc_ids: Sequence[str] = (), company: str | None = None, year: str | None = None,
-        item: str | None = None, k: int = 8, llm=None, history: Sequence[tuple[str, str]] = ()) -> Answer:
-    """Answer ``question`` from the indexed filings selected by ids, company, year and item.
+        item: str | None = None, k: int = 8, llm=None, history: Sequence[tuple[str, str]] = (),
+        options: AskSettings | None = None) -> Answer:
+    """Answer ``question`` from the indexed filings selected by ids, company, year and item, read as ``options`` say.
 
     A model may be shown each document's best ``5 * k`` sentences (as many as fit its evidence budget)."""
     if not question.strip():
@@ -989,7 +986,9 @@ def ask(store: ChromaStore, question: str, embedder, *, doc_ids: Sequence[str] =
     text, explained = question_text(question, list(records.values()), history)
     query = make_query(question, text, embedder.embed([text])[0], explained)
     per_doc = PER_DOCUMENT * 2 if asks_for_lenders(question) else PER_DOCUMENT  # a list is spread over the filing
-    chosen = list(records) if len(records) <= PER_DOCUMENT_LIMIT else _corpus_documents(store, records, query, item, everything)
+    options = options or AskSettings()
+    chosen = list(records) if len(records) <= options.read_whole else \
+        _corpus_documents(store, records, query, item, everything, options.corpus_documents)
     evidence = []
     for doc_id in chosen:
         pool = sentence_pool(store, records[doc_id], embedder)
@@ -1000,5 +999,5 @@ def ask(store: ChromaStore, question: str, embedder, *, doc_ids: Sequence[str] =
     if not any(e.scored for e in evidence):
         return Answer(question, False, [])
     if llm is not None:
-        return llm_answer(query, evidence, llm, history)
+        return llm_answer(query, evidence, llm, history, options.evidence_tokens)
     return extractive_answer(query, evidence)

@@ -123,6 +123,18 @@ class SelectionSettings(Section):
     scorer: Path | None = env_field(None, description="The trained scorer's weights (JSON from `rag train`); None: the one the package ships.")
 
 
+class AskSettings(Section):
+    """How `rag ask` reads the filings it is given."""
+
+    read_whole: int = env_field(100, env="RAG_ASK_READ_WHOLE", ge=0,
+                                description="Up to this many selected documents, each is read whole (all its sentences scored); beyond "
+                                "it, one nearest-sentence query over all of them picks the ones to read (~85 ms at 100k vectors).")
+    corpus_documents: int = env_field(8, env="RAG_ASK_CORPUS_DOCUMENTS", ge=1, le=100,
+                                      description="Documents read whole when a selection is larger than read_whole.")
+    evidence_tokens: int = env_field(1500, env="RAG_ASK_EVIDENCE_TOKENS", ge=200,
+                                     description="Sentences shown to a model for one question, in tokens (a CPU model reads ~50 tokens/s).")
+
+
 # -- the model that writes -------------------------------------------------------------------------
 class LLMSettings(Section):
     """The model that writes; ``rag.llm.llm_from_env`` decides it from ``--llm`` and the environment."""
@@ -179,6 +191,7 @@ class Settings(BaseModel):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
+    ask: AskSettings = Field(default_factory=AskSettings)
     llm: LLMSettings | None = Field(None, description="None: the embedded extractive backend, no model needed.")
     local: LocalModelSettings = Field(default_factory=LocalModelSettings)
     edgar: EdgarSettings = Field(default_factory=EdgarSettings)

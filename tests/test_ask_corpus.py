@@ -1,4 +1,4 @@
-"""Corpus-wide questions beyond PER_DOCUMENT_LIMIT documents: one nearest-sentence query ranks the documents, the
+"""Corpus-wide questions beyond AskSettings.read_whole documents: one nearest-sentence query ranks the documents, the
 best are then read whole, as each would be alone. Latency and recall at 1,000 filings: bench/bench_corpus_ask.py."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import pytest
 
 import rag.ask as ask_module
 from rag.api import ingest_file
+from rag.settings import AskSettings
 from vectorstore.chroma import ChromaStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,9 +39,8 @@ def _spy(monkeypatch, store: ChromaStore) -> list:
 
 def test_the_corpus_path_answers_as_the_per_document_path_does(monkeypatch, corpus_store, real_embedder) -> None:
     per_document = ask_module.ask(corpus_store, QUESTION, real_embedder)
-    monkeypatch.setattr(ask_module, "PER_DOCUMENT_LIMIT", 1)  # two documents are now "very many"
     calls = _spy(monkeypatch, corpus_store)
-    corpus = ask_module.ask(corpus_store, QUESTION, real_embedder)
+    corpus = ask_module.ask(corpus_store, QUESTION, real_embedder, options=AskSettings(read_whole=1))  # two documents are "very many"
     assert calls == [None]  # every document selected: one query with no filter at all
     assert corpus.answered and per_document.answered
     banks = ("Pinecrest Commercial Bank", "Bank of Lakeshore", "Meridian Trust Bank", "Cedar Valley Savings Bank")
@@ -50,9 +50,8 @@ def test_the_corpus_path_answers_as_the_per_document_path_does(monkeypatch, corp
 
 
 def test_a_selection_is_one_filtered_query(monkeypatch, corpus_store, real_embedder) -> None:
-    monkeypatch.setattr(ask_module, "PER_DOCUMENT_LIMIT", 0)
     calls = _spy(monkeypatch, corpus_store)
     ids = [r.id for r in corpus_store.list_documents()]
-    answer = ask_module.ask(corpus_store, QUESTION, real_embedder, doc_ids=ids[:1])
+    answer = ask_module.ask(corpus_store, QUESTION, real_embedder, doc_ids=ids[:1], options=AskSettings(read_whole=0))
     assert calls == [ids[:1]]
     assert answer.answered and {c["doc"] for c in answer.citations} == {ids[0]}
