@@ -54,7 +54,7 @@ class Embedder(ABC):
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(texts), desc=desc, unit="chunk", file=sys.stderr, leave=False)
+            bar = tqdm(total=len(texts), desc=desc, unit="text", file=sys.stderr, leave=False)
         for indices, vectors in batches:
             for i, vector in zip(indices, vectors):
                 out[i] = vector
