@@ -82,27 +82,42 @@ def _round(values) -> list[float]:
 
 @dataclass(frozen=True)
 class Scorer:
+    """A model per facet and the generic model, learned from every facet's labels at once (five times the
+    positives, with the facet's similarities and terms as features). A facet's logit is ``blend`` of its own
+    model's and the rest the generic one's (an average of two models ranks better than either: cross-validated
+    0.395 alone, 0.408 with 0.5, measured with whole companies held out); a facet of the user's own profile
+    has the generic model alone."""
+
     facets: dict[str, FacetModel]
     selection: dict = field(default_factory=dict)  # the selection's parameters, tuned under the same cross-validation
     labels_sha256: str = ""
     cases: tuple[str, ...] = ()
+    blend: float = 1.0  # weight of a facet's own model in its logit; the generic model has the rest
 
     def model(self, facet: str) -> FacetModel:
         return self.facets.get(facet) or self.facets[GENERIC]
 
+    def logits(self, fs: FeatureSet, facet: str) -> np.ndarray:
+        own = self.facets.get(facet)
+        if own is None or self.blend >= 1.0 or GENERIC not in self.facets:
+            return self.model(facet).logits(fs, facet)
+        return self.blend * own.logits(fs, facet) + (1.0 - self.blend) * self.facets[GENERIC].logits(fs, facet)
+
     def probabilities(self, fs: FeatureSet, facets: Sequence[str]) -> dict[str, np.ndarray]:
-        return {f: self.model(f).probabilities(fs, f) for f in facets}
+        if not fs.texts:
+            return {f: np.zeros(0) for f in facets}
+        return {f: 1.0 / (1.0 + np.exp(-self.logits(fs, f) / self.model(f).temperature)) for f in facets}
 
     def as_json(self) -> str:
         data = {"format": 1, "labels_sha256": self.labels_sha256, "cases": list(self.cases), "selection": self.selection,
-                "facets": {name: m.as_dict() for name, m in sorted(self.facets.items())}}
+                "blend": self.blend, "facets": {name: m.as_dict() for name, m in sorted(self.facets.items())}}
         return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Scorer:
         d = json.loads(text)
         return cls({k: FacetModel.from_dict(v) for k, v in d["facets"].items()}, dict(d.get("selection", {})),
-                   d.get("labels_sha256", ""), tuple(d.get("cases", ())))
+                   d.get("labels_sha256", ""), tuple(d.get("cases", ())), float(d.get("blend", 1.0)))
 
 
 @functools.lru_cache(maxsize=4)

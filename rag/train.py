@@ -32,6 +32,7 @@ log = logging.getLogger("rag")
 
 FOLDS = 5
 C = 1.0
+BLEND = 0.5  # a facet's own model and the generic one, averaged (see rag.scorer.Scorer)
 MIN_SHARE = 1 / 3
 # the grid the selection is tuned on (every combination is tried on the cross-validated probabilities)
 GRID = {"alpha": (0.5, 0.75, 1.0), "rounds": (2, 3, 4), "theta": (0.8, 0.9), "temperature": (1.0, 1.5, 2.0)}
@@ -102,7 +103,7 @@ def folds(items: Sequence[Example], k: int = FOLDS) -> list[list[int]]:
 
 
 def fit(items: Sequence[Example], profile, selection: dict | None = None, labels_sha256: str = "") -> Scorer:
-    """One model per facet of the profile (features and words), and the generic one (features only, every facet's labels)."""
+    """One model per facet of the profile and the generic one (every facet's labels at once), each over features and words."""
     models: dict[str, FacetModel] = {}
     generic_rows = []
     for facet in profile.facets:
@@ -110,11 +111,11 @@ def fit(items: Sequence[Example], profile, selection: dict | None = None, labels
         names = e_names(items, facet.name)
         models[facet.name] = fit_model(rows, names, use_grams=True, c=C)
         generic_rows.extend(rows)
-    models[GENERIC] = fit_model(generic_rows, GENERIC_FEATURES, use_grams=False, c=C)
+    models[GENERIC] = fit_model(generic_rows, GENERIC_FEATURES, use_grams=True, c=C)
     selection = dict(selection or {})
     temperature = float(selection.pop("temperature", 1.0))
     models = {k: FacetModel(m.features, m.mean, m.scale, m.weights, m.bias, m.grams, temperature) for k, m in models.items()}
-    return Scorer(models, selection, labels_sha256, tuple(sorted(e.name for e in items)))
+    return Scorer(models, selection, labels_sha256, tuple(sorted(e.name for e in items)), BLEND)
 
 
 def e_names(items: Sequence[Example], facet: str) -> tuple[str, ...]:
@@ -136,7 +137,7 @@ def out_of_fold(items: Sequence[Example], profile, k: int = FOLDS, progress=None
             progress(f"fold {n}/{k}: training on {len(items) - len(test)} filings, scoring {len(test)}")
         scorer = fit([items[j] for j in range(len(items)) if j not in test], profile)
         for j in test:
-            logits[j] = {f.name: scorer.model(f.name).logits(items[j].fs, f.name) for f in profile.facets} if items[j].fs.texts else \
+            logits[j] = {f.name: scorer.logits(items[j].fs, f.name) for f in profile.facets} if items[j].fs.texts else \
                 {f.name: np.zeros(0) for f in profile.facets}
     return logits  # type: ignore[return-value]
 

@@ -131,6 +131,10 @@ def test_the_scorer_is_data_that_round_trips_and_trains_the_same_twice():
     p = loaded.probabilities(fs, ["revenue"])
     assert p["revenue"][0] > p["revenue"][2]  # learned: the sales sentences first
     assert loaded.model("my-own-facet") is loaded.facets[GENERIC]  # a facet of the user's own profile gets the generic model
+    mixed = Scorer.from_json(Scorer(scorer.facets, {}, "abc", ("x",), blend=0.25).as_json())
+    assert mixed.blend == 0.25
+    want = 0.25 * mixed.facets["revenue"].logits(fs, "revenue") + 0.75 * mixed.facets[GENERIC].logits(fs, "revenue")
+    assert np.allclose(mixed.logits(fs, "revenue"), want)  # a facet's own model and the generic one, weighed
     assert "pickle" not in json.dumps(json.loads(scorer.as_json()))
 
 
