@@ -85,7 +85,7 @@ class Scorer:
     """A model per facet and the generic model, learned from every facet's labels at once (five times the
     positives, with the facet's similarities and terms as features). A facet's logit is ``blend`` of its own
     model's and the rest the generic one's (an average of two models ranks better than either: cross-validated
-    0.395 alone, 0.408 with 0.5, measured with whole companies held out); a facet of the user's own profile
+    0.395 alone, 0.412 with 0.5, measured with whole companies held out); a facet of the user's own profile
     has the generic model alone."""
 
     facets: dict[str, FacetModel]
