@@ -357,10 +357,17 @@ def has_evidence(fs: FeatureSet, facet: str, probabilities: np.ndarray, floor: f
 # filing's headline revenue, the first fact an analyst states. The scorer ranks a segment's or a region's
 # growth above it often enough ("Europe net sales increased during 2024.") that the revenue facet's
 # first pick is the likeliest such sentence of the fiscal year, when the filing has one.
+# A table sentence's caption may stand before it when the caption is the whole company's ("Summary:",
+# "Consolidated Results of Operations:"), not a segment's or a product's ("Software: Revenue was ...").
+_COMPANY_CAPTION = r"(?:[\w ,&]*\b(?:consolidated|results?|summary|statements?|operations|financial|highlights|selected)\b[\w ,&]*:\s+)?"
 HEADLINE_REVENUE = re.compile(r"\b(?:total|consolidated)\s+(?:net\s+)?(?:revenues?|sales)\b|"
-                              r"^(?:[\w ]+:\s+)?(?:net\s+)?(?:revenues?|sales)\s+(?:were|was|totaled|totalled|increased|decreased|grew|rose|declined)\b", re.I)
+                              r"^" + _COMPANY_CAPTION + r"(?:total\s+)?(?:net\s+)?(?:revenues?|sales)\s+(?:were|was|totaled|totalled|increased|decreased|grew|rose|declined)\b", re.I)
 
 _TOTAL = re.compile(r"\b(?:total|consolidated)\b", re.I)
+# the amount is the total's own ("total revenues of $681.0 billion", "Total net sales were $391,035 million"),
+# not a segment's beside the words "consolidated net sales" ("International had net sales of $121.9 billion,
+# representing 18% of its consolidated net sales")
+_TOTAL_AMOUNT = re.compile(r"\b(?:total|consolidated)\s+(?:net\s+)?(?:revenues?|sales)\s+(?:\w+\s+){0,3}(?:US)?\$", re.I)
 
 
 def headline_revenue(fs: FeatureSet, p: np.ndarray) -> int:
@@ -369,7 +376,7 @@ def headline_revenue(fs: FeatureSet, p: np.ndarray) -> int:
     fy = fs.document.fiscal_year
     found = [i for i, t in enumerate(fs.texts) if HEADLINE_REVENUE.search(t) and MONEY.search(t) and not prior[i]
              and fs.antecedent[i] < 0 and (fy is None or str(fy) in t or not _YEAR.search(t))]
-    return max(found, key=lambda i: (bool(_TOTAL.search(fs.texts[i])), p[i]), default=-1)
+    return max(found, key=lambda i: (bool(_TOTAL_AMOUNT.search(fs.texts[i])), bool(_TOTAL.search(fs.texts[i])), p[i]), default=-1)
 
 
 def select_summary(profile, fs: FeatureSet, probabilities: dict[str, np.ndarray], max_tokens: int, company: str = "",

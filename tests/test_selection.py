@@ -246,6 +246,19 @@ def test_the_revenue_facet_opens_with_the_filings_total_revenue_of_its_own_year(
     assert [c.text for c in chosen["revenue"]] == ["Total net sales were $391.0 million in 2025 and $383.3 million in 2024."]
 
 
+def test_the_headline_is_the_totals_own_amount_not_a_segments():
+    from rag.select import headline_revenue
+
+    text = ("International had net sales of $121.9 billion for fiscal 2025, representing 18% of its fiscal 2025 consolidated net sales.\n"
+            "Software: Revenue was $12,844 million in 2025 and $13,052 million in 2024.\n"
+            "The company generated total revenues of $681.0 billion in fiscal 2025, up 5%.\n")
+    fs = features_of(text)
+    p = np.asarray([0.9 if "International" in t else 0.8 if "Software" in t else 0.1 for t in fs.texts])
+    assert fs.texts[headline_revenue(fs, p)].startswith("The company generated total revenues of $681.0 billion")
+    fs = features_of(text.split("\n", 2)[1])  # a segment's caption alone is no headline
+    assert headline_revenue(fs, np.ones(len(fs.texts))) == -1
+
+
 def test_sentences_of_an_older_candidates_version_are_made_again_once(tmp_path, fake_embedder):
     from rag.api import ingest_file, sentences_of
     from rag.candidates import CANDIDATES_VERSION
