@@ -317,14 +317,13 @@ def sentences_of(store: ChromaStore, record: DocumentRecord, embedder_factory, c
     unless the store is read-only. A table of another features version is made again (it is cheap)."""
     import numpy as np
 
-    from rag.candidates import CANDIDATES_VERSION
+    from rag.candidates import CANDIDATES_VERSION, sentences_current
     from rag.features import SentenceTable, features_version, sentence_table
     from vectorstore.errors import StoreError
 
     units, vectors, extra = store.get_sentences(record.id, extra=True)
     current = record.metadata.get("features") == features_version()
-    made_now = record.metadata.get("candidates", "1") == CANDIDATES_VERSION
-    if record.sentences is not None and len(units) == record.sentences and made_now:
+    if sentences_current(record.metadata, record.sentences, len(units)):
         if current:
             return units, vectors, SentenceTable.from_metadata(extra)
         chunks = chunks if chunks is not None else store.get_chunks(record.id)

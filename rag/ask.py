@@ -761,7 +761,7 @@ SHOWN_MARGIN = 0.35  # lines shown to the model lie within this of the best
 
 
 def llm_answer(query: Query, evidence: Sequence[DocumentEvidence], llm, history: Sequence[tuple[str, str]] = (),
-               evidence_tokens: int = AskSettings().evidence_tokens) -> Answer:
+               evidence_tokens: int | None = None) -> Answer:
     """The model answers from the question's best sentences (not whole chunks), numbered; each of its
     sentences must be supported by the lines it cites and keep the attribution of their figures. When it
     declines, its refusal stands unless the embedded backend finds an answer; when nothing it writes
@@ -769,7 +769,7 @@ def llm_answer(query: Query, evidence: Sequence[DocumentEvidence], llm, history:
     question = query.question
     floor = extractive_answer(query, evidence)
     docs = [e for e in evidence if e.scored][:5]
-    shown = _shown(docs, evidence_tokens)
+    shown = _shown(docs, evidence_tokens or AskSettings().evidence_tokens)
     if not shown:
         return Answer(question, False, [], backend="llm")
     declined, reply = _model_reply(llm, _ask_prompt(question, shown, history))

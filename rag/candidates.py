@@ -77,6 +77,12 @@ CANDIDATES_VERSION = "2"  # raise when what is a candidate, or how a table row r
 # another version are made again from its chunks at the next summary (2: run-in headings, verbless list items and
 # oldest-first year columns)
 
+def sentences_current(metadata: dict, stored: int | None, found: int) -> bool:
+    """Whether a document's stored sentences can be read as they are: all there (``found`` of the ``stored``
+    its record counts) and made by this candidates version. Otherwise they are made again from the chunks."""
+    return stored is not None and found == stored and metadata.get("candidates", "1") == CANDIDATES_VERSION
+
+
 _AUXILIARY = re.compile(r"\b(?:is|are|was|were|has|have|had|will|would|may|might|can|could|should|must|does|did)\b", re.I)
 
 
@@ -100,15 +106,15 @@ def is_candidate(text: str, a: int, b: int, clause: int) -> bool:
         return False  # a list fragment without its lead-in ("working with customers to ...")
     if POINTER.search(raw):
         return False  # "The table below presents ...": points at what a summary does not hold
-    stated = has_verb(raw) or bool(FINITE.search(raw))
-    if clause >= 0 and not stated:
+    verb = has_verb(raw)
+    if clause >= 0 and not verb and not FINITE.search(raw):
         return False  # one item of a "; " list ("(10) providers of virtual or in-person healthcare services."): no statement
+    lead = text[text.rfind("\n", 0, a) + 1 : a].strip()
     line_end = text.find("\n", b)
-    if not has_verb(raw) and not _AUXILIARY.search(raw) and len(raw.split()) <= 8 and not text[text.rfind("\n", 0, a) + 1 : a].strip() \
+    if not verb and not _AUXILIARY.search(raw) and len(raw.split()) <= 8 and not lead \
             and text[b : line_end if line_end >= 0 else len(text)].strip():
         return False  # "Net sales by channel and geography. Retail grocery chains accounted for ...": a run-in heading
-    lead = text[text.rfind("\n", 0, a) + 1 : a].strip()
-    if lead.endswith(".") and len(lead.split()) <= 5 and looks_like_heading(lead) and not has_verb(raw):
+    if lead.endswith(".") and len(lead.split()) <= 5 and looks_like_heading(lead) and not verb:
         return False  # "Harborview Kitchen. Our flagship brand of ...": a run-in heading's noun phrase, no statement
     return not addressed_to_model(text, a, b)
 

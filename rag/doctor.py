@@ -211,10 +211,9 @@ class _Rebuild:
             sentences, sentence_vectors, extra = old.get_sentences(state.id, extra=True)
         except StoreError:
             sentences, sentence_vectors, extra = [], [], []
-        from rag.candidates import CANDIDATES_VERSION
+        from rag.candidates import CANDIDATES_VERSION, sentences_current
 
-        if record.sentences is None or len(sentences) != record.sentences or state.state == "sentences missing" \
-                or record.metadata.get("candidates", "1") != CANDIDATES_VERSION:
+        if state.state == "sentences missing" or not sentences_current(record.metadata, record.sentences, len(sentences)):
             from rag.api import make_sentences
             from rag.features import features_version
             from vectorstore.chroma import DocumentRecord

@@ -13,13 +13,11 @@ The parameters are tuned under the scorer's cross-validation and ship with its w
 
 from __future__ import annotations
 
-from collections import Counter
-
-import dataclasses
 import functools
 import re
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -399,7 +397,7 @@ def select_summary(profile, fs: FeatureSet, probabilities: dict[str, np.ndarray]
     picks = beside_antecedents(fs, choose(fs, probabilities, budget, params, order=names))
     chosen = chosen_candidates(fs, picks, profile)
     if top >= 0:
-        chosen["revenue"] = [dataclasses.replace(c, lead=True) if top in p.units else c
+        chosen["revenue"] = [replace(c, lead=True) if top in p.units else c
                              for p, c in zip([p for p in picks if p.facet == "revenue"], chosen["revenue"])]
     sequence = []  # (facet, candidate) in the order they were chosen
     seen = {f: 0 for f in names}
