@@ -569,7 +569,8 @@ def score_pool(query: Query, pool: SentencePool, item: str | None = None) -> lis
             continue
         bag = pool.stems[i]
         need = any(nd.answer.search(unit.text) for nd in query.needs)
-        lexical = sum(w for t, w in weight.items() if t in bag or need and t in stood) / total
+        # a sentence holds a measure asked for in the filing's word too ("revenue" asked, "net sales" said)
+        lexical = sum(w for t, w in weight.items() if t in bag or need and t in stood or t in query.measure and _measured(frozenset({t}), bag)) / total
         score = float(dense[i]) + LEXICAL_WEIGHT * lexical
         if _gives(query.wants, unit.text):
             score += WANT_BONUS

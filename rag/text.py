@@ -98,7 +98,9 @@ DATE = re.compile(r"\b(?:January|February|March|April|May|June|July|August|Septe
                    r"|\b" + YEAR_DIGITS + r"\b")
 # a figure of each kind a question can ask for; dates and years are none
 FIGURE_OF_KIND = {
-    "money": re.compile(r"(?:US)?\$\s?\d|\b\d[\d,]*(?:\.\d+)?\s?(?:million|billion|thousand)\b|€\s?\d|£\s?\d", re.I),
+    # (a table sentence's figures are money when its caption declares it: "($ millions; ...): Revenues 46,309")
+    "money": re.compile(r"(?:US)?\$\s?\d|\b\d[\d,]*(?:\.\d+)?\s?(?:million|billion|thousand)\b|€\s?\d|£\s?\d"
+                        r"|\(\s*(?:in\s+)?\$\s?(?:in\s+)?(?:millions|billions|thousands)\b.*?\d", re.I),
     "percent": re.compile(r"\d(?:\.\d+)?\s?(?:%|percent\b)", re.I),
     "any": re.compile(r"\d[\d,]*(?:\.\d+)?\s?(?:%|percent\b|million\b|billion\b|thousand\b)|\$\s?\d|\b\d[\d,.]*\b", re.I),
 }
@@ -147,7 +149,8 @@ LENDER_NAME = re.compile(
 
 
 # -- words ----------------------------------------------------------------------------------------
-_WORD = re.compile(r"[a-z][a-z\-']+|\d[\d,.]*%?")
+# a figure is its digits and inner separators: "2001," and "2000." at a clause's end are "2001" and "2000"
+_WORD = re.compile(r"[a-z][a-z\-']+|\d+(?:[,.]\d+)*%?")
 
 
 def words(text: str) -> list[str]:

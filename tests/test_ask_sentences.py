@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import rag.ask as ask_module
@@ -298,3 +299,32 @@ def test_a_party_after_a_verb_is_not_what_the_question_asks_for(question, wants_
     from rag.ask import _ASKS_NAME
 
     assert bool(_ASKS_NAME.search(question)) is wants_name
+
+
+def test_words_and_figures_of_a_sentence():
+    from rag.text import has_figure, words
+
+    assert words("Net sales were $25.7 million for fiscal 2001, compared with 3,327,000 tons in 2000. Up 4.1%.") == [
+        "net", "sales", "were", "25.7", "million", "for", "fiscal", "2001", "compared", "with", "3,327,000", "tons", "in", "2000", "up", "4.1%"]
+    # a table sentence states money when its caption declares the unit
+    assert has_figure("Results of Operations, fiscal 2025 ($ millions; change from fiscal 2024): Revenues 46,309 (-10%)", "money")
+    assert not has_figure("Stores by region, fiscal 2025: Utah 12, Idaho 3", "money")
+
+
+def test_a_question_on_revenue_is_answered_by_the_filings_net_sales(fake_embedder):
+    from rag.ask import SentencePool, score_pool, stems_of
+
+    texts = ["Our research and development expenditures were $6.8 million for fiscal 2001.",
+             "Our consolidated net sales were $25.7 million for fiscal 2001, compared with $28.8 million for fiscal 2000.",
+             "Our consolidated revenues were $25.7 million for fiscal 2001, compared with $28.8 million for fiscal 2000."]
+    units = [SentenceUnit(f"d#s{i:05d}", "d", t, "d#00000", "Item 7", 0, len(t), "sentence") for i, t in enumerate(texts)]
+    vectors = np.zeros((3, 4), dtype=np.float32)  # no help from the embedding: the words decide
+    bags = [stems_of(t) for t in texts]
+    from collections import Counter
+    pool = SentencePool("d", units, vectors, bags, Counter(s for b in bags for s in b), [True] * 3, 2001)
+    question = "How much revenue did the company have in fiscal 2001?"
+    query = make_query(question, question, np.zeros(4, dtype=np.float32))
+    scored = {next(w for w in ("research", "net", "revenues") if w in s.unit.text): s for s in score_pool(query, pool)}
+    # the filing's word for the measure holds the question's ("revenue" asked, "net sales" said), and "2001," is 2001
+    assert scored["net"].lexical == pytest.approx(scored["revenues"].lexical) == pytest.approx(1.0)
+    assert scored["net"].score > scored["research"].score
