@@ -31,7 +31,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ingest.errors import InputError, RagError
+from ingest.errors import InputError
 from ingest.types import SentenceUnit
 from rag.prompts import ASK_SYSTEM, ASK_TEMPLATE, LIST_HINT, NO_ANSWER
 from rag.text import (
@@ -232,10 +232,10 @@ def sentence_pool(store: ChromaStore, record: DocumentRecord, embedder) -> Sente
     if key in _POOLS:
         _POOLS.move_to_end(key)
         return _POOLS[key]
-    if record.sentences is None:
-        units, vectors = _add_sentences(store, record, embedder)
-    else:
-        units, vectors = store.get_sentences(record.id)
+    from rag.api import sentences_of
+
+    # the summary's candidates: made (and kept) once when the store lacks them or holds an older version's
+    units, vectors, _ = sentences_of(store, record, lambda: embedder)
     vectors = np.asarray(vectors, dtype=np.float32).reshape(len(units), -1)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True) if len(units) else None
     if norms is not None:
@@ -264,20 +264,6 @@ def _with_aliases(units: Sequence[SentenceUnit], stems: list[frozenset[str]]) ->
         found = said.findall(u.text)
         out.append(bag.union(*(aliases[a] for a in found)) if found else bag)
     return out
-
-
-def _add_sentences(store: ChromaStore, record: DocumentRecord, embedder):
-    from rag.candidates import document_sentences
-
-    chunks = store.get_chunks(record.id)
-    units = document_sentences(record.id, chunks)
-    log.warning("%s was indexed without its candidate sentences: adding them (%d), once", record.id, len(units))
-    vectors = embedder.embed([u.text for u in units]) if units else []
-    try:
-        store.add_sentences(record, units, vectors)
-    except RagError as exc:  # a read-only store: answer from them now, make them again next time
-        log.warning("could not keep the sentences of %s (%s)", record.id, exc)
-    return units, vectors
 
 
 # -- what a question asks for ------------------------------------------------------------------

@@ -241,6 +241,22 @@ def test_a_document_indexed_without_sentences_gets_them_at_its_first_question(tm
     assert db.get_document(doc).sentences == db.count_sentences(doc) > 0
 
 
+def test_a_question_reads_the_candidates_of_this_version_as_a_summary_does(tmp_path, fake_embedder):
+    from rag.candidates import CANDIDATES_VERSION
+
+    (tmp_path / "orchard.txt").write_text(ORCHARD)
+    db = ChromaStore.open(tmp_path / "store")
+    doc = ingest_file(db, tmp_path / "orchard.txt", fake_embedder).id
+    # an older version's sentences: one of them differs from what this version makes
+    db._docs.update(ids=[doc], metadatas=[{**db._docs.get(ids=[doc])["metadatas"][0], "candidates": "1"}])
+    kept = db.get_sentences(doc)[0]
+    db._sentences.delete(ids=[kept[0].id])
+    answer = ask(db, "How much were net sales?", fake_embedder, doc_ids=[doc])
+    assert answer.answered and "$41.2 million" in answer.answer
+    now = db.get_document(doc)
+    assert now.metadata["candidates"] == CANDIDATES_VERSION and now.sentences == db.count_sentences(doc) == len(kept)
+
+
 def test_citations_point_at_the_sentence(store, fake_embedder):
     db, ids = store
     answer = ask(db, "How large is the revolving credit facility?", fake_embedder, doc_ids=[ids["voltaic"]])
