@@ -257,6 +257,11 @@ def test_the_headline_is_the_totals_own_amount_not_a_segments():
     assert fs.texts[headline_revenue(fs, p)].startswith("The company generated total revenues of $681.0 billion")
     fs = features_of(text.split("\n", 2)[1])  # a segment's caption alone is no headline
     assert headline_revenue(fs, np.ones(len(fs.texts))) == -1
+    # a railroad's total is its operating revenues; its freight revenues' share is not the total
+    fs = features_of("Premium shipments generated 31% of Union Pacific's total freight revenues in 2025.\n"
+                     "Consolidated Statements of Income: Total operating revenues were $24,250 million in 2025 and $24,119 million in 2024.\n")
+    top = headline_revenue(fs, np.asarray([0.9, 0.1]))
+    assert top >= 0 and fs.texts[top].startswith("Consolidated Statements of Income: Total operating revenues")
 
 
 def test_sentences_of_an_older_candidates_version_are_made_again_once(tmp_path, fake_embedder):
