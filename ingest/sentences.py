@@ -13,46 +13,23 @@ _ABBREV = {
 _BOUNDARY = re.compile(r"[.!?][\"”’)\]]*(?=\s+[\"“(\[]?[A-Z0-9$•])")
 
 
-def sentence_spans(text: str, start: int = 0, end: int | None = None, rejoin_wraps: bool = False) -> list[tuple[int, int]]:
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Character spans of the sentences in ``text[start:end]``; lines are hard boundaries.
 
     Each line of a filing is a paragraph, a heading or a table row, so a sentence never crosses
     a newline. Within a line, a sentence ends at ``.``, ``!`` or ``?`` followed by space and a
     capital, digit or ``$``, unless the word before the period is a known abbreviation or a
     single capital letter (an initial).
-
-    With ``rejoin_wraps``, a newline that hard-wraps a paragraph (``soft_wrap``) is not a boundary,
-    so "... paper and paperboard in\\n1993 was approximately 3,327,000 tons" is one sentence (a span
-    may then hold a newline).
     """
     end = len(text) if end is None else end
     spans: list[tuple[int, int]] = []
     pos = start
     while pos < end:
         nl = text.find("\n", pos, end)
-        while rejoin_wraps and nl != -1 and soft_wrap(text, pos, nl, end):
-            nl = text.find("\n", nl + 1, end)
         line_end = end if nl == -1 else nl
         spans.extend(_line_sentences(text, pos, line_end))
         pos = line_end + 1
     return spans
-
-
-# words a line of prose does not end on unless the sentence goes on ("paperboard in", "sold to the")
-_JOINING = frozenset("a an the of in on to for by with from and or at as its our their than that which into per".split())
-
-
-def soft_wrap(text: str, line_start: int, nl: int, end: int) -> bool:
-    """Whether the newline at ``nl`` wraps a paragraph's line rather than ending it: the line is prose
-    (at least six words and 40 characters, not a heading) that stops mid-clause, on a word or a comma,
-    and the next line goes on in lower case, with a figure, or (after "in", "the", "of" ...) with a name."""
-    line = text[max(line_start, text.rfind("\n", line_start, nl) + 1) : nl].rstrip()
-    if len(line) < 40 or len(line.split()) < 6 or not re.search(r"[a-z,]$", line) or looks_like_heading(line):
-        return False
-    following = text[nl + 1 : min(end, nl + 2)]
-    if re.match(r"[a-z0-9$]", following):
-        return True
-    return following[:1].isupper() and line.split()[-1].lower() in _JOINING
 
 
 def _line_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -40,7 +40,7 @@ def clause_spans(text: str) -> list[tuple[int, int, int]]:
     can be kept or dropped on its facts ("revenues rose 8% to $48.8 billion; net income ...").
     The third value is the clause's index within its sentence, -1 for a whole sentence."""
     out = []
-    for a, b in sentence_spans(text, rejoin_wraps=True):
+    for a, b in sentence_spans(text):
         raw = text[a:b]
         parts = [m.start() for m in re.finditer(r";\s+(?=[a-zA-Z$])", raw) if _outside_parentheses(raw, m.start())]
         pieces, start = [], 0
@@ -73,9 +73,9 @@ def rebuilt_text(chunks: Sequence[Chunk]) -> str:
     return "".join(parts)
 
 
-CANDIDATES_VERSION = "3"  # raise when what is a candidate, or how a table row reads, changes: a store's sentences of
+CANDIDATES_VERSION = "2"  # raise when what is a candidate, or how a table row reads, changes: a store's sentences of
 # another version are made again from its chunks at the next summary (2: run-in headings, verbless list items and
-# oldest-first year columns; 3: sentences across a paragraph's hard-wrapped lines)
+# oldest-first year columns)
 
 def sentences_current(metadata: dict, stored: int | None, found: int) -> bool:
     """Whether a document's stored sentences can be read as they are: all there (``found`` of the ``stored``

@@ -17,29 +17,6 @@ def test_sentences_respect_abbreviations_and_lines():
     ]
 
 
-def test_a_paragraph_hard_wrapped_over_lines_is_one_sentence_and_a_table_is_not_joined():
-    from ingest.sentences import sentence_spans
-
-    text = ("Union Camp's total production of bleached and unbleached paper and paperboard in\n"
-            "1993 was approximately 3,327,000 tons, of which about 59% was unbleached.\n"
-            "Its customers include broadcast networks and local over-the-air\n"
-            "television stations.\n"
-            "The Company sells its products through distributors and a direct sales force in the\n"
-            "United States and Canada.\n"
-            "Net sales by segment were as follows (in thousands)\n"
-            "Net Sales\n2023 2022\n")
-    spans = [" ".join(text[a:b].split()) for a, b in sentence_spans(text, rejoin_wraps=True)]
-    assert spans == [
-        "Union Camp's total production of bleached and unbleached paper and paperboard in 1993 was approximately 3,327,000 tons, of which about 59% was unbleached.",
-        "Its customers include broadcast networks and local over-the-air television stations.",
-        "The Company sells its products through distributors and a direct sales force in the United States and Canada.",
-        "Net sales by segment were as follows (in thousands)",
-        "Net Sales",
-        "2023 2022",
-    ]
-    assert len(sentence_spans(text)) == 9  # by default (chunking) every line is a boundary, as before
-
-
 def test_sections_found_and_table_of_contents_tolerated():
     text = "Item 1. Business 3\nItem 7. MD&A 20\nPART I\nItem 1. Business\nWe make food.\nItem 1A. Risk Factors\nRisky.\nITEM 7.\nMANAGEMENT'S DISCUSSION\nSales rose."
     sections = detect_sections(text)
