@@ -258,3 +258,45 @@ def setup_vector(setup, doc_id: str) -> list[float]:
     table = json.loads(setup["table"].read_text())
     text = setup["expected"]["docs"][doc_id]["texts"][0]
     return table["vectors"][text]
+
+
+REMAKE = r"""
+import sys
+from tests.conftest import FakeEmbedder
+from rag.api import sentences_of
+from vectorstore.chroma import ChromaStore
+db = ChromaStore.open(sys.argv[1])
+for doc_id in sys.argv[2:]:
+    sentences_of(db, db.get_document(doc_id), lambda: FakeEmbedder())
+"""
+
+
+def test_two_processes_remaking_sentences_leave_every_document_readable(tmp_path: Path) -> None:
+    """After an upgrade, two commands at once each make their documents' candidate sentences again (delete,
+    then add). Chroma's embedded client keeps a collection's state in the process: a writer that does not
+    read the store afresh after the other's writes damaged it ("Error finding id" on 6 of 8 documents)."""
+    from tests.conftest import FakeEmbedder
+    from rag.api import ingest_file
+    from vectorstore.chroma import ChromaStore, release
+
+    corpus = ROOT.parent / "shared" / "corpus" / "edgar-10k"
+    if not corpus.is_dir():
+        pytest.skip(f"{corpus} not found: the shared corpus sits beside the repository")
+    files = sorted(corpus.glob("*.json"), key=lambda p: p.stat().st_size)[:8]
+    store = tmp_path / "store"
+    db = ChromaStore.open(store)
+    ids = [ingest_file(db, p, FakeEmbedder()).id for p in files]
+    wanted = {i: db.count_sentences(i) for i in ids}
+    for i in ids:  # sentences of an older candidates version: each is made again at its next read
+        db._docs.update(ids=[i], metadatas=[{**db._docs.get(ids=[i])["metadatas"][0], "candidates": "1"}])
+    release(store)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", REMAKE, str(store), *ids[k::2]], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for k in range(2)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err.decode()[-2000:]
+    db = ChromaStore.open(store, create=False)
+    for i in ids:
+        units, vectors = db.get_sentences(i)
+        assert len(units) == len(vectors) == wanted[i] == db.get_document(i).sentences

@@ -17,6 +17,7 @@ Three collections live in one store:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -115,11 +116,12 @@ class StoreOptions:
 class _Guarded:
     """A Chroma collection whose failures inside Chroma become one-line StoreErrors (see store_error)."""
 
-    def __init__(self, collection, location: str, remote: bool, retries: int):
+    def __init__(self, collection, location: str, remote: bool, retries: int, fresh: Callable | None = None):
         self._collection = collection
         self._location = location
         self._remote = remote
         self._retries = retries
+        self._fresh = fresh or contextlib.nullcontext  # a local store: read under a shared lock, reopened when stale
 
     def __getattr__(self, name: str):
         attr = getattr(self._collection, name)
@@ -127,7 +129,10 @@ class _Guarded:
             return attr
 
         def call(*args, **kwargs):
-            fn = attr
+            with self._fresh():
+                return _call(getattr(self._collection, name), *args, **kwargs)
+
+        def _call(fn, *args, **kwargs):
             for attempt in range(self._retries + 1):
                 try:
                     return fn(*args, **kwargs)
@@ -157,6 +162,12 @@ class ChromaStore:
         self.location = location
         self.remote = remote
         self.options = options or StoreOptions()
+        self._prefix = prefix
+        self._attach(client)
+        self._writing = _WriteLock(None if remote else Path(location), None if remote else self._reopen)
+
+    def _attach(self, client) -> None:
+        location, prefix = self.location, self._prefix
         # Collection names: "<prefix>", "<prefix>_docs", "<prefix>_query_cache" (several indexes can share a server).
         try:
             chunks = client.get_or_create_collection(prefix, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
@@ -169,11 +180,34 @@ class ChromaStore:
             if err is None:
                 raise
             raise err from exc
-        self._chunks = _Guarded(chunks, location, self.remote, self.options.retries)
-        self._docs = _Guarded(docs, location, self.remote, self.options.retries)
-        self._cache = _Guarded(cache, location, self.remote, self.options.retries)
-        self._sentences = _Guarded(sentences, location, self.remote, self.options.retries)
-        self._writing = _WriteLock(None if remote else Path(location))
+        if hasattr(self, "_chunks"):  # reopened: the same guards, reading the new client's collections
+            for guard, collection in ((self._chunks, chunks), (self._docs, docs), (self._cache, cache), (self._sentences, sentences)):
+                guard._collection = collection
+            return
+        fresh = None if self.remote else self._reading
+        self._chunks = _Guarded(chunks, location, self.remote, self.options.retries, fresh)
+        self._docs = _Guarded(docs, location, self.remote, self.options.retries, fresh)
+        self._cache = _Guarded(cache, location, self.remote, self.options.retries, fresh)
+        self._sentences = _Guarded(sentences, location, self.remote, self.options.retries, fresh)
+
+    def _reading(self):
+        return self._writing.shared()
+
+    def _reopen(self) -> None:
+        """Read a local store's state afresh (another process has written it): Chroma's embedded client
+        is made again, not taken from its per-path cache."""
+        import chromadb
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        path, settings = self._client._identifier, self._client.get_settings()
+        old = SharedSystemClient._identifier_to_system.pop(path, None)
+        if old is not None:
+            try:
+                old.stop()
+            except Exception:  # stopping an old view is best effort; the new one is what is read and written
+                log.debug("stopping the previous Chroma client of %s failed", path, exc_info=True)
+        self._client = chromadb.PersistentClient(path=path, settings=settings)
+        self._attach(self._client)
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -458,7 +492,8 @@ class ChromaStore:
     def cache_embeddings(self, model: str, texts: Iterable[str], embeddings: Iterable[Sequence[float]]) -> None:
         texts, embeddings = list(texts), [list(map(float, e)) for e in embeddings]
         if texts:
-            self._cache.upsert(ids=[_cache_key(model, t) for t in texts], embeddings=embeddings, documents=texts)
+            with self._writing:
+                self._cache.upsert(ids=[_cache_key(model, t) for t in texts], embeddings=embeddings, documents=texts)
 
 
 def _read_only_db(root: str | os.PathLike):
@@ -592,13 +627,51 @@ class _WriteLock:
 
     NAME = ".rag-write.lock"
 
-    def __init__(self, root: Path | None):
+    def __init__(self, root: Path | None, on_stale: Callable[[], None] | None = None):
         import threading
 
         self.path = root / self.NAME if root is not None else None
         self.guard = threading.RLock()
         self.depth = 0
         self.fd: int | None = None
+        # Chroma's embedded client keeps a collection's state in the process: once another process has
+        # written, writing on from the old state damages the store (segments and log disagree). Each write
+        # counts one more in the lock file; a writer that finds a count it did not see reopens first.
+        self.on_stale = on_stale
+        self.seen = self._generation()
+
+    def _generation(self, fd: int | None = None) -> int:
+        try:
+            raw = os.pread(fd, 32, 0) if fd is not None else (self.path.read_bytes() if self.path is not None else b"")
+        except OSError:
+            return 0
+        return int(raw.strip() or b"0") if raw.strip().isdigit() else 0
+
+    @contextlib.contextmanager
+    def shared(self):
+        """Held while a local store is read by a process not writing it: reads wait for a write in progress
+        to end, and a store another process has written since is reopened before it is read."""
+        if self.path is None or self.depth > 0:
+            yield
+            return
+        try:
+            import fcntl
+
+            fd = os.open(self.path, os.O_RDONLY)
+        except (ImportError, OSError):  # never written through a lock, or a read-only copy: nothing to wait for
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            generation = self._generation(fd)
+            if generation != self.seen and self.on_stale is not None:
+                self.on_stale()
+            self.seen = generation
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
 
     def __enter__(self):
         self.guard.acquire()
@@ -613,6 +686,9 @@ class _WriteLock:
             except OSError:  # a read-only store read through a copy: nothing here reaches it, nothing to guard
                 return self
             fcntl.flock(self.fd, fcntl.LOCK_EX)
+            if self._generation(self.fd) != self.seen and self.on_stale is not None:
+                self.on_stale()  # another process wrote: this one's view of the collections is old
+            self.seen = self._generation(self.fd)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -620,6 +696,9 @@ class _WriteLock:
         if self.depth == 0 and self.fd is not None:
             import fcntl
 
+            self.seen += 1
+            os.ftruncate(self.fd, 0)
+            os.pwrite(self.fd, str(self.seen).encode(), 0)
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
