@@ -38,7 +38,7 @@ class DocumentState:
     source: str
     chunks_recorded: int
     chunks_found: int
-    state: str  # ok | vectors unreadable | chunks missing | sentences missing
+    state: str  # ok | vectors unreadable | chunks missing | sentences missing | sentences unreadable
     detail: str = ""
     outcome: str = ""  # after --repair: copied | re-embedded | re-ingested | lost
 
@@ -109,8 +109,14 @@ def check(root: Path, options: StoreOptions | None = None) -> Report:
         else:
             try:
                 db.probe(r.id)
+                if r.sentences:
+                    try:
+                        db.get_sentences(r.id)  # every sentence with its vector, as a summary reads them
+                    except StoreError:
+                        state.state = "sentences unreadable"
+                        raise
             except StoreError as exc:
-                state.state = "vectors unreadable"
+                state.state = "vectors unreadable" if state.state == "ok" else state.state
                 cause = exc.__cause__ or exc
                 state.detail = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:120]
         report.documents.append(state)

@@ -281,3 +281,33 @@ def test_a_full_disk_during_ingest_keeps_nothing_half_written(tmp_path: Path, re
     assert db.list_documents() == [] and db.chunk_counts() == {}  # the first batch was swept
     monkeypatch.undo()
     assert ingest_file(db, DATA / "lenders_10k.txt", real_embedder).status == "added"
+
+
+def test_unreadable_sentences_are_found_and_made_again_by_a_repair(clean_store: Path, tmp_path: Path, monkeypatch, real_embedder) -> None:
+    """A store whose chunks read but whose sentences do not (two writers once damaged them): doctor names the
+    document, and a repair makes its sentences again from the chunks."""
+    from rag import doctor
+    from vectorstore.chroma import ChromaStore, release
+
+    store = copy_of(clean_store, tmp_path)
+    db = ChromaStore.open(store, create=False)
+    victim = db.list_documents()[0].id
+    wanted = db.get_sentences(victim)[0]
+    del db
+    release(store)
+    real = ChromaStore.get_sentences
+
+    def damaged(self, doc_id, extra=False):
+        if doc_id == victim and self.location == str(store):
+            raise StoreError(f"The store at {store} is damaged or unreadable (Error executing plan: Internal error: Error finding id)")
+        return real(self, doc_id, extra=extra)
+
+    monkeypatch.setattr(ChromaStore, "get_sentences", damaged)
+    report = doctor.check(store)
+    assert not report.healthy and [d.state for d in report.documents if d.id == victim] == ["sentences unreadable"]
+    assert all(d.state == "ok" for d in report.documents if d.id != victim)
+    repaired = doctor.repair(store, lambda: real_embedder)
+    assert repaired.repaired and [d.outcome for d in repaired.documents if d.id == victim] == ["re-embedded"]
+    monkeypatch.setattr(ChromaStore, "get_sentences", real)
+    release(store)
+    assert [u.text for u in ChromaStore.open(store, create=False).get_sentences(victim)[0]] == [u.text for u in wanted]
