@@ -361,6 +361,20 @@ _ASKS_NAME = re.compile(r"^\s*(?:who|whom|where)\b|\bwho (?:is|are|was|were)\b|\
                         r"(?:" + _NOT_A_MODIFIER + r"\w+\s+){0,2}" + _PARTIES + r"\b", re.I)
 
 
+# "Where does the company operate?", "In which states ...?": the answer names a place (``PLACE``)
+_ASKS_PLACE = re.compile(r"^\s*where\b|\bin (?:which|what) (?:states?|countries|country|regions?|cities|city|markets?|locations?|parts of)\b", re.I)
+_STATES = ("Alabama Alaska Arizona Arkansas California Colorado Connecticut Delaware Florida Georgia Hawaii Idaho Illinois Indiana Iowa "
+           "Kansas Kentucky Louisiana Maine Maryland Massachusetts Michigan Minnesota Mississippi Missouri Montana Nebraska Nevada "
+           "Ohio Oklahoma Oregon Pennsylvania Tennessee Texas Utah Vermont Virginia Washington Wisconsin Wyoming").split()
+_PLACES = ("New Hampshire|New Jersey|New Mexico|New York|North Carolina|North Dakota|Rhode Island|South Carolina|South Dakota|West Virginia|"
+           "Puerto Rico|District of Columbia|United States|U\\.S\\.|Canada|Mexico|Europe|Asia|Africa|Latin America|South America|North America|"
+           "Middle East|Asia Pacific|China|Japan|India|Germany|France|United Kingdom|Italy|Spain|Netherlands|Ireland|Israel|Brazil|"
+           "Australia|Korea|Taiwan|Singapore|Hong Kong|Switzerland|Sweden|Belgium|Russia|Argentina|Chile|Philippines|Malaysia|Thailand|"
+           "Vietnam|Indonesia|Poland|Turkey|Egypt|South Africa|Nigeria|Congo|Ghana")
+# a place a filing names: a state, a country, a continent or region (a name, so capitalized as written)
+PLACE = re.compile(r"\b(?:" + "|".join(_STATES) + "|" + _PLACES + r")\b")
+
+
 def _topical(term: str) -> bool:
     return term not in _FRAMING and not re.fullmatch(r"[\d,.%]+", term)
 
@@ -374,7 +388,7 @@ class Query:
     text: str
     vector: object
     terms: tuple[str, ...]
-    wants: str | None  # "money", "percent", "figure" (any), "name" or None
+    wants: str | None  # "money", "percent", "figure" (any), "name", "place" or None
     needs: tuple[Need, ...]
     measure: frozenset[str] = frozenset()  # what a "how much" question measures ("revenue", "subscribers")
     explained: frozenset[str] = frozenset()  # words a saying puts in the filing's terms ("people work" is "employees")
@@ -451,7 +465,7 @@ def make_query(question: str, text: str, vector, explained: frozenset[str] = fro
     import numpy as np
 
     terms = tuple(dict.fromkeys(stem(w) for w in question_terms(text)))
-    wants = "figure" if _ASKS_FIGURE.search(text) else "name" if _ASKS_NAME.search(text) else None
+    wants = "figure" if _ASKS_FIGURE.search(text) else "place" if _ASKS_PLACE.search(text) else "name" if _ASKS_NAME.search(text) else None
     if wants == "figure" and _ASKS_PERCENT.search(text):
         wants = "percent"
     elif wants == "figure" and _ASKS_MONEY.search(text) and not _ASKS_COUNT_OR_CHANGE.search(text):
@@ -535,6 +549,8 @@ def _gives(wants: str | None, text: str) -> bool:
     """Whether a sentence states the kind of thing a question asks for."""
     if wants == "name":
         return bool(PROPER_WORD.search(text))
+    if wants == "place":
+        return bool(PLACE.search(text))
     if wants in ("money", "percent"):
         return has_figure(text, wants)
     return wants == "figure" and has_figure(text)

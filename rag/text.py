@@ -158,7 +158,8 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-_SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "ies", "ied", "ed", "es", "er", "ly", "s")
+# longest first ("operations", "operating", "operates" and "operate" all meet at "oper")
+_SUFFIXES = ("ations", "ation", "ating", "ings", "ated", "ates", "ing", "ers", "ies", "ied", "ate", "ed", "es", "er", "ly", "s")
 
 
 def stem(word: str) -> str:

@@ -344,3 +344,28 @@ def test_a_question_on_revenue_is_answered_by_the_filings_net_sales(fake_embedde
     # the filing's word for the measure holds the question's ("revenue" asked, "net sales" said), and "2001," is 2001
     assert scored["net"].lexical == pytest.approx(scored["revenues"].lexical) == pytest.approx(1.0)
     assert scored["net"].score > scored["research"].score
+
+
+@pytest.mark.parametrize(
+    ("question", "wants"),
+    [
+        ("Where does the company operate?", "place"),
+        ("In which states does it have stores?", "place"),
+        ("Who is the largest customer?", "name"),
+        ("How much revenue did the company have?", "money"),
+    ],
+)
+def test_a_where_question_wants_a_place(question, wants):
+    assert make_query(question, question, np.ones(4, dtype=np.float32)).wants == wants
+
+
+def test_a_where_question_is_answered_by_a_sentence_naming_places(store, fake_embedder):
+    db, ids = store
+    answer = ask(db, "Where does Voltaic sell its battery cells?", fake_embedder, doc_ids=[ids["voltaic"]])
+    assert answer.answered and "China and Europe" in answer.answer
+
+
+def test_forms_of_one_word_meet_and_unrelated_words_stay_apart():
+    assert len({stem(w) for w in ("operate", "operates", "operated", "operating", "operations")}) == 1
+    assert stem("information") == stem("informed") != stem("operations")
+    assert stem("general") != stem("generate") and stem("rate") != stem("state")
