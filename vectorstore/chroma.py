@@ -635,8 +635,9 @@ class _WriteLock:
         self.depth = 0
         self.fd: int | None = None
         # Chroma's embedded client keeps a collection's state in the process: once another process has
-        # written, writing on from the old state damages the store (segments and log disagree). Each write
-        # counts one more in the lock file; a writer that finds a count it did not see reopens first.
+        # written, writing (or reading) on from the old state damages the store or fails ("Error finding id").
+        # Each write counts one more in the lock file; a process that finds a count it has not seen calls
+        # ``on_stale`` (the store opens its client again) before it goes on.
         self.on_stale = on_stale
         self.seen = self._generation()
 
@@ -671,7 +672,6 @@ class _WriteLock:
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
-
 
     def __enter__(self):
         self.guard.acquire()
