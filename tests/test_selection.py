@@ -262,6 +262,12 @@ def test_the_headline_is_the_totals_own_amount_not_a_segments():
                      "Consolidated Statements of Income: Total operating revenues were $24,250 million in 2025 and $24,119 million in 2024.\n")
     top = headline_revenue(fs, np.asarray([0.9, 0.1]))
     assert top >= 0 and fs.texts[top].startswith("Consolidated Statements of Income: Total operating revenues")
+    # a table whose caption is the revenue itself: its row "Total" is the total, a segment's caption is not
+    fs = features_of("Operating Revenues: Freight revenues were $22,811 in 2025 and $22,571 in 2024.\n"
+                     "Operating Revenues: Total was $24,250 in 2025 and $24,119 in 2024.\n"
+                     "Europe net sales: Total was $3,100 in 2025 and $2,900 in 2024.\n")
+    top = headline_revenue(fs, np.asarray([0.9, 0.1, 0.8]))
+    assert top >= 0 and fs.texts[top].startswith("Operating Revenues: Total was $24,250")
 
 
 def test_sentences_of_an_older_candidates_version_are_made_again_once(tmp_path, fake_embedder):
