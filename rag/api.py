@@ -22,11 +22,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from ingest.embed import Embedder, sentence_embedder
+from ingest.embed import Embedder
 from ingest.errors import InputError
 from ingest.types import Document
 from queries.profile import Profile
 from rag.settings import EmbeddingSettings, Settings, StoreSettings, default_store_dir  # noqa: F401  (the CLI's help shows it)
+from rag.stored import make_sentences, sentences_of  # noqa: F401  (part of this API; questions and doctor read them from rag.stored)
 from rag.types import Summary
 from vectorstore.chroma import ChromaStore, DocumentRecord, StoreOptions
 
@@ -297,50 +298,6 @@ def query_vectors(store: ChromaStore, embedder_factory, queries: list[str], mode
         store.cache_embeddings(model_name, missing, vectors)
         cached.update(zip(missing, vectors))
     return [cached[q] for q in queries]
-
-
-def make_sentences(doc_id: str, chunks, metadata: dict, embedder, progress: bool = False, desc: str = "Sentences"):
-    """A document's candidate sentences made from its chunks, their vectors and their sentence table: what
-    ingest stores, and what a document stored without them (or a rebuilt store) gets the same way."""
-    from rag.candidates import document_sentences
-    from rag.features import sentence_table
-
-    units = document_sentences(doc_id, chunks)
-    table = sentence_table(units, chunks, metadata)  # what a summary reads of each, made once
-    vectors = sentence_embedder(embedder)([u.text for u in units], progress=progress, desc=desc)
-    return units, vectors, table
-
-
-def sentences_of(store: ChromaStore, record: DocumentRecord, embedder_factory, chunks=None):
-    """A document's candidate sentences, their vectors and their sentence table (``rag.features``). A document
-    indexed by an older version has none: they are made from its stored chunks and embedded once, and kept
-    unless the store is read-only. A table of another features version is made again (it is cheap)."""
-    import numpy as np
-
-    from rag.candidates import CANDIDATES_VERSION, sentences_current
-    from rag.features import SentenceTable, features_version, sentence_table
-    from vectorstore.errors import StoreError
-
-    units, vectors, extra = store.get_sentences(record.id, extra=True)
-    current = record.metadata.get("features") == features_version()
-    if sentences_current(record.metadata, record.sentences, len(units)):
-        if current:
-            return units, vectors, SentenceTable.from_metadata(extra)
-        chunks = chunks if chunks is not None else store.get_chunks(record.id)
-        return units, vectors, sentence_table(units, chunks, record.metadata)
-    chunks = chunks if chunks is not None else store.get_chunks(record.id)
-    if record.sentences is None or len(units) != record.sentences:
-        log.warning("%s was indexed without its sentences: embedding them once", record.id)
-    else:
-        log.warning("%s has the candidate sentences of an older version: making and embedding them again, once", record.id)
-    units, vectors, table = make_sentences(record.id, chunks, record.metadata, embedder_factory(), progress=True)
-    vectors = np.asarray(vectors, dtype=np.float32)
-    try:
-        store.add_sentences(record, units, vectors, [table.metadata(i) for i in range(len(units))],
-                            {"features": features_version(), "candidates": CANDIDATES_VERSION})
-    except StoreError as exc:
-        log.warning("the sentences could not be kept (%s); they serve this command only", str(exc).split(";")[0])
-    return units, vectors.reshape(len(units), -1) if len(units) else vectors, table
 
 
 def document_inputs(store: ChromaStore, record: DocumentRecord, profile: Profile, embedder_factory, chunks=None):

@@ -232,7 +232,7 @@ def sentence_pool(store: ChromaStore, record: DocumentRecord, embedder) -> Sente
     if key in _POOLS:
         _POOLS.move_to_end(key)
         return _POOLS[key]
-    from rag.api import sentences_of
+    from rag.stored import sentences_of
 
     # the summary's candidates: made (and kept) once when the store lacks them or holds an older version's
     units, vectors, _ = sentences_of(store, record, lambda: embedder)

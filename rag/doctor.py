@@ -220,7 +220,7 @@ class _Rebuild:
         from rag.candidates import CANDIDATES_VERSION, sentences_current
 
         if state.state == "sentences missing" or not sentences_current(record.metadata, record.sentences, len(sentences)):
-            from rag.api import make_sentences
+            from rag.stored import make_sentences
             from rag.features import features_version
             from vectorstore.chroma import DocumentRecord
 
