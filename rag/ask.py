@@ -235,7 +235,7 @@ def sentence_pool(store: ChromaStore, record: DocumentRecord, embedder) -> Sente
     from rag.stored import sentences_of
 
     # the summary's candidates: made (and kept) once when the store lacks them or holds an older version's
-    units, vectors, _ = sentences_of(store, record, lambda: embedder)
+    units, vectors, _ = sentences_of(store, record, lambda: embedder, table=False)
     vectors = np.asarray(vectors, dtype=np.float32).reshape(len(units), -1)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True) if len(units) else None
     if norms is not None:

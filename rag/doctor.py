@@ -107,18 +107,15 @@ def check(root: Path, options: StoreOptions | None = None) -> Report:
             state.state = "sentences missing"  # an older store's documents have no count: their sentences are made when first summarized
             state.detail = f"{sentence_counts.get(r.id, 0)} of {r.sentences} sentences"
         else:
-            try:
-                db.probe(r.id)
-                if r.sentences:
-                    try:
-                        db.get_sentences(r.id)  # every sentence with its vector, as a summary reads them
-                    except StoreError:
-                        state.state = "sentences unreadable"
-                        raise
-            except StoreError as exc:
-                state.state = "vectors unreadable" if state.state == "ok" else state.state
-                cause = exc.__cause__ or exc
-                state.detail = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:120]
+            # a chunk's vector found by a search, then every sentence with its vector, as a summary reads them
+            for problem, read in (("vectors unreadable", db.probe), ("sentences unreadable", db.get_sentences if r.sentences else None)):
+                try:
+                    if read is not None:
+                        read(r.id)
+                except StoreError as exc:
+                    cause = exc.__cause__ or exc
+                    state.state, state.detail = problem, (str(cause).strip().splitlines() or [type(cause).__name__])[0][:120]
+                    break
         report.documents.append(state)
     bad = [d for d in report.documents if d.state != "ok"]
     if bad:

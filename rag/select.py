@@ -358,16 +358,18 @@ def has_evidence(fs: FeatureSet, facet: str, probabilities: np.ndarray, floor: f
 # A table sentence's caption may stand before it when the caption is the whole company's ("Summary:",
 # "Consolidated Results of Operations:"), not a segment's or a product's ("Software: Revenue was ...").
 _COMPANY_CAPTION = r"(?:[\w ,&]*\b(?:consolidated|results?|summary|statements?|operations|financial|highlights|selected)\b[\w ,&]*:\s+)?"
+_REVENUE = r"(?:net\s+|operating\s+)?(?:revenues?|sales)"  # "net sales", "operating revenues", "revenue"
 # a table whose caption is the revenue itself ("Operating Revenues: Total was $24,250 in 2024 ...")
-_REVENUE_TABLE_TOTAL = r"^(?:(?:total|net|operating|consolidated)\s+)*(?:revenues?|sales):\s+total\s+(?:was|were)\s+"
-HEADLINE_REVENUE = re.compile(_REVENUE_TABLE_TOTAL + r"|\b(?:total|consolidated)\s+(?:net\s+|operating\s+)?(?:revenues?|sales)\b|"
-                              r"^" + _COMPANY_CAPTION + r"(?:total\s+)?(?:net\s+|operating\s+)?(?:revenues?|sales)\s+(?:were|was|totaled|totalled|increased|decreased|grew|rose|declined)\b", re.I)
+_REVENUE_TABLE_TOTAL = r"^(?:(?:total|consolidated)\s+)?" + _REVENUE + r":\s+total\s+(?:was|were)\s+"
+_TOTAL_REVENUE = r"\b(?:total|consolidated)\s+" + _REVENUE
+HEADLINE_REVENUE = re.compile(_REVENUE_TABLE_TOTAL + "|" + _TOTAL_REVENUE + r"\b|"
+                              r"^" + _COMPANY_CAPTION + r"(?:total\s+)?" + _REVENUE + r"\s+(?:were|was|totaled|totalled|increased|decreased|grew|rose|declined)\b", re.I)
 
 _TOTAL = re.compile(r"\b(?:total|consolidated)\b", re.I)
 # the amount is the total's own ("total revenues of $681.0 billion", "Total net sales were $391,035 million"),
 # not a segment's beside the words "consolidated net sales" ("International had net sales of $121.9 billion,
 # representing 18% of its consolidated net sales")
-_TOTAL_AMOUNT = re.compile(_REVENUE_TABLE_TOTAL + r"(?:US)?\$|\b(?:total|consolidated)\s+(?:net\s+|operating\s+)?(?:revenues?|sales)\s+(?:\w+\s+){0,3}(?:US)?\$", re.I)
+_TOTAL_AMOUNT = re.compile(_REVENUE_TABLE_TOTAL + r"(?:US)?\$|" + _TOTAL_REVENUE + r"\s+(?:\w+\s+){0,3}(?:US)?\$", re.I)
 
 
 def headline_revenue(fs: FeatureSet, p: np.ndarray) -> int:

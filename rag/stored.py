@@ -27,10 +27,11 @@ def make_sentences(doc_id: str, chunks, metadata: dict, embedder, progress: bool
     return units, vectors, table
 
 
-def sentences_of(store: ChromaStore, record: DocumentRecord, embedder_factory, chunks=None):
+def sentences_of(store: ChromaStore, record: DocumentRecord, embedder_factory, chunks=None, table: bool = True):
     """A document's candidate sentences, their vectors and their sentence table (``rag.features``). A document
     indexed by an older version has none: they are made from its stored chunks and embedded once, and kept
-    unless the store is read-only. A table of another features version is made again (it is cheap)."""
+    unless the store is read-only. A table of another features version is made again (it is cheap); with
+    ``table=False`` (questions do not read it) the stored sentences come back without it."""
     import numpy as np
 
     from rag.candidates import CANDIDATES_VERSION, sentences_current
@@ -40,10 +41,9 @@ def sentences_of(store: ChromaStore, record: DocumentRecord, embedder_factory, c
     units, vectors, extra = store.get_sentences(record.id, extra=True)
     current = record.metadata.get("features") == features_version()
     if sentences_current(record.metadata, record.sentences, len(units)):
-        if current:
-            return units, vectors, SentenceTable.from_metadata(extra)
-        chunks = chunks if chunks is not None else store.get_chunks(record.id)
-        return units, vectors, sentence_table(units, chunks, record.metadata)
+        if current or not table:
+            return units, vectors, SentenceTable.from_metadata(extra) if current else None
+        return units, vectors, sentence_table(units, chunks if chunks is not None else store.get_chunks(record.id), record.metadata)
     chunks = chunks if chunks is not None else store.get_chunks(record.id)
     if record.sentences is None or len(units) != record.sentences:
         log.warning("%s was indexed without its sentences: embedding them once", record.id)

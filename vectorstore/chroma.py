@@ -163,8 +163,8 @@ class ChromaStore:
         self.remote = remote
         self.options = options or StoreOptions()
         self._prefix = prefix
-        self._attach(client)
         self._writing = _WriteLock(None if remote else Path(location), None if remote else self._reopen)
+        self._attach(client)
 
     def _attach(self, client) -> None:
         location, prefix = self.location, self._prefix
@@ -184,14 +184,11 @@ class ChromaStore:
             for guard, collection in ((self._chunks, chunks), (self._docs, docs), (self._cache, cache), (self._sentences, sentences)):
                 guard._collection = collection
             return
-        fresh = None if self.remote else self._reading
+        fresh = None if self.remote else self._writing.shared
         self._chunks = _Guarded(chunks, location, self.remote, self.options.retries, fresh)
         self._docs = _Guarded(docs, location, self.remote, self.options.retries, fresh)
         self._cache = _Guarded(cache, location, self.remote, self.options.retries, fresh)
         self._sentences = _Guarded(sentences, location, self.remote, self.options.retries, fresh)
-
-    def _reading(self):
-        return self._writing.shared()
 
     def _reopen(self) -> None:
         """Read a local store's state afresh (another process has written it): Chroma's embedded client
@@ -686,9 +683,10 @@ class _WriteLock:
             except OSError:  # a read-only store read through a copy: nothing here reaches it, nothing to guard
                 return self
             fcntl.flock(self.fd, fcntl.LOCK_EX)
-            if self._generation(self.fd) != self.seen and self.on_stale is not None:
+            generation = self._generation(self.fd)
+            if generation != self.seen and self.on_stale is not None:
                 self.on_stale()  # another process wrote: this one's view of the collections is old
-            self.seen = self._generation(self.fd)
+            self.seen = generation
         return self
 
     def __exit__(self, *exc) -> None:
