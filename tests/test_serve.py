@@ -252,10 +252,17 @@ def test_an_uploaded_filing_is_embedded_with_progress_and_listed(page, site):
     page.set_input_files("#upload-file", files=[{"name": "harborview_holdings.txt", "mimeType": "text/plain", "buffer": data}])
     page.click("#upload-button")
     expect(page.locator("#upload-state")).to_have_text(re.compile("^Indexed "), timeout=300_000)
+    # The page's script reads the finished job before Playwright hands its response to this test, and the
+    # documents table is fetched again after the message: wait for both rather than read them at once.
+    for _ in range(200):
+        if states and states[-1]["state"] == "done":
+            break
+        page.wait_for_timeout(50)
     done = states[-1]
     assert done["state"] == "done" and done["result"]["status"] == "added"
     new_id = done["result"]["id"]
     assert any(s["state"] == "embedding" and s["total"] == done["result"]["chunks"] and s["done"] < s["total"] for s in states)
+    expect(page.locator(f"#docs tr[data-doc='{new_id}']")).to_have_count(1)
     cells = page.locator(f"#docs tr[data-doc='{new_id}'] td").all_inner_texts()
     assert cells[1:] == [f"Harborview Provisions Holdings, Inc.\n{new_id}", "10-K", "2025", "23", str(done["result"]["chunks"]),
                          "harborview_holdings.txt"]
