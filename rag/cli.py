@@ -6,6 +6,7 @@ so ``rag --help`` and input errors answer at once.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -28,7 +29,8 @@ class _Group(click.Group):
         from rag.api import default_store_dir
 
         base = self.help
-        self.help = f"{base}\n\nDefault store on this machine: {default_store_dir()}"
+        # dedented first: click dedents the help as a whole, and the added line has no indent to share
+        self.help = f"{inspect.cleandoc(base or '')}\n\nDefault store on this machine: {default_store_dir()}"
         try:
             super().format_help_text(ctx, formatter)
         finally:
@@ -124,8 +126,8 @@ def main(verbose: int) -> None:
     best sentences; every figure and name is checked against them, and a facet the model
     gets wrong keeps the embedded backend's sentences.
 
-    The index lives in a Chroma store: --store DIR, else $RAG_STORE, else a per-user data
-    directory; --chroma-url (or $RAG_CHROMA_URL) uses a Chroma server instead.
+    The index lives in a Chroma store: --store DIR, else $RAG_STORE, else a data directory
+    of this user's; --chroma-url (or $RAG_CHROMA_URL) uses a Chroma server instead.
     """
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)

@@ -108,6 +108,8 @@ def test_help_is_instant_and_says_where_the_store_is():
     proc = run(["--help"])
     assert proc.returncode == 0
     assert "Default store on this machine:" in proc.stdout
+    intro = " ".join(line.strip() for line in proc.stdout.split("\nOptions:")[0].splitlines())
+    assert "summary is written by the embedded extractive backend (no language model, no network)." in intro  # rewrapped as prose
     probe = subprocess.run([sys.executable, "-c", "import rag.cli, sys; print(sorted(m for m in ('chromadb', 'torch', 'sentence_transformers', 'openai') if m in sys.modules))"],
                            capture_output=True, text=True, timeout=60)
     assert probe.stdout.strip() == "[]"  # heavy libraries load only in the commands that need them
