@@ -15,15 +15,23 @@ from vectorstore.chroma import ChromaStore, DocumentRecord
 log = logging.getLogger("rag")
 
 
-def make_sentences(doc_id: str, chunks, metadata: dict, embedder, progress: bool = False, desc: str = "Sentences"):
+def make_sentences(doc_id: str, chunks, metadata: dict, embedder, progress: bool = False, desc: str = "Sentences",
+                   known: dict | None = None):
     """A document's candidate sentences made from its chunks, their vectors and their sentence table: what
-    ingest stores, and what a document stored without them (or a rebuilt store) gets the same way."""
+    ingest stores, and what a document stored without them (or a rebuilt store) gets the same way.
+    ``known``: vectors already made, by text (an older version's sentences): only new texts are embedded."""
+    import numpy as np
+
     from rag.candidates import document_sentences
     from rag.features import sentence_table
 
     units = document_sentences(doc_id, chunks)
     table = sentence_table(units, chunks, metadata)  # what a summary reads of each, made once
-    vectors = sentence_embedder(embedder)([u.text for u in units], progress=progress, desc=desc)
+    if not known or not units:
+        return units, sentence_embedder(embedder)([u.text for u in units], progress=progress, desc=desc), table
+    new = list(dict.fromkeys(u.text for u in units if u.text not in known))
+    made = dict(zip(new, sentence_embedder(embedder)(new, progress=progress, desc=desc))) if new else {}
+    vectors = np.asarray([known[u.text] if u.text in known else made[u.text] for u in units], dtype=np.float32)
     return units, vectors, table
 
 
@@ -49,7 +57,8 @@ def sentences_of(store: ChromaStore, record: DocumentRecord, embedder_factory, c
         log.warning("%s was indexed without its sentences: embedding them once", record.id)
     else:
         log.warning("%s has the candidate sentences of an older version: making and embedding them again, once", record.id)
-    units, vectors, table = make_sentences(record.id, chunks, record.metadata, embedder_factory(), progress=True)
+    known = {u.text: v for u, v in zip(units, vectors)}  # an older version's sentence keeps its vector
+    units, vectors, table = make_sentences(record.id, chunks, record.metadata, embedder_factory(), progress=True, known=known)
     vectors = np.asarray(vectors, dtype=np.float32)
     try:
         store.add_sentences(record, units, vectors, [table.metadata(i) for i in range(len(units))],

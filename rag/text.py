@@ -34,15 +34,17 @@ FIGURE = re.compile(
 VALUE = r"(?:(?:US)?\$\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|thousand))?|\d[\d,]*(?:\.\d+)?\s?(?:%|percent\b|(?:million|billion)\b))"
 # a figure written with a large scale word (a sentence feature)
 SCALED = re.compile(r"\b(?:million|billion|trillion)\b", re.I)
-# The unit a table declares for its bare figures: "(in thousands)", "Dollars in millions", "in $000s".
+# The unit a table declares for its bare figures: "(in thousands)", "Dollars in millions", "in $000s", or
+# the scale alone as the header's first cell or a line of its own ("Millions | 2024 | 2023 | 2022").
 SCALES_PLURAL = r"thousands|millions|billions"
-TABLE_UNIT = re.compile(r"\bin\s+(" + SCALES_PLURAL + r")\b|\bin\s+(\$\s?000)s?\b", re.I)
+TABLE_UNIT = re.compile(r"\bin\s+(" + SCALES_PLURAL + r")\b|\bin\s+(\$\s?000)s?\b|"
+                        r"^[ \t]*\(?[ \t]*(?:\$[ \t]*)?(" + SCALES_PLURAL + r")(?:[ \t]+of[ \t]+dollars)?[ \t]*\)?[ \t]*(?:\||$)", re.I | re.M)
 _TABLE_SCALE = {"thousands": 1e3, "millions": 1e6, "billions": 1e9}
 
 
 def table_unit(m: re.Match) -> str:
     """The unit a ``TABLE_UNIT`` match declares: "thousands", "millions" or "billions" ("$000" is thousands)."""
-    return (m.group(1) or "thousands").lower()
+    return (m.group(1) or m.group(3) or "thousands").lower()
 
 
 def table_scale(text: str) -> float | None:

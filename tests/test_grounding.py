@@ -33,6 +33,12 @@ def test_unit_is_never_guessed_without_a_table_header():
     assert not check_sentence("Sales were $412.3 million.", ["Frozen Meals $ 412,306"]).ok
 
 
+def test_a_header_cell_that_is_the_scale_is_the_tables_unit():
+    evidence = ["Operating Revenues\nMillions | 2024 | 2023\nTotal | $24,250 | $24,119"]
+    assert check_sentence("Operating Revenues: Total was $24,250 million in 2024 and $24,119 million in 2023.", evidence).ok
+    assert not check_sentence("Total was $24,250 million.", ["We served millions of customers.\nTotal | $24,250 | $24,119"]).ok
+
+
 def _chunk(i, text):
     return Chunk(id=f"d#{i:05d}", doc_id="d", text=text, index=i, start=i * 100, end=i * 100 + len(text), item="Item 7")
 

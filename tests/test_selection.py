@@ -276,17 +276,27 @@ def test_sentences_of_an_older_candidates_version_are_made_again_once(tmp_path, 
     from vectorstore.chroma import ChromaStore
 
     path = tmp_path / "f.txt"
-    path.write_text("ITEM 1. BUSINESS\n" + FILING * 3)
+    path.write_text("ITEM 1. BUSINESS\n" + FILING * 3 + "\nThe company opened its fourth distribution center, in Reno, in fiscal 2025.\n")
     store = ChromaStore.open(tmp_path / "store")
     record = store.get_document(ingest_file(store, path, fake_embedder).id)
     assert record.metadata["candidates"] == CANDIDATES_VERSION
     units = sentences_of(store, record, lambda: pytest.fail("current sentences are read, not made"))[0]
     store._docs.update(ids=[record.id], metadatas=[{**store._docs.get(ids=[record.id])["metadatas"][0], "candidates": "1"}])
-    store._sentences.delete(ids=[units[0].id])  # what the older version made differs
+    gone = next(u for u in units if "Reno" in u.text)
+    store._sentences.delete(ids=[gone.id])  # what the older version made differs
     stale = store.get_document(record.id)
-    calls = []
-    again = sentences_of(store, stale, lambda: calls.append(1) or fake_embedder)[0]
-    assert calls and [u.id for u in again] == [u.id for u in units]
+    embedded: list[str] = []
+
+    class Counting:
+        def embed(self, texts, **kw):
+            embedded.extend(texts)
+            return fake_embedder.embed(texts, **kw)
+
+    old_vectors = dict(zip((u.id for u in units), store.get_sentences(record.id)[1]))
+    again, vectors, _ = sentences_of(store, stale, Counting)
+    assert [u.id for u in again] == [u.id for u in units]
+    assert embedded == [gone.text]  # only what the older version did not hold is embedded; the rest keep their vectors
+    assert all(np.allclose(v, old_vectors[u.id]) for u, v in zip(again, vectors) if u.id != gone.id)
     now = store.get_document(record.id)
     assert now.metadata["candidates"] == CANDIDATES_VERSION and now.sentences == len(units) == store.count_sentences(record.id)
     sentences_of(store, now, lambda: pytest.fail("made once, then kept"))

@@ -57,6 +57,20 @@ def test_fiscal_years_and_rows_that_are_not_money():
     ]
 
 
+RAILROAD_LIKE = """RESULTS OF OPERATIONS
+Operating Revenues
+Millions | 2024 | 2023 | 2022 | % Change 2024 v 2023 | % Change 2023 v 2022
+Freight revenues | $22,811 | $22,571 | $23,159 | 1% | (3)%
+Total | $24,250 | $24,119 | $24,875 | 1% | (3)%"""
+
+
+def test_a_header_whose_first_cell_is_the_scale_gives_the_unit():
+    assert [t.text for t in row_sentences(_lines(RAILROAD_LIKE))] == [
+        "Operating Revenues: Freight revenues were $22,811 million in 2024 and $22,571 million in 2023.",
+        "Operating Revenues: Total was $24,250 million in 2024 and $24,119 million in 2023.",
+    ]
+
+
 OLDEST_FIRST = """AMAZON.COM, INC.
 CONSOLIDATED STATEMENTS OF OPERATIONS
 (in millions, except per share data)
