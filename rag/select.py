@@ -26,6 +26,7 @@ from rag.features import SENTENCE_FEATURES, FeatureSet
 from rag.rewrite import name_first
 from rag.text import MONEY, NUMBER, ORG, PERCENT, PROPER, overlap, overlaps, words
 from rag.text import YEAR as _YEAR
+from rag.text import figures as read_figures
 from rag.tokens import count_tokens
 from rag.types import Citation, Sentence
 
@@ -161,9 +162,28 @@ def upgrade(profile: Profile, chosen: dict[str, list[Candidate]], extra: Sequenc
 # -- the choice ------------------------------------------------------------------------------
 def figures_of(text: str) -> frozenset[str]:
     """The figures that tell one statement from another: amounts of money and percentages with decimals, as
-    written ("$6.9 billion", "12.4%"). A bare "1%" or "7%" is too common to say two sentences repeat each other."""
+    written ("$6.9 billion", "12.4%"). A bare "1%" or "7%" is too common to say two sentences repeat each other.
+    An amount of three or more significant digits is also kept by value ("=7.85e+10" for "$78.5 billion"),
+    and one of more digits by its value to three ("~=7.85e+10" for "$78,508 million"): see :func:`repeats`."""
     found = MONEY.findall(text) + [p for p in PERCENT.findall(text) if "." in p]
-    return frozenset(m.replace(" ", "").lower() for m in found)
+    out = {m.replace(" ", "").lower() for m in found}
+    for f in read_figures(" ; ".join(MONEY.findall(text))):
+        digits = len(re.sub(r"\D", "", f.text.split()[0]).lstrip("0").rstrip("0"))  # "$78,508" 5, "$78.5" 3, "$1,200" 2
+        if f.kind != "money" or f.value <= 0 or digits < 3:
+            continue
+        if digits == 3:
+            out.add(f"={f.value:.2e}")
+        else:  # to three digits, either way at a half ("$24,250 million" is "$24.2 billion" or "$24.3 billion")
+            out.update(f"~={f.value * (1 + e):.2e}" for e in (-1e-9, 1e-9))
+    return frozenset(out)
+
+
+def repeats(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether two sentences' figures (:func:`figures_of`) share one: as written, or an amount written to three
+    significant digits that the other's amount rounds to ("$78.5 billion" and "$78,508 million")."""
+    if a & b and any(not k.startswith("~") for k in a & b):
+        return True
+    return any(k[1:] in b for k in a if k.startswith("~")) or any(k[1:] in a for k in b if k.startswith("~"))
 
 
 def names_of(text: str) -> frozenset[str]:
@@ -246,7 +266,7 @@ class _Choice:
         group = self.members(i)
         if any(self.nearest[j] >= self.params.theta for j in group):
             return False
-        if any(self.figures[j] & self.stated for j in group):
+        if any(repeats(self.figures[j], self.stated) for j in group):
             return False
         return not any(self._restates(j) for j in group)
 
@@ -255,7 +275,7 @@ class _Choice:
         bags, names, figures = self.bags, self.names, self.figures
         for k in self.chosen:
             if overlaps(bags[j], bags[k], self.params.overlap) and \
-                    (names[j] & names[k] or figures[j] & figures[k] or len(names[j] & names[k]) >= 2):
+                    (names[j] & names[k] or repeats(figures[j], figures[k]) or len(names[j] & names[k]) >= 2):
                 return True
         return any(len(names[j] & names[k]) >= 3 for k in self.chosen)
 

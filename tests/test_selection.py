@@ -81,6 +81,18 @@ def test_facets_take_turns_and_a_restatement_is_passed_over():
     assert all(not t.startswith("Net sales rose") for _, t in chosen)  # the same figures again: one is enough
 
 
+def test_a_total_stated_again_in_other_words_and_units_is_passed_over():
+    text = ("Revenue was $78,508 million in 1997, compared with $75,947 million in 1996.\n"
+            "IBM's revenue of $78.5 billion in 1997 grew 3 percent from the year before.\n"
+            "Long-term debt stood at $78.6 billion at year end.\n")
+    fs = features_of(text, {"fiscal_year": "1997"})
+    probs = _probabilities(fs, revenue={"Revenue was": 0.9, "IBM's revenue": 0.8, "Long-term debt": 0.7})
+    chosen = [fs.texts[p.units[-1]] for p in choose(fs, probs, 512, SelectionParams(rounds=3, floor=0.05), order=["revenue"])]
+    assert chosen[0].startswith("Revenue was $78,508 million")
+    assert not any("78.5 billion" in t for t in chosen)  # the same total rounded: one is enough
+    assert any("78.6 billion" in t for t in chosen)  # a figure it does not round to is another fact
+
+
 def test_a_leaning_sentence_comes_with_the_one_it_leans_on():
     fs = features_of(FILING)
     probs = _probabilities(fs, products={"These plants": 0.9})
