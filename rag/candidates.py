@@ -73,10 +73,11 @@ def rebuilt_text(chunks: Sequence[Chunk]) -> str:
     return "".join(parts)
 
 
-CANDIDATES_VERSION = "4"  # raise when what is a candidate, or how a table row reads, changes: a store's sentences of
+CANDIDATES_VERSION = "5"  # raise when what is a candidate, or how a table row reads, changes: a store's sentences of
 # another version are made again from its chunks at the next summary, embedding only the sentences that changed
 # (2: run-in headings, verbless list items and oldest-first year columns; 3 was a hard-wrap join, tried and
-# reverted, so stores may hold it; 4: a header whose first cell is the scale, "Millions | 2024 | 2023", is the unit)
+# reverted, so stores may hold it; 4 and 5: a header whose first cell is the scale, "Millions | 2024 | 2023" or
+# "Millions, Except Ratios | 2024", is the unit)
 
 def sentences_current(metadata: dict, stored: int | None, found: int) -> bool:
     """Whether a document's stored sentences can be read as they are: all there (``found`` of the ``stored``

@@ -35,10 +35,12 @@ VALUE = r"(?:(?:US)?\$\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|thousand))?|
 # a figure written with a large scale word (a sentence feature)
 SCALED = re.compile(r"\b(?:million|billion|trillion)\b", re.I)
 # The unit a table declares for its bare figures: "(in thousands)", "Dollars in millions", "in $000s", or
-# the scale alone as the header's first cell or a line of its own ("Millions | 2024 | 2023 | 2022").
+# the scale alone as the header's first cell or a line of its own ("Millions | 2024 | 2023 | 2022", "Millions,
+# Except Per Share Amounts, for the Years Ended December 31, | 2024").
 SCALES_PLURAL = r"thousands|millions|billions"
 TABLE_UNIT = re.compile(r"\bin\s+(" + SCALES_PLURAL + r")\b|\bin\s+(\$\s?000)s?\b|"
-                        r"^[ \t]*\(?[ \t]*(?:\$[ \t]*)?(" + SCALES_PLURAL + r")(?:[ \t]+of[ \t]+dollars)?[ \t]*\)?[ \t]*(?:\||$)", re.I | re.M)
+                        r"^[ \t]*\(?[ \t]*(?:\$[ \t]*)?(" + SCALES_PLURAL + r")(?:[ \t]+of[ \t]+dollars)?[ \t]*\)?"
+                        r"(?:,[^|\n]{0,80})?[ \t]*(?:\||$)", re.I | re.M)
 _TABLE_SCALE = {"thousands": 1e3, "millions": 1e6, "billions": 1e9}
 
 

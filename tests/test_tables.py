@@ -69,6 +69,10 @@ def test_a_header_whose_first_cell_is_the_scale_gives_the_unit():
         "Operating Revenues: Freight revenues were $22,811 million in 2024 and $22,571 million in 2023.",
         "Operating Revenues: Total was $24,250 million in 2024 and $24,119 million in 2023.",
     ]
+    statement = "Consolidated Statements of Income\nMillions, Except Per Share Amounts, for the Years Ended December 31, | 2024 | 2023\n" \
+                "Freight revenues | $22,811 | $22,571\nDiluted EPS | $11.09 | $10.45"
+    assert [t.text for t in row_sentences(_lines(statement))] == [
+        "Consolidated Statements of Income: Freight revenues were $22,811 million in 2024 and $22,571 million in 2023."]
 
 
 OLDEST_FIRST = """AMAZON.COM, INC.
