@@ -108,10 +108,10 @@ def check(root: Path, options: StoreOptions | None = None) -> Report:
             state.detail = f"{sentence_counts.get(r.id, 0)} of {r.sentences} sentences"
         else:
             # a chunk's vector found by a search, then every sentence with its vector, as a summary reads them
-            for problem, read in (("vectors unreadable", db.probe), ("sentences unreadable", db.get_sentences if r.sentences else None)):
+            checks = [("vectors unreadable", db.probe)] + ([("sentences unreadable", db.get_sentences)] if r.sentences else [])
+            for problem, read in checks:
                 try:
-                    if read is not None:
-                        read(r.id)
+                    read(r.id)
                 except StoreError as exc:
                     cause = exc.__cause__ or exc
                     state.state, state.detail = problem, (str(cause).strip().splitlines() or [type(cause).__name__])[0][:120]

@@ -27,12 +27,11 @@ def make_sentences(doc_id: str, chunks, metadata: dict, embedder, progress: bool
 
     units = document_sentences(doc_id, chunks)
     table = sentence_table(units, chunks, metadata)  # what a summary reads of each, made once
-    if not known or not units:
-        return units, sentence_embedder(embedder)([u.text for u in units], progress=progress, desc=desc), table
-    new = list(dict.fromkeys(u.text for u in units if u.text not in known))
+    known = known or {}
+    new = list(dict.fromkeys(u.text for u in units if u.text not in known))  # each text embedded once
     made = dict(zip(new, sentence_embedder(embedder)(new, progress=progress, desc=desc))) if new else {}
     vectors = np.asarray([known[u.text] if u.text in known else made[u.text] for u in units], dtype=np.float32)
-    return units, vectors, table
+    return units, vectors.reshape(len(units), -1) if units else np.zeros((0, 0), np.float32), table
 
 
 def sentences_of(store: ChromaStore, record: DocumentRecord, embedder_factory, chunks=None, table: bool = True):
@@ -40,8 +39,6 @@ def sentences_of(store: ChromaStore, record: DocumentRecord, embedder_factory, c
     indexed by an older version has none: they are made from its stored chunks and embedded once, and kept
     unless the store is read-only. A table of another features version is made again (it is cheap); with
     ``table=False`` (questions do not read it) the stored sentences come back without it."""
-    import numpy as np
-
     from rag.candidates import CANDIDATES_VERSION, sentences_current
     from rag.features import SentenceTable, features_version, sentence_table
     from vectorstore.errors import StoreError
@@ -59,10 +56,9 @@ def sentences_of(store: ChromaStore, record: DocumentRecord, embedder_factory, c
         log.warning("%s has the candidate sentences of an older version: making and embedding them again, once", record.id)
     known = {u.text: v for u, v in zip(units, vectors)}  # an older version's sentence keeps its vector
     units, vectors, table = make_sentences(record.id, chunks, record.metadata, embedder_factory(), progress=True, known=known)
-    vectors = np.asarray(vectors, dtype=np.float32)
     try:
         store.add_sentences(record, units, vectors, [table.metadata(i) for i in range(len(units))],
                             {"features": features_version(), "candidates": CANDIDATES_VERSION})
     except StoreError as exc:
         log.warning("the sentences could not be kept (%s); they serve this command only", str(exc).split(";")[0])
-    return units, vectors.reshape(len(units), -1) if len(units) else vectors, table
+    return units, vectors, table
