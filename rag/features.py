@@ -295,6 +295,11 @@ class FeatureSet:
                 owner.append(i)
         return list(vocab), np.asarray(which, dtype=np.int64), np.asarray(values, dtype=np.float64), np.asarray(owner, dtype=np.int64)
 
+    @functools.cached_property
+    def gram_index(self) -> dict[str, int]:
+        """Each distinct gram's place in :attr:`gram_table`'s list."""
+        return {g: i for i, g in enumerate(self.gram_table[0])}
+
 
 FEATURES_VERSION = "1"  # raise when a sentence feature changes meaning: stored tables of another version are recomputed
 

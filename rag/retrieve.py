@@ -8,6 +8,7 @@ and near-duplicate chunks (overlapping neighbours) are dropped so the evidence i
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -19,28 +20,44 @@ from rag.types import FacetEvidence, ScoredChunk
 
 
 class LexicalIndex:
-    """BM25 over a document's chunks (k1=1.2, b=0.75); prefix terms like ``manufactur`` match words."""
+    """BM25 over a document's chunks (k1=1.2, b=0.75); prefix terms like ``manufactur`` match words.
+
+    Each word keeps the chunks it occurs in (its postings), and a prefix finds its words in a sorted list,
+    so a term costs the chunks that hold it, not a pass over every chunk and word."""
 
     def __init__(self, chunks: Sequence[Chunk]):
         self.chunks = list(chunks)
         self.tfs = [Counter(words(c.text)) for c in self.chunks]
         self.lengths = [sum(tf.values()) for tf in self.tfs]
         self.avg = (sum(self.lengths) / len(self.lengths)) if self.lengths else 1.0
-        self.vocab = Counter(w for tf in self.tfs for w in tf)
-        self.df = Counter(w for tf in self.tfs for w in tf.keys())
+        self.postings: dict[str, list[tuple[int, int]]] = {}  # word -> (chunk, count), chunks in order
+        for i, tf in enumerate(self.tfs):
+            for w, f in tf.items():
+                self.postings.setdefault(w, []).append((i, f))
+        self.df = {w: len(p) for w, p in self.postings.items()}  # in the order words are first met
+        self._rank = {w: r for r, w in enumerate(self.df)}
+        self._sorted = sorted(self.df)
+        self._lowered: list[str] | None = None
 
     def _expand(self, term: str) -> list[str]:
+        """The words a term stands for: itself when it is a phrase, else the words it begins, in the order they were first met."""
         if " " in term:
             return [term]
-        return [w for w in self.df if w.startswith(term)] or [term]
+        at = bisect.bisect_left(self._sorted, term)
+        found = []
+        while at < len(self._sorted) and self._sorted[at].startswith(term):
+            found.append(self._sorted[at])
+            at += 1
+        return sorted(found, key=self._rank.__getitem__) or [term]
 
     def scores(self, terms: Sequence[str]) -> list[float]:
         n = len(self.chunks)
         out = [0.0] * n
-        lowered = [c.text.lower() for c in self.chunks] if any(" " in t for t in terms) else None
         for term in terms:
             if " " in term:  # a phrase: count occurrences, idf from chunk frequency
-                hits = [text.count(term) for text in lowered]
+                if self._lowered is None:
+                    self._lowered = [c.text.lower() for c in self.chunks]
+                hits = [text.count(term) for text in self._lowered]
                 df = sum(1 for h in hits if h)
                 idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
                 for i, h in enumerate(hits):
@@ -48,14 +65,12 @@ class LexicalIndex:
                         out[i] += idf * (h * 2.2) / (h + 1.2 * (0.25 + 0.75 * self.lengths[i] / self.avg))
                 continue
             for word in self._expand(term):
-                df = self.df.get(word, 0)
-                if not df:
+                found = self.postings.get(word)
+                if not found:
                     continue
-                idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-                for i, tf in enumerate(self.tfs):
-                    f = tf.get(word)
-                    if f:
-                        out[i] += idf * (f * 2.2) / (f + 1.2 * (0.25 + 0.75 * self.lengths[i] / self.avg))
+                idf = math.log(1 + (n - len(found) + 0.5) / (len(found) + 0.5))
+                for i, f in found:
+                    out[i] += idf * (f * 2.2) / (f + 1.2 * (0.25 + 0.75 * self.lengths[i] / self.avg))
         return out
 
 

@@ -42,7 +42,12 @@ class FacetModel:
         z = ((x - self.mean) / self.scale) @ self.weights + self.bias
         if self.grams:
             vocab, which, values, owner = fs.gram_table
-            weights = np.asarray([self.grams.get(g, 0.0) for g in vocab], dtype=np.float64)
+            weights = np.zeros(len(vocab), dtype=np.float64)
+            at = fs.gram_index
+            for g, w in self.grams.items():  # the model's few thousand grams, not the filing's every one
+                j = at.get(g)
+                if j is not None:
+                    weights[j] = w
             # each sentence's sum in its own order, as sum(weight * value for its grams) would add them
             z = z + np.bincount(owner, weights=weights[which] * values, minlength=len(fs.grams)) if len(which) else z
         return z

@@ -235,10 +235,6 @@ class _Choice:
         self.probabilities, self.budget, self.params = probabilities, budget, params
         self.tokens = fs.tokens.astype(np.float64)
         self.vectors = fs.vectors
-        self.figures = [figures_of(t) for t in fs.texts]
-        self.names = [names_of(t) for t in fs.texts]
-        self.bags = [frozenset(words(t)) for t in fs.texts]
-        self.richness = [1.0 + params.richness * max(0, len(self.figures[i]) + len(self.names[i]) - 1) for i in range(n)]
         self.chosen: list[int] = []
         self.antecedent = fs.antecedent
         self.taken = np.zeros(n, dtype=bool)
@@ -252,6 +248,12 @@ class _Choice:
             p = probabilities[f]
             ranked = np.argsort(-p, kind="stable")[: params.shortlist]
             self.shortlists[f] = [int(i) for i in ranked if p[i] >= params.floor]
+        # what each sentence states, read only for those a choice can reach: the shortlisted and what they lean on
+        reach = sorted({j for found in self.shortlists.values() for i in found for j in (i, int(self.antecedent[i])) if j >= 0})
+        self.figures = {j: figures_of(fs.texts[j]) for j in reach}
+        self.names = {j: names_of(fs.texts[j]) for j in reach}
+        self.bags = {j: frozenset(words(fs.texts[j])) for j in reach}
+        self.richness = {j: 1.0 + params.richness * max(0, len(self.figures[j]) + len(self.names[j]) - 1) for j in reach}
 
     def members(self, i: int) -> tuple[int, ...]:
         a = int(self.antecedent[i])

@@ -312,3 +312,40 @@ def test_sentences_of_an_older_candidates_version_are_made_again_once(tmp_path, 
     now = store.get_document(record.id)
     assert now.metadata["candidates"] == CANDIDATES_VERSION and now.sentences == len(units) == store.count_sentences(record.id)
     sentences_of(store, now, lambda: pytest.fail("made once, then kept"))
+
+
+def test_lexical_scores_are_bm25_with_prefix_terms_and_phrases():
+    """BM25 (k1=1.2, b=0.75) over chunks, computed here the plain way: a prefix term counts every word it
+    begins, a phrase counts its occurrences, a word no chunk holds adds nothing."""
+    import math
+
+    from rag.retrieve import LexicalIndex
+    from rag.text import words
+
+    texts = ["Our distributors and distribution centers ship products.", "The company sells through brokers.",
+             "Distributors accounted for 40% of net sales; distributors are paid on commission.", "Nothing here."]
+    chunks = [Chunk(f"c{i}", "d", t, i, i * 100, i * 100 + len(t)) for i, t in enumerate(texts)]
+    terms = ["distribut", "broker", "net sales", "warehouse"]
+    bags = [words(t) for t in texts]
+    avg = sum(len(b) for b in bags) / len(bags)
+
+    def bm25(f: int, i: int, df: int) -> float:
+        idf = math.log(1 + (len(texts) - df + 0.5) / (df + 0.5))
+        return idf * (f * 2.2) / (f + 1.2 * (0.25 + 0.75 * len(bags[i]) / avg))
+
+    expected = [0.0] * len(texts)
+    for term in terms:
+        if " " in term:
+            hits = [t.lower().count(term) for t in texts]
+            matches = [hits]
+        else:
+            vocab = sorted({w for b in bags for w in b if w.startswith(term)})
+            matches = [[b.count(w) for b in bags] for w in vocab]
+        for hits in matches:
+            df = sum(1 for h in hits if h)
+            for i, h in enumerate(hits):
+                if h:
+                    expected[i] += bm25(h, i, df)
+    got = LexicalIndex(chunks).scores(terms)
+    assert got == pytest.approx(expected)
+    assert got[3] == 0.0 and got[2] > got[1] > 0.0
