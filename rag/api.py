@@ -304,7 +304,8 @@ def document_inputs(store: ChromaStore, record: DocumentRecord, profile: Profile
     """Everything the scorer reads of an indexed document, as features (``rag.features.featurize``)."""
     import numpy as np
 
-    from rag.features import featurize
+    from rag import feature_cache
+    from rag.features import featurize, packed
 
     chunks = chunks if chunks is not None else store.get_chunks(record.id)
     units, vectors, table = sentences_of(store, record, embedder_factory, chunks)
@@ -315,7 +316,15 @@ def document_inputs(store: ChromaStore, record: DocumentRecord, profile: Profile
     for f in profile.facets:
         by_facet[f.name] = flat[at : at + len(f.queries)]
         at += len(f.queries)
-    return featurize(units, vectors, chunks, chunk_vectors, record.metadata, profile, by_facet, table)
+    folder = store.derived_dir()
+    key = feature_cache.feature_key(table.printed, table.rows, table.headings, vectors, chunk_vectors,
+                                    [(c.id, c.start, c.end, c.item, c.text) for c in chunks],
+                                    [(u.id, u.item, u.chunk_id, u.kind, u.follows) for u in units], record.metadata, profile, by_facet)
+    known = feature_cache.load(folder, record.id, key)
+    fs = featurize(units, vectors, chunks, chunk_vectors, record.metadata, profile, by_facet, table, known)
+    if known is None and fs.texts:
+        feature_cache.save(folder, record.id, key, packed(fs))
+    return fs
 
 
 @dataclass

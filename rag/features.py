@@ -387,11 +387,13 @@ def sentence_table(units: Sequence[SentenceUnit], chunks: Sequence, metadata: di
 
 
 def featurize(units: Sequence[SentenceUnit], vectors: np.ndarray, chunks: Sequence, chunk_vectors: np.ndarray,
-              metadata: dict, profile: Profile, query_vectors: dict[str, np.ndarray], table: SentenceTable | None = None) -> FeatureSet:
+              metadata: dict, profile: Profile, query_vectors: dict[str, np.ndarray], table: SentenceTable | None = None,
+              known: dict[str, np.ndarray] | None = None) -> FeatureSet:
     """Every feature of a filing's candidates, from what the store keeps: its sentence units and their
     vectors (and their :class:`SentenceTable` when kept with them), its chunks and theirs, the record's
     metadata, and the facets' query vectors. The same function serves a summary and the scorer's
-    training, so both see the same numbers."""
+    training, so both see the same numbers. ``known``: the facet features and words of these very
+    inputs, as :func:`packed` gave them (``rag.feature_cache``); they are not computed again."""
     from rag.retrieve import LexicalIndex
 
     table = table if table is not None and len(table.printed) == len(units) else sentence_table(units, chunks, metadata)
@@ -407,6 +409,12 @@ def featurize(units: Sequence[SentenceUnit], vectors: np.ndarray, chunks: Sequen
     ordered = [chunks[i] for i in order]
     chunk_vectors = np.asarray(chunk_vectors, dtype=np.float32)[order] if len(order) else np.zeros((0, 1), np.float32)
     profile = profile.for_form(doc.form)
+    if known is not None:
+        facets, bags, gram_table = unpacked(known, len(texts))
+        if list(facets) == [f.name for f in profile.facets]:
+            fs = FeatureSet(units, texts, tokens, vectors, sentence, facets, bags, doc, np.asarray(antecedent, dtype=np.int64))
+            fs.__dict__["gram_table"] = gram_table  # as computed when it was kept
+            return fs
     sims, other = facet_similarities(profile, vectors, query_vectors)
     lexical_index = LexicalIndex(ordered)
     position = {c.id: i for i, c in enumerate(ordered)}
@@ -422,3 +430,31 @@ def featurize(units: Sequence[SentenceUnit], vectors: np.ndarray, chunks: Sequen
                                         chunk_sims[at] if len(at) else np.zeros(0), items, headings)
     return FeatureSet(units, texts, tokens, vectors, sentence, facets, [grams(t) for t in texts], doc,
                       np.asarray(antecedent, dtype=np.int64))
+
+
+def packed(fs: FeatureSet) -> dict[str, np.ndarray]:
+    """What :func:`featurize` computes per profile, as plain arrays (kept by ``rag.feature_cache``; no pickle)."""
+    out: dict[str, np.ndarray] = {}
+    for i, (name, (matrix, names)) in enumerate(fs.facets.items()):
+        out[f"facet_{i}"] = np.asarray(matrix, dtype=np.float64)
+        out[f"names_{i}"] = np.asarray([name, *names], dtype=str)
+    vocab, which, values, owner = fs.gram_table
+    joined = "\n".join(vocab).encode()  # one byte string: a gram is words and figures, never a line break
+    out.update(vocab=np.frombuffer(joined, dtype=np.uint8), which=which, values=values, owner=owner)
+    return out
+
+
+def unpacked(arrays: dict[str, np.ndarray], n: int):
+    """:func:`packed`'s arrays back as the facets' matrices, each sentence's words and the gram table."""
+    facets: dict[str, tuple[np.ndarray, tuple[str, ...]]] = {}
+    i = 0
+    while f"facet_{i}" in arrays:
+        name, *names = [str(x) for x in arrays[f"names_{i}"]]
+        facets[name] = (arrays[f"facet_{i}"].reshape(n, len(names)), tuple(names))
+        i += 1
+    vocab = arrays["vocab"].tobytes().decode().split("\n") if arrays["vocab"].size else []
+    which, values, owner = (arrays[k] for k in ("which", "values", "owner"))
+    bags: list[dict[str, float]] = [{} for _ in range(n)]
+    for g, v, o in zip(which.tolist(), values.tolist(), owner.tolist()):
+        bags[o][vocab[g]] = v
+    return facets, bags, (vocab, which.astype(np.int64), values.astype(np.float64), owner.astype(np.int64))

@@ -349,3 +349,42 @@ def test_lexical_scores_are_bm25_with_prefix_terms_and_phrases():
     got = LexicalIndex(chunks).scores(terms)
     assert got == pytest.approx(expected)
     assert got[3] == 0.0 and got[2] > got[1] > 0.0
+
+
+def test_features_kept_beside_the_store_are_the_features_made_anew_and_go_with_the_document(tmp_path, fake_embedder):
+    """A warm summary reads its facet features from the store's derived folder instead of computing them:
+    the same numbers, a damaged entry is made again, another profile has its own entry, and `rag rm` takes
+    the document's entries with it."""
+    from rag.api import document_inputs, ingest_file
+    from rag.scorer import load_scorer
+    from vectorstore.chroma import ChromaStore
+
+    path = tmp_path / "f.txt"
+    path.write_text("ITEM 1. BUSINESS\n" + FILING * 3)
+    store = ChromaStore.open(tmp_path / "store")
+    record = store.get_document(ingest_file(store, path, fake_embedder).id)
+    folder = store.derived_dir() / record.id
+    assert not folder.exists()
+    fresh = document_inputs(store, record, PROFILE, lambda: fake_embedder)
+    kept = list(folder.glob("*.npz"))
+    assert len(kept) == 1
+    warm = document_inputs(store, record, PROFILE, lambda: fake_embedder)
+    names = [f.name for f in PROFILE.facets]
+    assert warm.texts == fresh.texts and warm.grams == fresh.grams and len(warm.texts) >= 6
+    for f in names:
+        assert fresh.matrix(f)[1] == warm.matrix(f)[1]
+        assert np.array_equal(fresh.matrix(f)[0], warm.matrix(f)[0])
+    a, b = load_scorer().probabilities(fresh, names), load_scorer().probabilities(warm, names)
+    assert all(np.array_equal(a[f], b[f]) for f in names)
+
+    kept[0].write_bytes(b"not an npz")  # damaged: made again, and replaced
+    again = document_inputs(store, record, PROFILE, lambda: fake_embedder)
+    assert all(np.array_equal(fresh.matrix(f)[0], again.matrix(f)[0]) for f in names)
+    assert kept[0].read_bytes()[:2] == b"PK"
+
+    other = PROFILE.model_copy(update={"facets": [PROFILE.facets[0].model_copy(update={"key_terms": ["revenue"]}), *PROFILE.facets[1:]]})
+    document_inputs(store, record, other, lambda: fake_embedder)
+    assert len(list(folder.glob("*.npz"))) == 2
+
+    store.delete_document(record.id)
+    assert not folder.exists()

@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ CHUNKS = "filings"
 DOCS = "filings_docs"
 QUERY_CACHE = "filings_query_cache"
 SENTENCES = "filings_sentences"
+DERIVED = "rag-derived"  # beside Chroma's files: see ChromaStore.derived_dir
 _CHUNK_FIELDS = {"doc_id", "index", "start", "end", "item"}
 
 
@@ -165,6 +167,11 @@ class ChromaStore:
         self._prefix = prefix
         self._writing = _WriteLock(None if remote else Path(location), None if remote else self._reopen)
         self._attach(client)
+
+    def derived_dir(self) -> Path | None:
+        """A local store's folder for what is computed from its documents and kept to save time (one folder per
+        document, named by its id, removed with the document); None for a server, which keeps no files here."""
+        return None if self.remote else Path(self.location) / DERIVED / self._prefix
 
     def _attach(self, client) -> None:
         location, prefix = self.location, self._prefix
@@ -345,6 +352,9 @@ class ChromaStore:
             self._docs.delete(ids=[doc_id])
             self._chunks.delete(where={"doc_id": doc_id})
             self._sentences.delete(where={"doc_id": doc_id})
+            derived = self.derived_dir()
+            if derived is not None:
+                shutil.rmtree(derived / doc_id, ignore_errors=True)
             return n
 
     def count_chunks(self, doc_id: str) -> int:
@@ -715,7 +725,8 @@ def _read_only_copy(root: Path, limit_mb: float) -> Path:
     import shutil
     import tempfile
 
-    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    # what is derived from the documents is read in place (ChromaStore.derived_dir), not copied
+    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and DERIVED not in p.relative_to(root).parts[:1])
     limit = int(limit_mb) * 2**20
     if size > limit:
         raise StoreError(f"The store at {root} is read-only and {size / 2**20:,.0f} MB, too large to read through a temporary copy "
@@ -724,7 +735,7 @@ def _read_only_copy(root: Path, limit_mb: float) -> Path:
     atexit.register(shutil.rmtree, tmp, True)
     copy = tmp / "store"
     try:
-        shutil.copytree(root, copy)
+        shutil.copytree(root, copy, ignore=lambda folder, names: [DERIVED] if Path(folder) == root and DERIVED in names else [])
         for p in [copy, *copy.rglob("*")]:
             p.chmod(p.stat().st_mode | 0o200)
     except OSError as exc:
