@@ -45,10 +45,15 @@ ANAPHOR = re.compile(r"^(?:This|These|Those|Such|That|They|Their|It|Its|The (?:a
                      r"The (?:\w+ )?(?:increase|decrease|decline|change|growth|improvement)\b)")
 
 
+# what may stand before a sentence's first word: bullets, and footnote or list markers ("(2)", "1)", "a)", "(a)")
+_MARKER = re.compile(r"^[\s•·\-–—*▪●]*(?:(?:\(?\d{1,2}\)|\(?[a-z]\))\s*)?")
+
+
 def leans(unit: SentenceUnit) -> bool:
     """Whether the sentence, as the filing words it, opens by pointing at what came before ("These
-    customers ...", "The increase ...", "It ..."): alone, it says little or the wrong thing."""
-    return unit.kind != "table" and bool(ANAPHOR.match(unit.text.lstrip("•·-–—*▪● ")))
+    customers ...", "The increase ...", "It ...", a table's footnote "(2) This includes 618 stores"):
+    alone, it says little or the wrong thing."""
+    return unit.kind != "table" and bool(ANAPHOR.match(unit.text[_MARKER.match(unit.text).end():]))
 
 
 FIRST_PERSON = re.compile(r"\b(?:we|our|us)\b", re.I)
@@ -301,7 +306,7 @@ class FeatureSet:
         return {g: i for i, g in enumerate(self.gram_table[0])}
 
 
-FEATURES_VERSION = "1"  # raise when a sentence feature changes meaning: stored tables of another version are recomputed
+FEATURES_VERSION = "2"  # raise when a sentence feature changes meaning: stored tables of another version are recomputed
 
 
 def features_version() -> str:

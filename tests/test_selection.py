@@ -62,6 +62,16 @@ def test_a_sentence_that_leans_on_a_sentence_that_cannot_be_stated_is_not_a_cand
     assert fs.texts == []  # "Plants" is a heading, not a sentence to lean on
 
 
+def test_a_footnote_that_points_at_its_table_is_not_a_candidate_alone():
+    """Amazon 2024's properties table ends "(1) For leased properties, represents the total leased space excluding
+    sub-leased space. (2) This includes 618 North America and 27 International stores as of December 31, 2024." The
+    second footnote's "This" is the table's row, so it cannot stand in a summary; its marker does not hide that."""
+    fs = features_of("(1) For leased properties, represents the total leased space excluding sub-leased space.\n"
+                     "(2) This includes 618 North America and 27 International stores as of December 31, 2024.\n"
+                     "(a) These stores sell groceries.\n")
+    assert not any("618" in t or "groceries" in t for t in fs.texts)
+
+
 def _probabilities(fs, **likely):
     """facet -> {sentence prefix: probability}; everything else 0.01."""
     out = {f.name: np.full(len(fs.texts), 0.01) for f in PROFILE.facets}
