@@ -37,18 +37,19 @@ def make_sentences(doc_id: str, chunks, metadata: dict, embedder, progress: bool
 def sentences_of(store: ChromaStore, record: DocumentRecord, embedder_factory, chunks=None, table: bool = True):
     """A document's candidate sentences, their vectors and their sentence table (``rag.features``). A document
     indexed by an older version has none: they are made from its stored chunks and embedded once, and kept
-    unless the store is read-only. A table of another features version is made again (it is cheap); with
-    ``table=False`` (questions do not read it) the stored sentences come back without it."""
-    from rag.candidates import CANDIDATES_VERSION, sentences_current
+    unless the store is read-only. A table of another features version is made again (without embedding) and
+    kept; with ``table=False`` (questions do not read it) the stored sentences come back without it."""
+    from rag.candidates import sentences_current
     from rag.features import SentenceTable, features_version, sentence_table
-    from vectorstore.errors import StoreError
 
     units, vectors, extra = store.get_sentences(record.id, extra=True)
     current = record.metadata.get("features") == features_version()
     if sentences_current(record.metadata, record.sentences, len(units)):
         if current or not table:
             return units, vectors, SentenceTable.from_metadata(extra) if current else None
-        return units, vectors, sentence_table(units, chunks if chunks is not None else store.get_chunks(record.id), record.metadata)
+        made = sentence_table(units, chunks if chunks is not None else store.get_chunks(record.id), record.metadata)
+        _keep(store, record, units, vectors, made)  # the next summary reads it
+        return units, vectors, made
     chunks = chunks if chunks is not None else store.get_chunks(record.id)
     if record.sentences is None or len(units) != record.sentences:
         log.warning("%s was indexed without its sentences: embedding them once", record.id)
@@ -56,9 +57,18 @@ def sentences_of(store: ChromaStore, record: DocumentRecord, embedder_factory, c
         log.warning("%s has the candidate sentences of an older version: making and embedding them again, once", record.id)
     known = {u.text: v for u, v in zip(units, vectors)}  # an older version's sentence keeps its vector
     units, vectors, table = make_sentences(record.id, chunks, record.metadata, embedder_factory(), progress=True, known=known)
+    _keep(store, record, units, vectors, table)
+    return units, vectors, table
+
+
+def _keep(store: ChromaStore, record: DocumentRecord, units, vectors, table) -> None:
+    """Store a document's sentences with this version's table; a store that cannot be written serves this command only."""
+    from rag.candidates import CANDIDATES_VERSION
+    from rag.features import features_version
+    from vectorstore.errors import StoreError
+
     try:
         store.add_sentences(record, units, vectors, [table.metadata(i) for i in range(len(units))],
                             {"features": features_version(), "candidates": CANDIDATES_VERSION})
     except StoreError as exc:
         log.warning("the sentences could not be kept (%s); they serve this command only", str(exc).split(";")[0])
-    return units, vectors, table

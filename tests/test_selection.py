@@ -253,9 +253,14 @@ def test_a_store_keeps_the_table_and_one_of_another_features_version_is_made_aga
     assert record.metadata["features"] == features_version()
     units, _, table = sentences_of(store, record, lambda: fake_embedder)
     assert len(table.printed) == len(units) and any(r is not None for r in table.rows)
-    stale = record.__class__(record.id, record.source, record.chunks, record.content_sha, {**record.metadata, "features": "0:old"})
+    store.add_sentences(record, units, sentences_of(store, record, None)[1], [{} for _ in units], {"features": "0:old"})
+    stale = store.get_document(record.id)
+    assert stale.metadata["features"] == "0:old"
     again = sentences_of(store, stale, lambda: pytest.fail("an older table is made from the text, not embedded again"))[2]
     assert again.printed == table.printed and again.rows == table.rows
+    kept = store.get_document(record.id)  # and kept: the next summary reads it instead of making it again
+    assert kept.metadata["features"] == features_version()
+    assert sentences_of(store, kept, None)[2].rows == table.rows
 
 
 def test_the_revenue_facet_opens_with_the_filings_total_revenue_of_its_own_year():
