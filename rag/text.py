@@ -371,3 +371,29 @@ FINITE = re.compile(r"\b(?:is|are|was|were|has|have|had|will|would|may|might|can
 # Power Systems, ..." are mostly capitals, yet sentences: a heading has no lowercase finite verb.
 STATEMENT_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|include[sd]?|increased|decreased|rose|fell|grew|declined|"
                             r"accounted|represented|totaled|totalled|provides?|provided|sells?|sold|operates?|operated|consists?)\b")
+
+
+def figures_of(text: str) -> frozenset[str]:
+    """The figures that tell one statement from another: amounts of money and percentages with decimals, as
+    written ("$6.9 billion", "12.4%"). A bare "1%" or "7%" is too common to say two sentences repeat each other.
+    An amount of three or more significant digits is also kept by value ("=7.85e+10" for "$78.5 billion"),
+    and one of more digits by its value to three ("~=7.85e+10" for "$78,508 million"): see :func:`repeats`."""
+    found = MONEY.findall(text) + [p for p in PERCENT.findall(text) if "." in p]
+    out = {m.replace(" ", "").lower() for m in found}
+    for f in figures(" ; ".join(MONEY.findall(text))):
+        digits = len(re.sub(r"\D", "", f.text.split()[0]).lstrip("0").rstrip("0"))  # "$78,508" 5, "$78.5" 3, "$1,200" 2
+        if f.kind != "money" or f.value <= 0 or digits < 3:
+            continue
+        if digits == 3:
+            out.add(f"={f.value:.2e}")
+        else:  # to three digits, either way at a half ("$24,250 million" is "$24.2 billion" or "$24.3 billion")
+            out.update(f"~={f.value * (1 + e):.2e}" for e in (-1e-9, 1e-9))
+    return frozenset(out)
+
+
+def repeats(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether two sentences' figures (:func:`figures_of`) share one: as written, or an amount written to three
+    significant digits that the other's amount rounds to ("$78.5 billion" and "$78,508 million")."""
+    if a & b and any(not k.startswith("~") for k in a & b):
+        return True
+    return any(k[1:] in b for k in a if k.startswith("~")) or any(k[1:] in a for k in b if k.startswith("~"))
