@@ -27,6 +27,9 @@ import numpy as np
 
 log = logging.getLogger("rag")
 
+# what features read of a document's record (rag.features._document); its bookkeeping (versions, counts) is not
+# an input, and the table, vectors and code the key also hashes already change with it
+READ_FROM_METADATA = ("fiscal_year", "company", "form", "content_sha")
 KEEP = 4  # entries per document (one per profile and form in use); the least recently written go first
 _SOURCES = ("features.py", "text.py", "retrieve.py", "candidates.py", "scorer.py")
 
@@ -44,10 +47,10 @@ def feature_key(texts, rows, headings, vectors: np.ndarray, chunk_vectors: np.nd
                 metadata: dict, profile, query_vectors: dict[str, np.ndarray]) -> str:
     """The digest of everything a filing's facet features are computed from (see the module's docstring):
     ``texts``, ``rows`` and ``headings`` of its sentence table, the vectors, each chunk's and unit's
-    identifying fields, the record's metadata and the profile."""
+    identifying fields, what features read of the record's metadata, and the profile."""
     h = hashlib.sha256()
     h.update(_code_digest().encode())
-    h.update(json.dumps([list(texts), list(headings), list(chunk_keys), list(unit_keys), {k: str(v) for k, v in sorted(metadata.items())},
+    h.update(json.dumps([list(texts), list(headings), list(chunk_keys), list(unit_keys), {k: str(metadata.get(k)) for k in READ_FROM_METADATA},
                          profile.model_dump(mode="json")], sort_keys=True, default=str).encode())
     width = max((len(r) for r in rows if r is not None), default=0)
     table = np.asarray([r if r is not None else [np.nan] * width for r in rows], dtype=np.float64)

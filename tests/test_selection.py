@@ -392,6 +392,11 @@ def test_features_kept_beside_the_store_are_the_features_made_anew_and_go_with_t
     a, b = load_scorer().probabilities(fresh, names), load_scorer().probabilities(warm, names)
     assert all(np.array_equal(a[f], b[f]) for f in names)
 
+    # the record's bookkeeping (a version its sentences were kept under) is not an input: the same entry serves
+    relabelled = record.__class__(record.id, record.source, record.chunks, record.content_sha, {**record.metadata, "features": "0:old"})
+    document_inputs(store, relabelled, PROFILE, lambda: fake_embedder)
+    assert list(folder.glob("*.npz")) == kept
+
     kept[0].write_bytes(b"not an npz")  # damaged: made again, and replaced
     again = document_inputs(store, record, PROFILE, lambda: fake_embedder)
     assert all(np.array_equal(fresh.matrix(f)[0], again.matrix(f)[0]) for f in names)
