@@ -722,7 +722,6 @@ def _read_only_copy(root: Path, limit_mb: float) -> Path:
     """A temporary copy of a store this user may read but not write (a shared or archived index), for
     the reading commands; it is removed when the process exits. Past the size limit, a one-line error."""
     import atexit
-    import shutil
     import tempfile
 
     # what is derived from the documents is read in place (ChromaStore.derived_dir), not copied
