@@ -329,6 +329,12 @@ SAYINGS = (
     (re.compile(r"\btop\s+line\b", re.I), "revenue"),
     (re.compile(r"\bbuy\s?backs?\b|\bbuy\s+back\b", re.I), "share repurchases"),
     (re.compile(r"\bhow much did\b.{1,40}\bsell\b", re.I), "net sales revenue"),
+    (re.compile(r"\b(?:bring|brings|brought|take|takes|took|pull|pulls|pulled)\s+in\b", re.I), "revenues"),
+    (re.compile(r"\bbranch(?:es)?\b", re.I), "offices"),
+    (re.compile(r"\bwho (?:makes|made|manufactures|builds|produces|fabricates)\b", re.I), "manufacturing, manufacturers, foundries"),
+    (re.compile(r"\bchips?\b", re.I), "integrated circuits, semiconductors"),
+    (re.compile(r"\bpay(?:s|ing)? for\b", re.I), "finance, financing"),
+    (re.compile(r"\bdeal\b", re.I), "acquisition, merger"),
 )
 # "Conference Plus, Inc. (“CPI”)": later sentences say "CPI" and mean Conference Plus
 _DEFINES = re.compile(r"((?:[A-Z][\w&'’.-]*[\s,]+){1,6}?)\(\s*(?:the\s+)?[“\"]([A-Z]{2,6})[”\"]\s*\)")

@@ -369,3 +369,37 @@ def test_forms_of_one_word_meet_and_unrelated_words_stay_apart():
     assert len({stem(w) for w in ("operate", "operates", "operated", "operating", "operations")}) == 1
     assert stem("information") == stem("informed") != stem("operations")
     assert stem("general") != stem("generate") and stem("rate") != stem("state")
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "other"),
+    [
+        ("How much did the theme parks bring in?",
+         "Parks and Resorts revenues increased 10% to $20.3 billion in fiscal 2018.",
+         "The theme parks spent $1.2 billion on new attractions in fiscal 2018."),
+        ("How many branches does the bank have?",
+         "The Bank's operations are conducted through 19 full-service office facilities in four counties.",
+         "The Bank serves individuals and businesses through its branch network."),
+        ("Who makes Pericom's chips?",
+         "Its integrated circuits are made by three foundries, Chartered Semiconductor and TSMC.",
+         "Pericom sells its chips through Avnet and Arrow."),
+        ("How will the company pay for the deal?",
+         "It has obtained a bridge commitment of up to $35.7 billion to finance a portion of the cash consideration for the acquisition.",
+         "The company will pay the deal's advisers a fee of $40 million."),
+    ],
+)
+def test_a_question_in_users_words_finds_the_sentence_in_the_filings_words(fake_embedder, question, answer, other):
+    """Users say "bring in", "branches", "who makes ... chips", "pay for the deal"; filings say revenues, offices,
+    foundries and integrated circuits, financing an acquisition."""
+    from collections import Counter
+
+    from rag.ask import SentencePool, question_text, score_pool, stems_of
+
+    texts = [answer, other]
+    units = [SentenceUnit(f"d#s{i:05d}", "d", t, "d#00000", "Item 7", 0, len(t), "sentence") for i, t in enumerate(texts)]
+    bags = [stems_of(t) for t in texts]
+    pool = SentencePool("d", units, np.zeros((2, 4), dtype=np.float32), bags, Counter(s for b in bags for s in b), [True] * 2, 2018)
+    text, explained = question_text(question, [])
+    query = make_query(question, text, np.zeros(4, dtype=np.float32), explained)
+    ranked = [s.unit.text for s in score_pool(query, pool)]
+    assert ranked[0] == answer
