@@ -73,11 +73,11 @@ def rebuilt_text(chunks: Sequence[Chunk]) -> str:
     return "".join(parts)
 
 
-CANDIDATES_VERSION = "5"  # raise when what is a candidate, or how a table row reads, changes: a store's sentences of
+CANDIDATES_VERSION = "6"  # raise when what is a candidate, or how a table row reads, changes: a store's sentences of
 # another version are made again from its chunks at the next summary, embedding only the sentences that changed
 # (2: run-in headings, verbless list items and oldest-first year columns; 3 was a hard-wrap join, tried and
 # reverted, so stores may hold it; 4 and 5: a header whose first cell is the scale, "Millions | 2024 | 2023" or
-# "Millions, Except Ratios | 2024", is the unit)
+# "Millions, Except Ratios | 2024", is the unit; 6: someone's quoted words are not the filing's statements)
 
 def sentences_current(metadata: dict, stored: int | None, found: int) -> bool:
     """Whether a document's stored sentences can be read as they are: all there (``found`` of the ``stored``
@@ -121,6 +121,22 @@ def is_candidate(text: str, a: int, b: int, clause: int) -> bool:
     return not addressed_to_model(text, a, b)
 
 
+# Someone quoted at length: 'ELFA President and CEO Ralph Petta, said, "With another strong year end, ...'. What
+# follows is the speaker's, to the end of the paragraph (extraction often loses the closing quote), not the
+# filing's: printed in the third person, the speaker's "we" would become the company.
+_QUOTES = re.compile(r"\b(?:said|says|stated|states|commented|comments|noted|notes|added|adds|remarked|explained|observed)"
+                     r"\s*[,:]?\s*[\"“]")
+
+
+def quoted_spans(text: str) -> list[tuple[int, int]]:
+    """Where a paragraph quotes someone: from the words that introduce the quotation to the paragraph's end."""
+    spans = []
+    for m in _QUOTES.finditer(text):
+        end = text.find("\n", m.end())
+        spans.append((m.start(), end if end >= 0 else len(text)))
+    return spans
+
+
 def document_sentences(doc_id: str, chunks: Sequence[Chunk]) -> list[SentenceUnit]:
     """A document's candidate sentences and table sentences, in reading order."""
     from ingest.sections import chunk_lines
@@ -133,10 +149,11 @@ def document_sentences(doc_id: str, chunks: Sequence[Chunk]) -> list[SentenceUni
     units: list[SentenceUnit] = []
     ci = 0
     previous = -1  # the end of the last span that became a unit, when it was the span right before this one
+    quoted = quoted_spans(text)
     for a, b, clause in clause_spans(text):
         follows = previous >= 0 and "\n" not in text[previous:a]
         previous = -1
-        if not is_candidate(text, a, b, clause):
+        if not is_candidate(text, a, b, clause) or any(a < end and start < b for start, end in quoted):
             continue
         while ci + 1 < len(ordered) and ordered[ci].end < b:
             ci += 1  # the first chunk that holds the whole span (chunks overlap; a sentence is never cut)

@@ -425,3 +425,15 @@ def test_run_in_headings_and_verbless_list_items_are_not_sentences():
     assert not any(t.lower().startswith("to build and optimize") for t in found)
     # a whole sentence whose verb the lexicon does not know still stands
     assert "We direct customers to our stores primarily through a number of marketing channels." in found
+
+
+def test_someones_quoted_words_are_not_the_filings_sentences():
+    """A filing that quotes an industry association's chief ("we are hearing ...") must not print the speaker's "we"
+    as the company: the quotation, to its paragraph's end, gives no candidate; the filing's own sentences around it do."""
+    text = ("The index showed new business volume of $12.5 billion for December.\n"
+            "ELFA President Ralph Petta, said, \"With another strong year end, participants managed to grow. "
+            "We expect rates to rise in 2016.\n"
+            "The Partnership had 95 active operating leases that generated lease revenue of approximately $888,000 during 2015.")
+    found = [u.text for u in _units(text)]
+    assert found == ["The index showed new business volume of $12.5 billion for December.",
+                     "The Partnership had 95 active operating leases that generated lease revenue of approximately $888,000 during 2015."]
