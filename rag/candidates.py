@@ -77,7 +77,8 @@ CANDIDATES_VERSION = "6"  # raise when what is a candidate, or how a table row r
 # another version are made again from its chunks at the next summary, embedding only the sentences that changed
 # (2: run-in headings, verbless list items and oldest-first year columns; 3 was a hard-wrap join, tried and
 # reverted, so stores may hold it; 4 and 5: a header whose first cell is the scale, "Millions | 2024 | 2023" or
-# "Millions, Except Ratios | 2024", is the unit; 6: someone's quoted words are not the filing's statements)
+# "Millions, Except Ratios | 2024", is the unit; 6: someone's quoted words are not the filing's statements, and a
+# span that closes a parenthesis it never opened is the tail of a cut sentence)
 
 def sentences_current(metadata: dict, stored: int | None, found: int) -> bool:
     """Whether a document's stored sentences can be read as they are: all there (``found`` of the ``stored``
@@ -86,6 +87,24 @@ def sentences_current(metadata: dict, stored: int | None, found: int) -> bool:
 
 
 _AUXILIARY = re.compile(r"\b(?:is|are|was|were|has|have|had|will|would|may|might|can|could|should|must|does|did)\b", re.I)
+
+
+_ENUMERATOR = re.compile(r"(?:(?<=[\s;:,])|^)\W?(?:\d{1,2}|[a-zA-Z]|[ivxIVX]{1,4})\)")  # "1) grocery, 2) ...", "(iii)"
+
+
+def opens_inside_parentheses(raw: str) -> bool:
+    """Whether a span closes a parenthesis it never opened ("Circuit) affirmed the decision ...", "%) of the
+    outstanding shares ..."): the sentence split cut inside a parenthesis, and this is its tail. Enumerators
+    ("1) grocery, 2) convenience stores") close nothing."""
+    depth = 0
+    for ch in _ENUMERATOR.sub(" ", raw):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                return True
+    return False
 
 
 def is_candidate(text: str, a: int, b: int, clause: int) -> bool:
@@ -108,6 +127,8 @@ def is_candidate(text: str, a: int, b: int, clause: int) -> bool:
         return False  # a list fragment without its lead-in ("working with customers to ...")
     if POINTER.search(raw):
         return False  # "The table below presents ...": points at what a summary does not hold
+    if opens_inside_parentheses(raw):
+        return False
     verb = has_verb(raw)
     if clause >= 0 and not verb and not FINITE.search(raw):
         return False  # one item of a "; " list ("(10) providers of virtual or in-person healthcare services."): no statement

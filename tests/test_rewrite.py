@@ -437,3 +437,23 @@ def test_someones_quoted_words_are_not_the_filings_sentences():
     found = [u.text for u in _units(text)]
     assert found == ["The index showed new business volume of $12.5 billion for December.",
                      "The Partnership had 95 active operating leases that generated lease revenue of approximately $888,000 during 2015."]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "inside"),
+    [
+        ("Tier 1 vendors may be both manufacturers and value-added resellers) information technology equipment.", True),
+        ("Circuit) affirmed the decision of U.S. District Court for the District of Columbia.", True),
+        ("%) of the outstanding shares of all classes of common stock on the last day of the fiscal year.", True),
+        ("There are three major customer groups; 1) grocery, 2) gasoline convenience stores, and 3) independent retailers.", False),
+        ("(iii) pursuant to the plan, a) cash and b) shares are paid.", False),
+        ("Net sales (excluding fuel) rose 4% to $20.1 billion.", False),
+    ],
+)
+def test_the_tail_of_a_parenthesis_the_split_cut_is_not_a_sentence(sentence, inside):
+    from rag.candidates import opens_inside_parentheses
+
+    assert opens_inside_parentheses(sentence) is inside
+    found = [u.text for u in _units("Its focus is on Tier 1 (Tier 1 is defined as a large and well-known vendor. " + sentence)] \
+        if inside else []
+    assert sentence not in found
