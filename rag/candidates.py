@@ -145,8 +145,7 @@ def is_candidate(text: str, a: int, b: int, clause: int) -> bool:
 # Someone quoted at length: 'ELFA President and CEO Ralph Petta, said, "With another strong year end, ...'. What
 # follows is the speaker's, to the end of the paragraph (extraction often loses the closing quote), not the
 # filing's: printed in the third person, the speaker's "we" would become the company.
-_QUOTES = re.compile(r"\b(?:said|says|stated|states|commented|comments|noted|notes|added|adds|remarked|explained|observed)"
-                     r"\s*[,:]?\s*[\"“]")
+_QUOTES = re.compile(r"\b(?:said|says|stated|commented|noted|added|remarked|explained|observed)\s*[,:]?\s*[\"“]")  # not "notes, \"the Notes\""
 
 
 def quoted_spans(text: str) -> list[tuple[int, int]]:
