@@ -437,6 +437,9 @@ def test_someones_quoted_words_are_not_the_filings_sentences():
     found = [u.text for u in _units(text)]
     assert found == ["The index showed new business volume of $12.5 billion for December.",
                      "The Partnership had 95 active operating leases that generated lease revenue of approximately $888,000 during 2015."]
+    notes = "It issued $500 million of 3.5% senior notes, \"the 2030 Notes\", in March 2020. The notes pay interest twice a year."
+    assert [u.text for u in _units(notes)] == ["It issued $500 million of 3.5% senior notes, \"the 2030 Notes\", in March 2020.",
+                                              "The notes pay interest twice a year."]  # a noun before a quotation mark quotes nobody
 
 
 @pytest.mark.parametrize(
