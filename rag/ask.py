@@ -331,7 +331,7 @@ SAYINGS = (
     (re.compile(r"\bhow much did\b.{1,40}\bsell\b", re.I), "net sales revenue"),
     (re.compile(r"\b(?:bring|brings|brought|take|takes|took|pull|pulls|pulled)\s+in\b", re.I), "revenues"),
     (re.compile(r"\bbranch(?:es)?\b", re.I), "offices"),
-    (re.compile(r"\bwho (?:makes|made|manufactures|builds|produces|fabricates)\b", re.I), "manufacturing, manufacturers, foundries"),
+    (re.compile(r"\bwho (?:makes|made|builds|built|produces|produced)\b", re.I), "manufacturing, manufacturers"),
     (re.compile(r"\bchips?\b", re.I), "integrated circuits, semiconductors"),
     (re.compile(r"\bpay(?:s|ing)? for\b", re.I), "finance, financing"),
     (re.compile(r"\bdeal\b", re.I), "acquisition, merger"),

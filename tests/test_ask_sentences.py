@@ -381,7 +381,7 @@ def test_forms_of_one_word_meet_and_unrelated_words_stay_apart():
          "The Bank's operations are conducted through 19 full-service office facilities in four counties.",
          "The Bank serves individuals and businesses through its branch network."),
         ("Who makes Pericom's chips?",
-         "Its integrated circuits are made by three foundries, Chartered Semiconductor and TSMC.",
+         "Its integrated circuits are manufactured by Chartered Semiconductor Manufacturing and TSMC.",
          "Pericom sells its chips through Avnet and Arrow."),
         ("How will the company pay for the deal?",
          "It has obtained a bridge commitment of up to $35.7 billion to finance a portion of the cash consideration for the acquisition.",
