@@ -96,6 +96,8 @@ def opens_inside_parentheses(raw: str) -> bool:
     """Whether a span closes a parenthesis it never opened ("Circuit) affirmed the decision ...", "%) of the
     outstanding shares ..."): the sentence split cut inside a parenthesis, and this is its tail. Enumerators
     ("1) grocery, 2) convenience stores") close nothing."""
+    if ")" not in raw:
+        return False  # most spans: no regular expression run for them at ingest
     depth = 0
     for ch in _ENUMERATOR.sub(" ", raw):
         if ch == "(":
