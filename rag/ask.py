@@ -292,7 +292,7 @@ _PARTY = (r"(?:\b(?i:" + _BUYERS + r")\b|(?<=\s)(?!Company\b|Company['’]s\b|Fi
 NEEDS = (
     Need(
         "concentration",
-        re.compile(r"\b(?:largest|biggest|major|main|top|key|principal|significant|important|leading|single|dominant)\b[\w\s'’,-]{0,30}\b" + _BUYERS
+        re.compile(r"\b(?:largest|biggest|major|main|top|key|principal|significant|important|leading|single|dominant|any one)\b[\w\s'’,-]{0,30}\b" + _BUYERS
                    + r"|\b" + _BUYERS + r"\b[^?]{0,60}(?:\d+\s?%|percent|share|portion|concentrat|account(?:ed|s)? for|depend|rel(?:y|ies|iant))"
                    + r"|\b(?:depend\w*|rel(?:y|ies|iant)\w*)\b[^?]{0,40}\b(?:customers?|clients?|few|single)\b|\bconcentrat\w+\b", re.I),
         # a party (a buyer, or a name) with its share of sales; or the filing saying there is none
@@ -321,20 +321,38 @@ NEEDS = (
 )
 
 # What users say for what filings call otherwise, as data: the filing's words are added to the question
-# before it is matched ("How large is the revolver?" is about the "revolving credit facility").
+# before it is matched ("How large is the revolver?" is about the "revolving credit facility"). An idiom's
+# own words mean nothing in a filing ("top line" is not "top five customers" or a "product line"): a
+# saying with a ``plain`` reading takes them out of the words matched and reads what is asked in it
+# ("What was its top line?" asks for an amount, as "What was its revenue?" does).
+@dataclass(frozen=True)
+class Saying:
+    pattern: re.Pattern
+    filing_words: str
+    plain: str | None = None  # the idiom in plain words; None: the user's words are kept beside the filing's
+
+
+def _saying(pattern: str, filing_words: str, plain: str | None = None) -> Saying:
+    return Saying(re.compile(pattern, re.I), filing_words, plain)
+
+
 SAYINGS = (
-    (re.compile(r"\brevolver\b", re.I), "revolving credit facility"),
-    (re.compile(r"\b(?:people|persons)\s+(?:work|are employed)|\bhead\s?count\b|\bworkforce\b|\bstaff\b", re.I), "employees"),
-    (re.compile(r"\bhow many (?:people|persons)\b", re.I), "individuals, employees"),
-    (re.compile(r"\btop\s+line\b", re.I), "revenue"),
-    (re.compile(r"\bbuy\s?backs?\b|\bbuy\s+back\b", re.I), "share repurchases"),
-    (re.compile(r"\bhow much did\b.{1,40}\bsell\b", re.I), "net sales revenue"),
-    (re.compile(r"\b(?:bring|brings|brought|take|takes|took|pull|pulls|pulled)\s+in\b", re.I), "revenues"),
-    (re.compile(r"\bbranch(?:es)?\b", re.I), "offices"),
-    (re.compile(r"\bwho (?:makes|made|builds|built|produces|produced)\b", re.I), "manufacturing, manufacturers"),
-    (re.compile(r"\bchips?\b", re.I), "integrated circuits, semiconductors"),
-    (re.compile(r"\bpay(?:s|ing)? for\b", re.I), "finance, financing"),
-    (re.compile(r"\bdeal\b", re.I), "acquisition, merger"),
+    _saying(r"\brevolver\b", "revolving credit facility"),
+    _saying(r"\b(?:people|persons)\s+(?:work|are employed)|\bhead\s?count\b|\bworkforce\b|\bstaff\b", "employees", "employees"),
+    _saying(r"\bhow many (?:people|persons)\b", "individuals, employees", "how many employees"),
+    _saying(r"\btop[\s-]+line\b", "revenue", "revenue"),
+    _saying(r"\bbuy\s?backs?\b|\b(?:buy|buys|buying|bought)\s+back\b", "share repurchases, repurchased", "repurchases"),
+    _saying(r"\bhow much did\b.{1,40}\bsell\b", "net sales revenue"),
+    _saying(r"\b(?:bring|brings|bringing|brought|take|takes|took|pull|pulls|pulled|rake|rakes|raked)\s+in\b", "revenues", "earn"),
+    _saying(r"\bbranch(?:es)?\b", "offices"),
+    _saying(r"\bwho\s+(?:\w+ly\s+)?(?:makes|made|builds|built|produces|produced)\b", "manufacturing, manufacturers", "who manufactures"),
+    _saying(r"\bchips?\b", "integrated circuits, semiconductors"),
+    _saying(r"\bpay(?:s|ing)? for\b", "finance, financing", "finance"),
+    _saying(r"\bdeal\b", "acquisition, merger", "acquisition"),
+    _saying(r"\bmiddle\s?m[ae]n\b|\bintermediar(?:y|ies)\b|\bgo-betweens?\b", "distributors, resellers", "distributors"),
+    _saying(r"\bborrow(?:s|ed|ing)?\b|\bleverag(?:e|ed|ing)\b|\bowe[sd]?\b|\bindebted\b", "debt outstanding, indebtedness"),
+    _saying(r"\b(?:deal|acquisition|purchase|merger|takeover|buyout)\b[^?.]{0,40}\bcost\b|\bcost\b[^?.]{0,20}\bto (?:buy|acquire)\b|\bprice tag\b",
+            "purchase price, consideration", "purchase price"),
 )
 # "Conference Plus, Inc. (“CPI”)": later sentences say "CPI" and mean Conference Plus
 _DEFINES = re.compile(r"((?:[A-Z][\w&'’.-]*[\s,]+){1,6}?)\(\s*(?:the\s+)?[“\"]([A-Z]{2,6})[”\"]\s*\)")
@@ -346,23 +364,28 @@ _FRAMING = frozenset(stem(w) for w in (
     "come came comes generate generated make made get got use uses used have has company company's business firm "
     "year years fiscal annual current currently last recent level number more most less least few several some other "
     "net gross over under above below exceed exceeding exceeded single one any each "
-    "go goes went gone do does did done take takes took give gives gave put say says said show shows tell tells end".split()))
+    "go goes went gone do does did done take takes took give gives gave put say says said show shows tell tells end "
+    "lot lots mostly mainly heavily actually really".split()))
 _MEASURES = (r"(?:revenues?|sales|income|earnings|profits?|loss(?:es)?|cash(?:\s+flows?)?|debt|borrowings|backlog|capital\s+expenditures|capex|"
              r"dividends?|margins?|assets|liabilities|equity|expenses?|costs?|prices?|employees|headcount|subscribers|members|stores|"
              r"shipments|orders|deliveries|volume|spending|investments?)")
 _ASKS_FIGURE = re.compile(r"\bhow (?:much|many|big|large|high|low)\b|\bwhat (?:is|was|were|are)?\s*(?:the\s+)?(?:percentage|share|portion|proportion|amount|size|number|value|total)\b"
                           r"|\bwhat (?:percentage|share|portion|proportion|part|amount|size)\b"
+                          r"|\bwhat did\b[^?]{0,60}\b(?:cost|earn|pay|spend|raise|generate|lose|collect)\b"
+                          r"|\bwhat\s+(?:(?:total|net|annual|quarterly|cash|gross|operating)\s+)*" + _MEASURES + r"\s+(?:did|does|do|was|were|is|are|has|have)\b"
                           r"|\bwhat (?:is|was|were|are)\s+(?:the\s+|its\s+|their\s+)?(?:\w+['’]s\s+)?(?:total\s+|net\s+|annual\s+|consolidated\s+|gross\s+|operating\s+)*" + _MEASURES + r"\b", re.I)
 _ASKS_PERCENT = re.compile(r"\bwhat (?:percentage|percent|share|portion|proportion|part|fraction)\b|\bhow much of\b|\b(?:percentage|share) of\b|\bcontribut\w*\b", re.I)
 _ASKS_MONEY = re.compile(r"\b(?:revenues?|sales|income|earnings|profits?|loss(?:es)?|cash|debt|borrow\w*|backlog|capital\s+expenditures|capex|dividends?|"
-                         r"assets|liabilities|expenses?|costs?|spend\w*|invest\w*|credit|facility|revolver|loans?|notes|commercial paper|paid|pay)\b", re.I)
+                         r"assets|liabilities|expenses?|costs?|spend\w*|invest\w*|credit|facility|revolver|loans?|notes|commercial paper|paid|pay|earn\w*|prices?|"
+                         r"proceeds|consideration)\b", re.I)
 # "how many ..." counts, and "how much did sales grow" is a change: neither needs an amount of money
 _ASKS_COUNT_OR_CHANGE = re.compile(r"\bhow many\b|\bnumber of\b|\b(?:grow|grew|growth|increase[sd]?|decrease[sd]?|decline[sd]?|rise|rose|fall|fell|change[sd]?)\b", re.I)
 # "who", or "which" of a kind of party: the answer names it ("Which of these companies ..." chooses filings, it asks for no name)
 _PARTIES = r"(?:customers?|clients?|distributors?|wholesalers?|retailers?|resellers?|suppliers?|vendors?|banks?|lenders?|competitors?|partners?|auditors?|manufacturers?|foundr(?:y|ies)|licensees?|shareholders?|stockholders?|owners?|subsidiar(?:y|ies)|brands?)"
 # "Which major customers ...", not "Which [companies] sell through distributors?": the party is what is
 # asked for only when the words between are its modifiers, not a verb or a preposition.
-_NOT_A_MODIFIER = r"(?!(?:sell|sells|sold|use|uses|rely|relies|depend|depends|through|to|from|via|by|with|of|for|on|in|at)\b)"
+_NOT_A_MODIFIER = (r"(?!(?:sell|sells|sold|use|uses|rely|relies|depend|depends|through|to|from|via|by|with|of|for|on|in|at|"
+                   r"did|does|do|is|are|was|were|has|have|had|will|would|can|could)\b)")
 _ASKS_NAME = re.compile(r"^\s*(?:who|whom|where)\b|\bwho (?:is|are|was|were)\b|\bname (?:the|its|their)\b|\b(?:which|what)\s+"
                         r"(?:" + _NOT_A_MODIFIER + r"\w+\s+){0,2}" + _PARTIES + r"\b", re.I)
 
@@ -399,6 +422,7 @@ class Query:
     measure: frozenset[str] = frozenset()  # what a "how much" question measures ("revenue", "subscribers")
     explained: frozenset[str] = frozenset()  # words a saying puts in the filing's terms ("people work" is "employees")
     phrases: tuple[tuple[str, str], ...] = ()  # "commercial paper": two words that name one thing together
+    named: frozenset[str] = frozenset()  # names the question gives ("McDonald's"): the subject, wherever they stand
 
     @property
     def need_terms(self) -> frozenset[str]:
@@ -409,7 +433,8 @@ class Query:
         """The terms that say what the question is about: the things it names ("revenue from selling
         aircraft engines"), not how it is asked ("rely on", "goes to"), nor what a need or a saying explains."""
         things = _things(self.text)
-        return tuple(t for t in self.terms if t in things and _topical(t) and t not in self.need_terms and t not in self.explained)
+        return tuple(t for t in self.terms if (t in things or t in self.named) and _topical(t) and t not in self.need_terms
+                     and t not in self.explained)
 
 
 # A question names things after these words ("revenue from selling aircraft engines", "how many
@@ -464,31 +489,72 @@ def phrases(text: str) -> tuple[tuple[str, str], ...]:
 
 _MEASURE = re.compile(r"\bhow (?:much|many)\s+(?:of\s+(?:the\s+|its\s+|their\s+)?)?((?:[a-z][\w'’-]*\s+){0,2}[a-z][\w'’-]*)"
                       r"|\bwhat (?:was|were|is|are)\s+(?:the\s+|its\s+|their\s+)?((?:[a-z][\w'’-]*\s+){0,2}[a-z][\w'’-]*)", re.I)
-_AUXILIARY = frozenset("did does do is was were are can could has have had will would of in for from".split())
+_AUXILIARY = frozenset("did does do is was were are can could has have had will would of in for from into onto to at by with on over per".split())
+
+
+# "Is it borrowing a lot?", "Does it lean heavily on one retailer?": a quantity, of whatever kind
+_ASKS_QUANTITY = re.compile(r"\ba lot\b|\bheavily\b", re.I)
+
+
+def _wants(text: str) -> str | None:
+    """The kind of statement that answers: a figure (of money, a percentage, any), a place or a name."""
+    if re.match(r"^\s*(?:who|whom)\b", text, re.I):
+        return "name"  # "Who were the biggest accounts, and how much of the business did they make up?" names them first
+    if _ASKS_QUANTITY.search(text) and not _ASKS_FIGURE.search(text):
+        return "figure"
+    wants = "figure" if _ASKS_FIGURE.search(text) else "place" if _ASKS_PLACE.search(text) else "name" if _ASKS_NAME.search(text) else None
+    if wants == "figure" and _ASKS_PERCENT.search(text):
+        return "percent"
+    if wants == "figure" and _ASKS_MONEY.search(text) and not _ASKS_COUNT_OR_CHANGE.search(text):
+        return "money"
+    return wants
+
+
+def plain_reading(asked: str) -> tuple[str, frozenset[str]]:
+    """The question with its idioms in plain words ("What was its top line?" -> "What was its revenue?"), and
+    the stems of the idioms' own words, which a filing's sentence need not hold."""
+    idiom: set[str] = set()
+    for saying in SAYINGS:
+        if saying.plain is None:
+            continue
+        for m in saying.pattern.finditer(asked):
+            idiom |= {stem(w) for w in words(m.group(0))}
+        asked = saying.pattern.sub(saying.plain, asked)
+    return asked, frozenset(idiom - {stem(w) for w in words(asked)})
+
+
+# Capitalized words that do not name anything a filing must mention
+_NOT_NAMES = frozenset(stem(w) for w in "fiscal item items note notes form part annual report inc corp co ltd llc company i".split())
 
 
 def make_query(question: str, text: str, vector, explained: frozenset[str] = frozenset()) -> Query:
     import numpy as np
 
-    terms = tuple(dict.fromkeys(stem(w) for w in question_terms(text)))
-    wants = "figure" if _ASKS_FIGURE.search(text) else "place" if _ASKS_PLACE.search(text) else "name" if _ASKS_NAME.search(text) else None
-    if wants == "figure" and _ASKS_PERCENT.search(text):
-        wants = "percent"
-    elif wants == "figure" and _ASKS_MONEY.search(text) and not _ASKS_COUNT_OR_CHANGE.search(text):
-        wants = "money"
-    needs = tuple(n for n in NEEDS if n.question.search(text))
+    asked = re.sub(r"\s\([^()]*\)$", "", text)  # without the filing's words a saying added
+    plain, idiom = plain_reading(asked)
+    read = plain + text[len(asked):]  # in plain words, with the filing's
+    terms = tuple(t for t in dict.fromkeys(stem(w) for w in question_terms(text)) if t not in idiom)
+    wants = _wants(read) or _wants(text)
+    needs = tuple(n for n in NEEDS if n.question.search(text) or n.question.search(read))
     measure: frozenset[str] = frozenset()
-    m = _MEASURE.search(text)
+    m = _MEASURE.search(read)
     if m and wants in ("figure", "money", "percent"):
-        asked = []
+        said = []
         for w in (m.group(1) or m.group(2)).lower().split():
             if w in _AUXILIARY:
                 break  # "how much did it sell": the measure is not named
-            asked.append(w)
-        measure = frozenset(t for t in (stem(w) for w in asked if w not in _STOP) if _topical(t))
+            said.append(w)
+        measure = frozenset(t for t in (stem(w) for w in said if w not in _STOP) if _topical(t))
+    if not measure and wants in ("figure", "money", "percent"):
+        # "How much did the theme parks bring in?" measures what the saying names: revenues
+        offered = [w for w in words(text[len(asked):]) if re.fullmatch(_MEASURES, w)]
+        measure = frozenset(stem(w) for w in offered)
+    # a name the question gives ("McDonald's", "Equitrac") is what it is about, wherever it stands
+    named = frozenset(stem(w.lower()) for w in re.findall(r"(?<=\s)[A-Z][\w'’-]*[A-Za-z]", " " + " ".join(asked.split()[1:]))
+                      if w.lower() not in _STOP) - _NOT_NAMES - idiom
     v = np.asarray(vector, dtype=np.float32)
-    asked = re.sub(r"\s\([^()]*\)$", "", text)  # without the filing's words a saying added
-    return Query(question, text, v / (np.linalg.norm(v) or 1.0), terms, wants, needs, measure, explained, phrases(asked))
+    return Query(question, text, v / (np.linalg.norm(v) or 1.0), terms, wants, needs, measure, explained | idiom, phrases(plain),
+                 frozenset(t for t in named if _topical(t)))
 
 
 # -- scoring ------------------------------------------------------------------------------------
@@ -588,8 +654,10 @@ def score_pool(query: Query, pool: SentencePool, item: str | None = None) -> lis
                     score += WANT_BONUS  # "how many Sam's Clubs" and "428 Sam's Clubs"
         if ANAPHOR.match(unit.text):
             score -= LEANS  # "No other customer accounted for 10% ...": it says something only after the sentence before
-        if query.phrases and _splits(query.phrases, bag, unit.text):
+        measured = _gives(query.wants, unit.text) and bool(query.measure) and _measured(query.measure, bag)
+        if query.phrases and not measured and _splits(query.phrases, bag, unit.text):
             score -= SPLIT  # "business papers" for "commercial paper": one word of the thing asked, in another sense
+            # (not in a sentence that gives the figure asked for: "Parks and Resorts revenues ... $20.3 billion")
         if need:
             score += NEED_BONUS
         out.append(Scored(unit, score, float(dense[i]), lexical, need))
@@ -636,8 +704,10 @@ _EACH_BELOW = re.compile(r"\b(?:customers?|clients?)\b[^.;]{0,30}\bindividually\
 def rare_subject(query: Query, pool: SentencePool) -> list[str]:
     """The question's subject words the filing names rarely or never: an answer must hold one of them
     ("revenue from aircraft engines" of a battery maker that never says "engines", or says "aircraft"
-    once, about shipping)."""
-    return [t for t in query.topic if pool.df.get(t, 0) <= max(2, RARE * len(pool))]
+    once, about shipping). The filing's words a saying offered are alternatives, not the subject: a
+    filing that says "distributors" need not also say "resellers"."""
+    offered = frozenset(stem(w) for w in words(query.text[len(re.sub(r"\s\([^()]*\)$", "", query.text)):])) - query.named
+    return [t for t in query.topic if t not in offered and pool.df.get(t, 0) <= max(2, RARE * len(pool))]
 
 
 def answering(query: Query, pool: SentencePool, scored: Sequence[Scored], per_doc: int = PER_DOCUMENT,
@@ -954,7 +1024,9 @@ def question_text(question: str, records: Sequence[DocumentRecord], history: Seq
         text = f"{history[-1][0]} {question}"
     # Inside a company's filings every sentence is about that company, so its name in the question
     # only adds noise to the match: drop it.
-    names = set().union(*(company_words(r) for r in records)) & _capitalized(text)
+    first = re.findall(r"\S+", text)[:1]
+    opening = {_token_key(first[0])} - _STOP if first and first[0][:1].isupper() else set()  # "Pericom has no fab of its own"
+    names = set().union(*(company_words(r) for r in records)) & (_capitalized(text) | opening)
     kept = []
     for t in re.findall(r"\S+", text):
         if _token_key(t) in names or _token_key(t).replace("-", "") in names:
@@ -965,10 +1037,11 @@ def question_text(question: str, records: Sequence[DocumentRecord], history: Seq
     text = " ".join(kept) or text
     # "Which of these companies ..." says who to ask, not what to look for
     text = re.sub(r"\b(?:of\s+)?(?:these|the|those)?\s*(?:companies|firms|filings|filers|registrants)\b", " ", text, flags=re.I).strip() or text
+    text = re.sub(r"\b([A-Za-z]+)-wise\b", r"\1", text)  # "revenue-wise" is about revenue
     said, explained = [], set()
-    for pattern, filing_words in SAYINGS:
-        for m in pattern.finditer(text):
-            said.append(filing_words)
+    for saying in SAYINGS:
+        for m in saying.pattern.finditer(text):
+            said.append(saying.filing_words)
             explained |= {stem(w) for w in words(m.group(0))}
     if said:  # the filing's words for what the question says its own way
         text = f"{text} ({', '.join(dict.fromkeys(said))})"

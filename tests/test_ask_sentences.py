@@ -403,3 +403,92 @@ def test_a_question_in_users_words_finds_the_sentence_in_the_filings_words(fake_
     query = make_query(question, text, np.zeros(4, dtype=np.float32), explained)
     ranked = [s.unit.text for s in score_pool(query, pool)]
     assert ranked[0] == answer
+
+
+def _ranked(question: str, texts: list[str], records=()) -> tuple[list[str], object, object]:
+    """The sentences ``texts`` of one filing ranked for ``question`` (zero vectors: words alone decide), with the
+    query and the pool."""
+    from collections import Counter
+
+    from rag.ask import SentencePool, question_text, score_pool, stems_of
+
+    units = [SentenceUnit(f"d#s{i:05d}", "d", t, "d#00000", "Item 7", 0, len(t), "sentence") for i, t in enumerate(texts)]
+    bags = [stems_of(t) for t in texts]
+    pool = SentencePool("d", units, np.zeros((len(texts), 4), dtype=np.float32), bags, Counter(s for b in bags for s in b),
+                        [True] * len(texts), 2003)
+    text, explained = question_text(question, list(records))
+    query = make_query(question, text, np.zeros(4, dtype=np.float32), explained)
+    return [s.unit.text for s in score_pool(query, pool)], query, pool
+
+
+def test_an_idioms_own_words_are_not_looked_for_in_the_filing():
+    """"Top line" is revenue: the words "top" and "line" in "top five customers" and "product line" answer nothing,
+    and "What was its top line?" wants an amount as "What was its revenue?" does."""
+    ranked, query, _ = _ranked("What was Pericom's top line for fiscal 2003?", [
+        "Sales to our top five direct customers accounted for approximately 45% of net revenues in fiscal 2003.",
+        "Net revenues decreased 5.5% from $47.6 million in fiscal 2002 to $45.0 million in fiscal 2003.",
+        "Our top product line in fiscal 2003 was the PI74 family.",
+    ])
+    assert query.wants == "money" and not {stem("top"), stem("line")} & set(query.terms)
+    assert ranked[0].startswith("Net revenues decreased")
+
+
+@pytest.mark.parametrize(
+    ("question", "wants"),
+    [
+        ("What did the AdvancePierre deal cost Tyson?", "money"),
+        ("What did Nuance pull in, revenue-wise, in fiscal 2011?", "money"),
+        ("What dividend did Disney shareholders collect during fiscal 2013?", "money"),
+        ("Who were its biggest accounts, and how much of the business did they make up?", "name"),
+        ("Is Nuance borrowing a lot?", "figure"),
+        ("Is Tyson leaning heavily on any one retailer for sales?", "figure"),
+    ],
+)
+def test_what_a_colloquial_question_asks_for(question, wants):
+    from rag.ask import question_text
+
+    text, explained = question_text(question, [])
+    assert make_query(question, text, np.ones(4, dtype=np.float32), explained).wants == wants
+
+
+def test_a_name_the_filing_never_mentions_is_not_answered_by_another_customer():
+    """"What percentage of sales go to McDonald's?" of a filing that names only Walmart is declined: the name is the
+    question's subject, wherever it stands in the question."""
+    from rag.ask import answering
+
+    ranked, query, pool = _ranked("What percentage of Tyson's sales go to McDonald's?", [
+        "Our largest customer, Wal-Mart Stores, Inc., accounted for 17.3% of consolidated sales in fiscal 2017.",
+        "Sales increased 4% in fiscal 2017 over fiscal 2016, primarily due to increased sales volumes.",
+    ])
+    assert stem("mcdonald's") in query.topic
+    from rag.ask import score_pool
+
+    assert answering(query, pool, score_pool(query, pool), min_score=0.0) == []
+
+
+def test_the_filings_words_a_saying_offers_are_alternatives_not_the_subject():
+    """"Middlemen" are distributors or resellers: a filing that says "distributors" and never "resellers" answers."""
+    from rag.ask import answering, rare_subject, score_pool
+
+    from vectorstore.chroma import DocumentRecord
+
+    record = DocumentRecord("d", "pericom.json", 1, "x", {"company": "PERICOM SEMICONDUCTOR CORP"})
+    ranked, query, pool = _ranked("Does Pericom mostly sell direct, or does a lot of it go through middlemen?", [
+        "Approximately 59% of our sales are to distributors.",
+        "Our direct sales are billings directly to a customer who may in turn sell through to an end-user customer.",
+        "We compete with other companies that sell products to certain segments of our markets.",
+        "We sell direct to a few large manufacturers of personal computers.",
+        "Direct customers receive volume discounts.",
+    ], [record])
+    assert stem("resellers") not in rare_subject(query, pool)
+    chosen = answering(query, pool, score_pool(query, pool), min_score=0.0)
+    assert chosen and chosen[0].unit.text.startswith("Approximately 59%")
+
+
+def test_the_companys_own_name_opening_a_question_is_dropped():
+    from rag.ask import question_text
+    from vectorstore.chroma import DocumentRecord
+
+    record = DocumentRecord("d", "pericom.json", 1, "x", {"company": "PERICOM SEMICONDUCTOR CORP"})
+    text, _ = question_text("Pericom has no fab of its own, so who actually makes its wafers?", [record])
+    assert "Pericom" not in text and "manufactur" in text
