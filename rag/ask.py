@@ -347,12 +347,32 @@ SAYINGS = (
     _saying(r"\bbranch(?:es)?\b", "offices"),
     _saying(r"\bwho\s+(?:\w+ly\s+)?(?:makes|made|builds|built|produces|produced)\b", "manufacturing, manufacturers", "who manufactures"),
     _saying(r"\bchips?\b", "integrated circuits, semiconductors"),
-    _saying(r"\bpay(?:s|ing)? for\b", "finance, financing", "finance"),
+    # "What did it pay for Equitrac?" asks the price; "How will it pay for the deal?" asks how it is financed
+    _saying(r"\b(?:what|how much)\b[^?]{0,40}\bpa(?:y|id|ys)\s+for\b", "purchase price, consideration"),
+    _saying(r"\bhow\s+(?:will|would|did|does|do|is|are|was|can|could)\b[^?]{0,40}\bpay(?:s|ing)?\s+for\b", "finance, financing", "finance"),
     _saying(r"\bdeal\b", "acquisition, merger", "acquisition"),
     _saying(r"\bmiddle\s?m[ae]n\b|\bintermediar(?:y|ies)\b|\bgo-betweens?\b", "distributors, resellers", "distributors"),
     _saying(r"\bborrow(?:s|ed|ing)?\b|\bleverag(?:e|ed|ing)\b|\bowe[sd]?\b|\bindebted\b", "debt outstanding, indebtedness"),
     _saying(r"\b(?:deal|acquisition|purchase|merger|takeover|buyout)\b[^?.]{0,40}\bcost\b|\bcost\b[^?.]{0,20}\bto (?:buy|acquire)\b|\bprice tag\b",
             "purchase price, consideration", "purchase price"),
+    # money idioms: what is spent, paid, held, owed, lost
+    _saying(r"\bcap[\s-]?ex\b", "capital expenditures", "capital expenditures"),
+    _saying(r"\b(?:shell|shells|shelled|fork|forks|forked|splash|splashed)\s+(?:out|over)\b|\bhand(?:s|ed)?\s+over\b", "paid, purchase price, consideration", "pay"),
+    _saying(r"\b(?:sink|sank|sunk|pour|poured|plow|plowed|plough|ploughed)\s+into\b", "spent, invested", "spend on"),
+    _saying(r"\bbottom[\s-]+line\b", "net income", "net income"),
+    _saying(r"\b(?:war\s+chest|cash\s+pile|dry\s+powder)\b", "cash and cash equivalents", "cash"),
+    _saying(r"\b(?:debt|borrowing)\s+(?:pile|load|burden)\b", "debt outstanding, indebtedness", "debt"),
+    _saying(r"\bcash\s+burn\b|\bburn(?:ing|ed|s)?\s+(?:through\s+)?cash\b", "net cash used in operating activities", "cash used"),
+    _saying(r"\b(?:lose|lost|losing)\s+money\b|\bin\s+the\s+red\b", "net loss", "net loss"),
+    _saying(r"\bpay\s?outs?\b|\b(?:hand|hands|handed|give|gave|return|returned)\s+(?:back\s+)?(?:cash\s+)?to\s+(?:shareholders|stockholders|investors)\b",
+            "dividends, share repurchases", "dividends"),
+    _saying(r"\b(?:overseas|abroad|outside\s+(?:the\s+)?(?:US|U\.S\.|United\s+States|America))\b", "international, foreign", "international"),
+    _saying(r"\bR&D\b", "research and development", "research and development"),
+    _saying(r"\bSG&A\b", "selling, general and administrative", "selling, general and administrative"),
+    _saying(r"\bM&A\b", "acquisitions", "acquisitions"),
+    _saying(r"\bshops?\b|\boutlets?\b", "stores"),
+    _saying(r"\bfootprint\b", "locations, facilities", "locations"),
+    _saying(r"\b(?:buy|buys|bought|source|sources|sourced|get|gets|got)\b[^?]{1,40}\bfrom\b", "suppliers, purchases"),
 )
 # "Conference Plus, Inc. (“CPI”)": later sentences say "CPI" and mean Conference Plus
 _DEFINES = re.compile(r"((?:[A-Z][\w&'’.-]*[\s,]+){1,6}?)\(\s*(?:the\s+)?[“\"]([A-Z]{2,6})[”\"]\s*\)")
@@ -423,6 +443,7 @@ class Query:
     explained: frozenset[str] = frozenset()  # words a saying puts in the filing's terms ("people work" is "employees")
     phrases: tuple[tuple[str, str], ...] = ()  # "commercial paper": two words that name one thing together
     named: frozenset[str] = frozenset()  # names the question gives ("McDonald's"): the subject, wherever they stand
+    names: tuple[str, ...] = ()  # the same names as written ("McDonald", "Recorded Future" as "Recorded", "Future")
 
     @property
     def need_terms(self) -> frozenset[str]:
@@ -493,7 +514,7 @@ _AUXILIARY = frozenset("did does do is was were are can could has have had will 
 
 
 # "Is it borrowing a lot?", "Does it lean heavily on one retailer?": a quantity, of whatever kind
-_ASKS_QUANTITY = re.compile(r"\ba lot\b|\bheavily\b", re.I)
+_ASKS_QUANTITY = re.compile(r"\ba lot\b|\bheavily\b|\bhow (?:reliant|dependent|concentrated|exposed|indebted|leveraged)\b", re.I)
 
 
 def _wants(text: str) -> str | None:
@@ -550,11 +571,11 @@ def make_query(question: str, text: str, vector, explained: frozenset[str] = fro
         offered = [w for w in words(text[len(asked):]) if re.fullmatch(_MEASURES, w)]
         measure = frozenset(stem(w) for w in offered)
     # a name the question gives ("McDonald's", "Equitrac") is what it is about, wherever it stands
-    named = frozenset(stem(w.lower()) for w in re.findall(r"(?<=\s)[A-Z][\w'’-]*[A-Za-z]", " " + " ".join(asked.split()[1:]))
-                      if w.lower() not in _STOP) - _NOT_NAMES - idiom
+    written = [re.sub(r"['’]s$", "", w) for w in re.findall(r"(?<=\s)[A-Z][\w'’-]*[A-Za-z]", " " + " ".join(asked.split()[1:]))]
+    written = [w for w in written if w.lower() not in _STOP and stem(w.lower()) not in _NOT_NAMES | idiom and _topical(stem(w.lower()))]
     v = np.asarray(vector, dtype=np.float32)
     return Query(question, text, v / (np.linalg.norm(v) or 1.0), terms, wants, needs, measure, explained | idiom, phrases(plain),
-                 frozenset(t for t in named if _topical(t)))
+                 frozenset(stem(w.lower()) for w in written), tuple(dict.fromkeys(written)))
 
 
 # -- scoring ------------------------------------------------------------------------------------
@@ -569,6 +590,8 @@ MIN_SCORE = 0.50
 MARGIN = 0.12  # further sentences of an answer lie within this of the best
 PER_DOCUMENT = 3  # sentences per document in an embedded answer
 RARE = 0.002  # a question's subject the filing names in at most this share of its sentences (or twice) must be in the answer
+NAME_BONUS = 0.10  # a sentence that writes a name the question gives ("Recorded Future", "China")
+OPENING = 5  # the sentences in which a filing says who it is
 
 
 @dataclass(frozen=True)
@@ -637,6 +660,7 @@ def score_pool(query: Query, pool: SentencePool, item: str | None = None) -> lis
     weight = {t: math.log(1 + n / (1 + pool.df.get(t, 0))) for t in query.terms}
     total = sum(weight.values()) or 1.0
     stood = query.need_terms  # a sentence that states the need holds these words in its own
+    names = subject_names(query, pool) if query.names else ()
     out = []
     for i, unit in enumerate(pool.units):
         if not pool.answerable[i] or (item and unit.item != item):
@@ -660,6 +684,8 @@ def score_pool(query: Query, pool: SentencePool, item: str | None = None) -> lis
             # (not in a sentence that gives the figure asked for: "Parks and Resorts revenues ... $20.3 billion")
         if need:
             score += NEED_BONUS
+        if names and names_in(names, unit.text):
+            score += NAME_BONUS
         out.append(Scored(unit, score, float(dense[i]), lexical, need))
     out.sort(key=lambda s: -s.score)
     return _latest_first(out, query, pool.fiscal_year)
@@ -737,7 +763,48 @@ def answering(query: Query, pool: SentencePool, scored: Sequence[Scored], per_do
     rare = rare_subject(query, pool)
     if rare and not any(t in pool.stems[pool.index_of(s.unit)] for s in chosen for t in rare):
         return []  # its sentences on revenue do not answer a question on revenue from aircraft engines
-    return chosen
+    names = subject_names(query, pool)
+    if names and not any(names_in(names, s.unit.text) for s in chosen):
+        return []  # "How much did it bring in from China?" is not answered by the total revenue
+    return with_followers(query, pool, chosen)
+
+
+# A sentence that continues the one before it about the same things: "A significant portion of our net revenue is
+# concentrated among our five largest customers. In 2024, the net revenue from these customers was approximately
+# $6.3 billion, or 22%, of total net revenue."
+_BACK = re.compile(r"^[^.;]{0,40}?\b(?:these|those|such)\s+(?!as\b)\w", re.I)
+
+
+def with_followers(query: Query, pool: SentencePool, chosen: list[Scored]) -> list[Scored]:
+    """Each chosen sentence with the next one of its paragraph when that one speaks of "these customers" (what the
+    chosen one named) and states what the question asks for: alone, neither answers."""
+    have = {s.unit.id for s in chosen}
+    out = []
+    for s in chosen:
+        out.append(s)
+        j = pool.index_of(s.unit) + 1
+        if j >= len(pool):
+            continue
+        nxt = pool.units[j]
+        if nxt.follows and pool.answerable[j] and nxt.id not in have and _BACK.search(nxt.text) \
+                and (query.wants is None or _gives(query.wants, nxt.text)):
+            out.append(Scored(nxt, s.score, s.dense, s.lexical, s.need))
+            have.add(nxt.id)
+    return out
+
+
+def subject_names(query: Query, pool: SentencePool) -> tuple[str, ...]:
+    """The names a question gives that an answer must write: not the filer's own, which a filing without a
+    cover page's company gives in its opening sentences ("Voltaic Cells Inc. designs and manufactures ...")."""
+    opening = [u.text for u in pool.units[:OPENING]]
+    return tuple(n for n in query.names if not any(names_in((n,), t) for t in opening))
+
+
+def names_in(names: Sequence[str], text: str) -> bool:
+    """Whether ``text`` writes one of a question's names as a name: "China", "McDonald's" (capitalized, so
+    "recorded" is not "Recorded Future"; "Wal-Mart" and "WalMart" are one)."""
+    flat = text.replace("-", "")
+    return any(re.search(r"\b" + re.escape(n) + r"\b", text) or re.search(r"\b" + re.escape(n.replace("-", "")) + r"\b", flat) for n in names)
 
 
 # -- list questions -------------------------------------------------------------------------
@@ -1038,6 +1105,9 @@ def question_text(question: str, records: Sequence[DocumentRecord], history: Seq
     # "Which of these companies ..." says who to ask, not what to look for
     text = re.sub(r"\b(?:of\s+)?(?:these|the|those)?\s*(?:companies|firms|filings|filers|registrants)\b", " ", text, flags=re.I).strip() or text
     text = re.sub(r"\b([A-Za-z]+)-wise\b", r"\1", text)  # "revenue-wise" is about revenue
+    # "FY2015", "FY 15", "FY'15" are the filing's "fiscal 2015"
+    text = re.sub(r"\bFY\s?['’]?(\d{4}|\d{2})\b", lambda m: "fiscal " + (m.group(1) if len(m.group(1)) == 4 else
+                  ("20" if int(m.group(1)) < 50 else "19") + m.group(1)), text)
     said, explained = [], set()
     for saying in SAYINGS:
         for m in saying.pattern.finditer(text):

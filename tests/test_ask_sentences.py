@@ -492,3 +492,59 @@ def test_the_companys_own_name_opening_a_question_is_dropped():
     record = DocumentRecord("d", "pericom.json", 1, "x", {"company": "PERICOM SEMICONDUCTOR CORP"})
     text, _ = question_text("Pericom has no fab of its own, so who actually makes its wafers?", [record])
     assert "Pericom" not in text and "manufactur" in text
+
+
+def test_a_name_the_question_gives_must_be_written_in_the_answer():
+    """"How much did it bring in from China?" is not answered by the total revenue of a filing that mentions China
+    elsewhere; "What did it pay for Recorded Future?" finds the sentence that writes the name ("recorded" is no name)."""
+    from rag.ask import answering, score_pool
+
+    texts = ["In fiscal year 2018, our revenue was $2.1 billion.",
+             "The Company recorded an accrual of $93 million in connection with this matter.",
+             "In 2024 the Company acquired businesses for total cash consideration of $2.8 billion.",
+             "In December 2024, it acquired Recorded Future, a threat intelligence company, for cash consideration of $2.7 billion.",
+             "Our products are sold to hospitals and clinics by our own sales force.",
+             "We sell to hospitals in China and Japan through distributors.",  # past the opening that names the filer
+             "Our research center in China employs 300 engineers.",
+             "Rules on data in China may change.",
+             "Competitors in China include local speech companies."]
+    from vectorstore.chroma import DocumentRecord
+
+    nuance = DocumentRecord("d", "nuance.json", 1, "x", {"company": "Nuance Communications, Inc."})
+    _, query, pool = _ranked("How much did Nuance bring in from China in fiscal 2018?", texts, [nuance])
+    assert query.names == ("China",) and answering(query, pool, score_pool(query, pool), min_score=0.0) == []
+    mastercard = DocumentRecord("d", "ma.html", 1, "x", {"company": "Mastercard Incorporated"})
+    _, query, pool = _ranked("What did Mastercard pay for Recorded Future?", texts, [mastercard])
+    chosen = answering(query, pool, score_pool(query, pool), min_score=0.0)
+    assert chosen and "$2.7 billion" in chosen[0].unit.text
+
+
+def test_a_sentence_about_these_customers_comes_with_the_one_that_names_them():
+    from rag.ask import answering, score_pool
+
+    texts = ["Our technology serves banks and merchants in over 200 countries.",
+             "A significant portion of our net revenue is concentrated among our five largest customers.",
+             "In 2024, the net revenue from these customers was approximately $6.3 billion, or 22%, of total net revenue."]
+    from vectorstore.chroma import DocumentRecord
+
+    mastercard = DocumentRecord("d", "ma.html", 1, "x", {"company": "Mastercard Incorporated"})
+    _, query, pool = _ranked("How reliant is Mastercard on its five biggest customers?", texts, [mastercard])
+    pool.units[2] = SentenceUnit(*pool.units[2].as_tuple()[:-1], True)  # the same paragraph as the sentence before
+    chosen = [s.unit.text for s in answering(query, pool, score_pool(query, pool), min_score=0.0)]
+    assert texts[2] in chosen and texts[1] in chosen
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "other"),
+    [
+        ("How much did Disney sink into capex in FY2015?",
+         "Investments in parks, resorts and other property were $4.3 billion in fiscal 2015, as capital expenditures rose.",
+         "Disney invested in new attractions at its parks in fiscal 2014."),
+        ("What did Nuance shell out for Tegic?",
+         "It acquired Tegic for a purchase price of $265.0 million, paid in cash.",
+         "Tegic's software ships on mobile devices out of the box."),
+    ],
+)
+def test_more_of_what_users_say_for_money(question, answer, other):
+    ranked, query, _ = _ranked(question, [other, answer])
+    assert query.wants == "money" and ranked[0] == answer
