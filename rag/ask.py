@@ -183,6 +183,12 @@ class SentencePool:
             self._index = {u.id: i for i, u in enumerate(self.units)}
         return self._index[unit.id]
 
+    def defined(self) -> dict[str, str]:
+        """The short names the filing defines, each with the words it stands for ("CPI": "Conference Plus, Inc.")."""
+        if not hasattr(self, "_defined"):
+            self._defined = {m.group(2): m.group(1) for u in self.units for m in _DEFINES.finditer(u.text)}
+        return self._defined
+
     def __len__(self) -> int:
         return len(self.units)
 
@@ -352,7 +358,9 @@ SAYINGS = (
     _saying(r"\bhow\s+(?:will|would|did|does|do|is|are|was|can|could)\b[^?]{0,40}\bpay(?:s|ing)?\s+for\b", "finance, financing", "finance"),
     _saying(r"\bdeal\b", "acquisition, merger", "acquisition"),
     _saying(r"\bmiddle\s?m[ae]n\b|\bintermediar(?:y|ies)\b|\bgo-betweens?\b", "distributors, resellers", "distributors"),
-    _saying(r"\bborrow(?:s|ed|ing)?\b|\bleverag(?:e|ed|ing)\b|\bowe[sd]?\b|\bindebted\b", "debt outstanding, indebtedness"),
+    # how much it owes, not how much it may borrow ("How much can it borrow under its bank lines?")
+    _saying(r"\bborrow(?:s|ed|ing)?\s+(?:a\s+lot|much|heavily|money)\b|\bhow much (?:has|have|had|did)\b[^?]{0,30}\bborrowed\b|\bleverag(?:e|ed|ing)\b"
+            r"|\bowe[sd]?\b|\bindebted\b", "debt outstanding, indebtedness"),
     _saying(r"\b(?:deal|acquisition|purchase|merger|takeover|buyout)\b[^?.]{0,40}\bcost\b|\bcost\b[^?.]{0,20}\bto (?:buy|acquire)\b|\bprice tag\b",
             "purchase price, consideration", "purchase price"),
     # money idioms: what is spent, paid, held, owed, lost
@@ -797,7 +805,9 @@ def subject_names(query: Query, pool: SentencePool) -> tuple[str, ...]:
     """The names a question gives that an answer must write: not the filer's own, which a filing without a
     cover page's company gives in its opening sentences ("Voltaic Cells Inc. designs and manufactures ...")."""
     opening = [u.text for u in pool.units[:OPENING]]
-    return tuple(n for n in query.names if not any(names_in((n,), t) for t in opening))
+    names = tuple(n for n in query.names if not any(names_in((n,), t) for t in opening))
+    # the short name the filing defined for it counts as the name: "CPI" for "Conference Plus"
+    return names + tuple(short for short, words in pool.defined().items() if names and names_in(names, words))
 
 
 def names_in(names: Sequence[str], text: str) -> bool:

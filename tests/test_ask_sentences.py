@@ -548,3 +548,29 @@ def test_a_sentence_about_these_customers_comes_with_the_one_that_names_them():
 def test_more_of_what_users_say_for_money(question, answer, other):
     ranked, query, _ = _ranked(question, [other, answer])
     assert query.wants == "money" and ranked[0] == answer
+
+
+def test_the_short_name_a_filing_defines_counts_as_the_name_asked():
+    from rag.ask import answering, score_pool
+
+    texts = ["Westell designs broadband access products for telephone companies.",
+             "Its revenues were $93.2 million in fiscal 1999.",
+             "Training costs rose in fiscal 1999.",
+             "Hiring slowed in the second half of fiscal 1999.",
+             "Facilities were expanded in Aurora, Illinois.",
+             "The Company owns 91.5% of Conference Plus, Inc. (“CPI”), a provider of conferencing services.",
+             "CPI's revenues were $10.1 million in fiscal 1999, an increase of 37.1%."]
+    _, query, pool = _ranked("How much revenue did Conference Plus generate?", texts)
+    chosen = [s.unit.text for s in answering(query, pool, score_pool(query, pool), min_score=0.0)]
+    assert texts[6] in chosen
+
+
+@pytest.mark.parametrize(
+    ("question", "owed"),
+    [("Is Nuance borrowing a lot?", True), ("How big is the debt pile?", True),
+     ("How much can it borrow under its bank lines?", False), ("How much can FedEx borrow under its credit agreements?", False)],
+)
+def test_how_much_it_owes_is_not_how_much_it_may_borrow(question, owed):
+    from rag.ask import question_text
+
+    assert ("debt outstanding" in question_text(question, [])[0]) is owed
