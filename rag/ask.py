@@ -30,6 +30,7 @@ import re
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ingest.errors import InputError
 from ingest.types import SentenceUnit
@@ -452,6 +453,7 @@ class Query:
     phrases: tuple[tuple[str, str], ...] = ()  # "commercial paper": two words that name one thing together
     named: frozenset[str] = frozenset()  # names the question gives ("McDonald's"): the subject, wherever they stand
     names: tuple[str, ...] = ()  # the same names as written ("McDonald", "Recorded Future" as "Recorded", "Future")
+    offered: frozenset[str] = frozenset()  # the filing's words sayings added ("distributors, resellers"): alternatives
 
     @property
     def need_terms(self) -> frozenset[str]:
@@ -574,16 +576,16 @@ def make_query(question: str, text: str, vector, explained: frozenset[str] = fro
                 break  # "how much did it sell": the measure is not named
             said.append(w)
         measure = frozenset(t for t in (stem(w) for w in said if w not in _STOP) if _topical(t))
+    offered = words(text[len(asked):])
     if not measure and wants in ("figure", "money", "percent"):
         # "How much did the theme parks bring in?" measures what the saying names: revenues
-        offered = [w for w in words(text[len(asked):]) if re.fullmatch(_MEASURES, w)]
-        measure = frozenset(stem(w) for w in offered)
+        measure = frozenset(stem(w) for w in offered if re.fullmatch(_MEASURES, w))
     # a name the question gives ("McDonald's", "Equitrac") is what it is about, wherever it stands
     written = [re.sub(r"['’]s$", "", w) for w in re.findall(r"(?<=\s)[A-Z][\w'’-]*[A-Za-z]", " " + " ".join(asked.split()[1:]))]
     written = [w for w in written if w.lower() not in _STOP and stem(w.lower()) not in _NOT_NAMES | idiom and _topical(stem(w.lower()))]
     v = np.asarray(vector, dtype=np.float32)
     return Query(question, text, v / (np.linalg.norm(v) or 1.0), terms, wants, needs, measure, explained | idiom, phrases(plain),
-                 frozenset(stem(w.lower()) for w in written), tuple(dict.fromkeys(written)))
+                 frozenset(stem(w.lower()) for w in written), tuple(dict.fromkeys(written)), frozenset(stem(w) for w in offered))
 
 
 # -- scoring ------------------------------------------------------------------------------------
@@ -740,7 +742,7 @@ def rare_subject(query: Query, pool: SentencePool) -> list[str]:
     ("revenue from aircraft engines" of a battery maker that never says "engines", or says "aircraft"
     once, about shipping). The filing's words a saying offered are alternatives, not the subject: a
     filing that says "distributors" need not also say "resellers"."""
-    offered = frozenset(stem(w) for w in words(query.text[len(re.sub(r"\s\([^()]*\)$", "", query.text)):])) - query.named
+    offered = query.offered - query.named
     return [t for t in query.topic if t not in offered and pool.df.get(t, 0) <= max(2, RARE * len(pool))]
 
 
@@ -810,11 +812,17 @@ def subject_names(query: Query, pool: SentencePool) -> tuple[str, ...]:
     return names + tuple(short for short, words in pool.defined().items() if names and names_in(names, words))
 
 
+@lru_cache(maxsize=64)
+def _names_pattern(names: tuple[str, ...]) -> re.Pattern:
+    forms = dict.fromkeys(f for n in names for f in (n, n.replace("-", "")))
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, forms)) + r")\b")
+
+
 def names_in(names: Sequence[str], text: str) -> bool:
     """Whether ``text`` writes one of a question's names as a name: "China", "McDonald's" (capitalized, so
-    "recorded" is not "Recorded Future"; "Wal-Mart" and "WalMart" are one)."""
-    flat = text.replace("-", "")
-    return any(re.search(r"\b" + re.escape(n) + r"\b", text) or re.search(r"\b" + re.escape(n.replace("-", "")) + r"\b", flat) for n in names)
+    "recorded" is not "Recorded Future"; "Wal-Mart" and "WalMart" are one). One pattern per question, compiled once."""
+    pattern = _names_pattern(tuple(names))
+    return bool(pattern.search(text) or "-" in text and pattern.search(text.replace("-", "")))
 
 
 # -- list questions -------------------------------------------------------------------------
