@@ -53,7 +53,8 @@ def clause_spans(text: str) -> list[tuple[int, int, int]]:
         if len(pieces) > 1 and all(len(raw[x:y].split()) >= MIN_WORDS for x, y in pieces):
             out.extend((a + x, a + y, i) for i, (x, y) in enumerate(pieces))
         else:
-            out.append((a, b, -1))
+            joint = re.search(r";\s+(?:and|or)$", raw)  # a list item's "...; and": the item without its joint
+            out.append((a, a + joint.start() + 1 if joint else b, -1))
     return out
 
 
@@ -73,12 +74,13 @@ def rebuilt_text(chunks: Sequence[Chunk]) -> str:
     return "".join(parts)
 
 
-CANDIDATES_VERSION = "6"  # raise when what is a candidate, or how a table row reads, changes: a store's sentences of
+CANDIDATES_VERSION = "7"  # raise when what is a candidate, or how a table row reads, changes: a store's sentences of
 # another version are made again from its chunks at the next summary, embedding only the sentences that changed
 # (2: run-in headings, verbless list items and oldest-first year columns; 3 was a hard-wrap join, tried and
 # reverted, so stores may hold it; 4 and 5: a header whose first cell is the scale, "Millions | 2024 | 2023" or
 # "Millions, Except Ratios | 2024", is the unit; 6: someone's quoted words are not the filing's statements, and a
-# span that closes a parenthesis it never opened is the tail of a cut sentence)
+# span that closes a parenthesis it never opened is the tail of a cut sentence; 7: an item of a bulleted list that
+# ends at its ";" is a sentence)
 
 def sentences_current(metadata: dict, stored: int | None, found: int) -> bool:
     """Whether a document's stored sentences can be read as they are: all there (``found`` of the ``stored``
@@ -109,12 +111,29 @@ def opens_inside_parentheses(raw: str) -> bool:
     return False
 
 
+_BULLETS = "•·▪●-–—*o"
+
+
+def list_item(text: str, a: int) -> bool:
+    """Whether the span at ``a`` is an item of a bulleted list: its line opens with a bullet, or the line
+    before is a bullet alone ("•\nTotal revenue increased by $199.8 million to $1,318.7 million;")."""
+    start = text.rfind("\n", 0, a) + 1
+    lead = text[start:a].strip() or text[a : a + 1]
+    if lead and all(c in _BULLETS for c in lead) and lead != "o" or text[a : a + 1] in "•·▪●":
+        return True
+    before = text[text.rfind("\n", 0, max(0, start - 1)) + 1 : max(0, start - 1)].strip()
+    return start > 0 and bool(before) and len(before) <= 2 and all(c in _BULLETS for c in before)
+
+
 def is_candidate(text: str, a: int, b: int, clause: int) -> bool:
     """Whether ``text[a:b]`` can stand in a summary as a sentence of its own."""
     raw = text[a:b]
     if len(raw.split()) < MIN_WORDS or raw.count("$") > MAX_DOLLAR_SIGNS or not re.search(r"[a-z]", raw):
         return False
-    if not re.search(r"[.!?;][\"”’)]?$" if clause >= 0 else r"[.!?][\"”’)]?$", raw.rstrip()):
+    # a sentence ends as one; a clause, or an item of a bulleted list, may end at its ";" (MD&A's key figures are
+    # often such a list: "Total revenue increased by $199.8 million to $1,318.7 million;")
+    item = clause < 0 and raw.rstrip().endswith(";") and list_item(text, a)
+    if not re.search(r"[.!?;][\"”’)]?$" if clause >= 0 or item else r"[.!?][\"”’)]?$", raw.rstrip()):
         return False  # headings and table rows are not sentences
     if len(NUMBER.findall(raw)) > 0.4 * len(raw.split()):
         return False  # a row of figures with a period is still a table row
@@ -132,7 +151,7 @@ def is_candidate(text: str, a: int, b: int, clause: int) -> bool:
     if opens_inside_parentheses(raw):
         return False
     verb = has_verb(raw)
-    if clause >= 0 and not verb and not FINITE.search(raw):
+    if clause >= 0 and not verb and not FINITE.search(raw) or item and not verb:
         return False  # one item of a "; " list ("(10) providers of virtual or in-person healthcare services."): no statement
     lead = text[text.rfind("\n", 0, a) + 1 : a].strip()
     line_end = text.find("\n", b)

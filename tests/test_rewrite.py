@@ -460,3 +460,21 @@ def test_the_tail_of_a_parenthesis_the_split_cut_is_not_a_sentence(sentence, ins
     found = [u.text for u in _units("Its focus is on Tier 1 (Tier 1 is defined as a large and well-known vendor. " + sentence)] \
         if inside else []
     assert sentence not in found
+
+
+def test_an_item_of_a_bulleted_list_that_ends_at_its_semicolon_is_a_sentence():
+    """MD&A often lists its key figures as bullets ending in ";": each item is a statement, the richest of the filing
+    ("Total revenue increased by $199.8 million to $1,318.7 million;"); a line that is not a list item still needs its
+    period, and an item without a verb, or one that continues a lead-in in lower case, is still no sentence."""
+    from rag.rewrite import tidy
+
+    text = ("A summary of our key financial metrics for fiscal 2011 is as follows:\n•\n"
+            "Total revenue increased by $199.8 million to $1,318.7 million;\n•\n"
+            "Net income improved by $57.3 million to $38.2 million; and\n"
+            "• Operating margins of 7.6% in fiscal 2011;\n"
+            "•\nworking with customers to improve their service levels;\n"
+            "Total revenue by segment for the three fiscal years ended;\n")
+    found = [u.text for u in _units(text)]
+    assert found == ["Total revenue increased by $199.8 million to $1,318.7 million;",
+                     "Net income improved by $57.3 million to $38.2 million;"]
+    assert tidy(found[1]) == "Net income improved by $57.3 million to $38.2 million."
