@@ -190,8 +190,22 @@ class SentencePool:
             self._defined = {m.group(2): m.group(1) for u in self.units for m in _DEFINES.finditer(u.text)}
         return self._defined
 
+    def common_word(self, name: str) -> bool:
+        """Whether the filing writes a capitalized word of the question in lower case, as an ordinary word, in
+        at least ``COMMON`` sentences: "Disney Store" names a brand, but "store" is not a name the answer must write."""
+        if not hasattr(self, "_common"):
+            self._common: dict[str, bool] = {}
+        if name not in self._common:
+            lower = re.compile(r"\b" + re.escape(name.lower()))
+            self._common[name] = name[:1].isupper() and name.lower() != name and \
+                sum(1 for u in self.units if lower.search(u.text)) >= COMMON
+        return self._common[name]
+
     def __len__(self) -> int:
         return len(self.units)
+
+
+COMMON = 3
 
 
 def stems_of(text: str) -> frozenset[str]:
@@ -355,7 +369,7 @@ SAYINGS = (
     _saying(r"\bwho\s+(?:\w+ly\s+)?(?:makes|made|builds|built|produces|produced)\b", "manufacturing, manufacturers", "who manufactures"),
     _saying(r"\bchips?\b", "integrated circuits, semiconductors"),
     # "What did it pay for Equitrac?" asks the price; "How will it pay for the deal?" asks how it is financed
-    _saying(r"\b(?:what|how much)\b[^?]{0,40}\bpa(?:y|id|ys)\s+for\b", "purchase price, consideration"),
+    _saying(r"\b(?:what|how much)\b[^?]{0,40}\bpa(?:y|id|ys|ying)\s+for\b", "purchase price, consideration"),
     _saying(r"\bhow\s+(?:will|would|did|does|do|is|are|was|can|could)\b[^?]{0,40}\bpay(?:s|ing)?\s+for\b", "finance, financing", "finance"),
     _saying(r"\bdeal\b", "acquisition, merger", "acquisition"),
     _saying(r"\bmiddle\s?m[ae]n\b|\bintermediar(?:y|ies)\b|\bgo-betweens?\b", "distributors, resellers", "distributors"),
@@ -366,7 +380,7 @@ SAYINGS = (
             "purchase price, consideration", "purchase price"),
     # money idioms: what is spent, paid, held, owed, lost
     _saying(r"\bcap[\s-]?ex\b", "capital expenditures", "capital expenditures"),
-    _saying(r"\b(?:shell|shells|shelled|fork|forks|forked|splash|splashed)\s+(?:out|over)\b|\bhand(?:s|ed)?\s+over\b", "paid, purchase price, consideration", "pay"),
+    _saying(r"\b(?:shell|fork|splash|cough)(?:s|ed|ing)?\s+(?:out|over|up)\b|\bhand(?:s|ed|ing)?\s+over\b", "paid, purchase price, consideration", "pay"),
     _saying(r"\b(?:sink|sank|sunk|pour|poured|plow|plowed|plough|ploughed)\s+into\b", "spent, invested", "spend on"),
     _saying(r"\bbottom[\s-]+line\b", "net income", "net income"),
     _saying(r"\b(?:war\s+chest|cash\s+pile|dry\s+powder)\b", "cash and cash equivalents", "cash"),
@@ -381,6 +395,7 @@ SAYINGS = (
     _saying(r"\bM&A\b", "acquisitions", "acquisitions"),
     _saying(r"\bshops?\b|\boutlets?\b", "stores"),
     _saying(r"\bfootprint\b", "locations, facilities", "locations"),
+    _saying(r"\b(?:rivals?|rivalry|competing\s+firms)\b", "competitors, competes, competition", "competitors"),
     _saying(r"\b(?:buy|buys|bought|source|sources|sourced|get|gets|got)\b[^?]{1,40}\bfrom\b", "suppliers, purchases"),
 )
 # "Conference Plus, Inc. (“CPI”)": later sentences say "CPI" and mean Conference Plus
@@ -394,13 +409,13 @@ _FRAMING = frozenset(stem(w) for w in (
     "year years fiscal annual current currently last recent level number more most less least few several some other "
     "net gross over under above below exceed exceeding exceeded single one any each "
     "go goes went gone do does did done take takes took give gives gave put say says said show shows tell tells end "
-    "lot lots mostly mainly heavily actually really".split()))
+    "lot lots mostly mainly heavily actually really side end up".split()))
 _MEASURES = (r"(?:revenues?|sales|income|earnings|profits?|loss(?:es)?|cash(?:\s+flows?)?|debt|borrowings|backlog|capital\s+expenditures|capex|"
              r"dividends?|margins?|assets|liabilities|equity|expenses?|costs?|prices?|employees|headcount|subscribers|members|stores|"
              r"shipments|orders|deliveries|volume|spending|investments?)")
 _ASKS_FIGURE = re.compile(r"\bhow (?:much|many|big|large|high|low)\b|\bwhat (?:is|was|were|are)?\s*(?:the\s+)?(?:percentage|share|portion|proportion|amount|size|number|value|total)\b"
                           r"|\bwhat (?:percentage|share|portion|proportion|part|amount|size)\b"
-                          r"|\bwhat did\b[^?]{0,60}\b(?:cost|earn|pay|spend|raise|generate|lose|collect)\b"
+                          r"|\bwhat did\b[^?]{0,60}\b(?:cost|earn|pay|spend|raise|generate|lose|collect)(?:s|ed|ing)?\b"
                           r"|\bwhat\s+(?:(?:total|net|annual|quarterly|cash|gross|operating)\s+)*" + _MEASURES + r"\s+(?:did|does|do|was|were|is|are|has|have)\b"
                           r"|\bwhat (?:is|was|were|are)\s+(?:the\s+|its\s+|their\s+)?(?:\w+['’]s\s+)?(?:total\s+|net\s+|annual\s+|consolidated\s+|gross\s+|operating\s+)*" + _MEASURES + r"\b", re.I)
 _ASKS_PERCENT = re.compile(r"\bwhat (?:percentage|percent|share|portion|proportion|part|fraction)\b|\bhow much of\b|\b(?:percentage|share) of\b|\bcontribut\w*\b", re.I)
@@ -464,8 +479,31 @@ class Query:
         """The terms that say what the question is about: the things it names ("revenue from selling
         aircraft engines"), not how it is asked ("rely on", "goes to"), nor what a need or a saying explains."""
         things = _things(self.text)
+        verb = asked_verb(self.text)
         return tuple(t for t in self.terms if (t in things or t in self.named) and _topical(t) and t not in self.need_terms
-                     and t not in self.explained)
+                     and t not in self.explained and t != verb)
+
+
+# "How many Disney Store shops does the company run?": the object asked for comes first, so the clause after
+# "does" ends with its verb ("run"), which says how it is asked, not what about
+_WH_OBJECT = re.compile(r"^\s*(?:how\s+(?:many|much)|what|which)\b[^?,;]*?\b(?:do|does|did|can|could|will|would)\s+([^?,;]+)", re.I)
+_CLAUSE_ENDS = frozenset("in at on for to from with by during into across through over under per and or last this next now today "
+                         "currently each every annually a an the".split())
+
+
+def asked_verb(text: str) -> str | None:
+    """The stem of the verb closing a question's clause when its object was asked first, else None."""
+    m = _WH_OBJECT.search(text)
+    if not m:
+        return None
+    clause: list[str] = []
+    for i, w in enumerate(re.findall(r"[A-Za-z][\w'’-]*", m.group(1))):
+        if i and w.lower() in _CLAUSE_ENDS:
+            break
+        clause.append(w)
+    if len(clause) < 2 or not clause[-1].islower():
+        return None
+    return stem(clause[-1])
 
 
 # A question names things after these words ("revenue from selling aircraft engines", "how many
@@ -476,6 +514,9 @@ _OPENS_THING = frozenset("from of for about on in with by through via into acros
                          "make makes made buy buys".split())
 _ENDS_THING = frozenset("is are was were be been do does did has have had can could will would should may might "
                         "at to than as and or but if when where which who that this these those there".split()) | _OPENS_THING
+
+
+_IS_CONTRACTED = frozenset("what who where how when why that it there here this".split())
 
 
 def _runs(text: str) -> list[list[str]]:
@@ -492,8 +533,8 @@ def _runs(text: str) -> list[list[str]]:
             continue
         if open_run:
             runs[-1].append(stem(w))
-        if re.search(r"['’]s$", w):
-            open_run = True  # "Apple's restaurants"
+        if re.search(r"['’]s$", w) and w[:-2] not in _IS_CONTRACTED:
+            open_run = True  # "Apple's restaurants" (not "What's", which is "what is")
             runs.append([])
     return [r for r in runs if r]
 
@@ -694,7 +735,7 @@ def score_pool(query: Query, pool: SentencePool, item: str | None = None) -> lis
             # (not in a sentence that gives the figure asked for: "Parks and Resorts revenues ... $20.3 billion")
         if need:
             score += NEED_BONUS
-        if names and names_in(names, unit.text):
+        if names and (names_in(names, unit.text) or named_before(pool, i, names) >= 0):
             score += NAME_BONUS
         out.append(Scored(unit, score, float(dense[i]), lexical, need))
     out.sort(key=lambda s: -s.score)
@@ -759,6 +800,12 @@ def answering(query: Query, pool: SentencePool, scored: Sequence[Scored], per_do
         scored = [s for s in scored if _gives(query.wants, s.unit.text) or _says_none(query, s.unit.text) or unnamed and s.need]
         if not scored or scored[0].score < min_score:
             return []
+    names = subject_names(query, pool)
+    if names:  # "What did it pay for Tegic?": the prices of its other acquisitions do not answer, nor does
+        # the total revenue "How much did it bring in from China?"
+        scored = [s for s in scored if names_in(names, s.unit.text) or named_before(pool, pool.index_of(s.unit), names) >= 0]
+        if not scored or scored[0].score < min_score:
+            return []
     best = scored[0]
     chosen: list[Scored] = []
     seen: list[frozenset[str]] = []
@@ -770,13 +817,49 @@ def answering(query: Query, pool: SentencePool, scored: Sequence[Scored], per_do
             continue  # the same sentence again, adding nothing (Item 1 and Item 1A often repeat each other)
         chosen.append(s)
         seen.append(bag)
+    chosen = with_antecedents(pool, chosen, names)
     rare = rare_subject(query, pool)
     if rare and not any(t in pool.stems[pool.index_of(s.unit)] for s in chosen for t in rare):
         return []  # its sentences on revenue do not answer a question on revenue from aircraft engines
-    names = subject_names(query, pool)
-    if names and not any(names_in(names, s.unit.text) for s in chosen):
-        return []  # "How much did it bring in from China?" is not answered by the total revenue
     return with_followers(query, pool, chosen)
+
+
+# "In August 2016, we acquired TouchCommerce. The aggregate consideration for this transaction was $218.1 million":
+# the second sentence is about the name the first one writes
+_REFERS = re.compile(r"^[^.;]{0,60}?\b(?:(?:this|that|these|those|such)\s+(?!as\b|is\b|was\b)\w|the\s+(?:acquisition|transaction|merger|purchase|"
+                     r"deal|combination|divestiture|sale|investment|agreement|offering|facility|notes)\b)", re.I)
+
+
+REACH_BACK = 4  # sentences of its paragraph a sentence saying "this transaction" may lean on
+
+
+def named_before(pool: SentencePool, i: int, names: Sequence[str]) -> int:
+    """The sentence earlier in its paragraph (at most ``REACH_BACK`` back) that writes the name asked, when
+    sentence ``i`` speaks of it as "this transaction" without writing it; -1 otherwise."""
+    if not names or i <= 0 or i >= len(pool):
+        return -1
+    unit = pool.units[i]
+    if not _REFERS.search(unit.text) or names_in(names, unit.text):
+        return -1
+    j = i
+    while j > 0 and i - j < REACH_BACK and pool.units[j].follows:
+        j -= 1
+        if names_in(names, pool.units[j].text):
+            return j
+    return -1
+
+
+def with_antecedents(pool: SentencePool, chosen: list[Scored], names: Sequence[str]) -> list[Scored]:
+    """A chosen sentence that speaks of the name asked only through the one before it comes with that one."""
+    have = {s.unit.id for s in chosen}
+    out = []
+    for s in chosen:
+        j = named_before(pool, pool.index_of(s.unit), names)
+        if j >= 0 and pool.units[j].id not in have:
+            out.append(Scored(pool.units[j], s.score, s.dense, s.lexical, s.need))
+            have.add(pool.units[j].id)
+        out.append(s)
+    return out
 
 
 # A sentence that continues the one before it about the same things: "A significant portion of our net revenue is
@@ -807,15 +890,23 @@ def subject_names(query: Query, pool: SentencePool) -> tuple[str, ...]:
     """The names a question gives that an answer must write: not the filer's own, which a filing without a
     cover page's company gives in its opening sentences ("Voltaic Cells Inc. designs and manufactures ...")."""
     opening = [u.text for u in pool.units[:OPENING]]
-    names = tuple(n for n in query.names if not any(names_in((n,), t) for t in opening))
+    names = tuple(n for n in query.names if not any(names_in((n,), t) for t in opening) and not pool.common_word(n))
     # the short name the filing defined for it counts as the name: "CPI" for "Conference Plus"
     return names + tuple(short for short, words in pool.defined().items() if names and names_in(names, words))
 
 
 @lru_cache(maxsize=64)
 def _names_pattern(names: tuple[str, ...]) -> re.Pattern:
-    forms = dict.fromkeys(f for n in names for f in (n, n.replace("-", "")))
-    return re.compile(r"\b(?:" + "|".join(map(re.escape, forms)) + r")\b")
+    forms = dict.fromkeys(_name_form(f) for n in names for f in (n, n.replace("-", "")))
+    return re.compile(r"\b(?:" + "|".join(forms) + r")\b")
+
+
+def _name_form(name: str) -> str:
+    """A name as a pattern: a word of five letters or more also in its other endings ("Canada" and "Canadian",
+    "China" and "Chinese", "Mexico" and "Mexican"), the rest as written."""
+    if len(name) >= 5 and name.isalpha():
+        return re.escape(name[:max(4, len(name) - 2)]) + r"[a-z]*"
+    return re.escape(name)
 
 
 def names_in(names: Sequence[str], text: str) -> bool:

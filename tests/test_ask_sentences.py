@@ -574,3 +574,81 @@ def test_how_much_it_owes_is_not_how_much_it_may_borrow(question, owed):
     from rag.ask import question_text
 
     assert ("debt outstanding" in question_text(question, [])[0]) is owed
+
+
+# sentences past which a name is no longer the filer's own (``rag.ask.OPENING``)
+FILLER = ["Our software runs on phones.", "We employ engineers.", "Our offices are leased.", "We hold patents.", "We have two segments."]
+
+
+def _same_paragraph(pool, *at):
+    for i in at:
+        pool.units[i] = SentenceUnit(*pool.units[i].as_tuple()[:-1], True)
+
+
+def test_a_price_stated_of_this_transaction_answers_for_the_name_its_paragraph_wrote():
+    """"What did Nuance shell out to buy TouchCommerce?": the paragraph names it, then speaks of "this transaction";
+    the answer gives both sentences, and the price of another acquisition is no answer."""
+    from rag.ask import answering, score_pool
+    from vectorstore.chroma import DocumentRecord
+
+    texts = ["Nuance Communications, Inc. provides voice recognition software.", *FILLER,
+             "In August 2016, we acquired all of the outstanding stock of TouchCommerce.",
+             "We expect this acquisition to expand our customer care solutions.",
+             "The aggregate consideration for this transaction was $218.1 million, and included $113.0 million paid in cash.",
+             "The purchase price of Bluestar was $36.1 million, paid in cash at closing."]
+    nuance = DocumentRecord("d", "nuance.json", 1, "x", {"company": "Nuance Communications, Inc."})
+    _, query, pool = _ranked("What did Nuance shell out to buy TouchCommerce?", texts, [nuance])
+    at = len(FILLER) + 1
+    _same_paragraph(pool, at + 1, at + 2)
+    chosen = [s.unit.text for s in answering(query, pool, score_pool(query, pool), min_score=0.0)]
+    assert chosen[:2] == [texts[at], texts[at + 2]] and texts[at + 3] not in chosen
+    # without the paragraph, the price sentence speaks of nothing named: no answer rather than Bluestar's price
+    _, query, pool = _ranked("What did Nuance shell out to buy TouchCommerce?", texts, [nuance])
+    assert [s.unit.text for s in answering(query, pool, score_pool(query, pool), min_score=0.0)] == []
+
+
+@pytest.mark.parametrize(
+    ("question", "verb"),
+    [("How many Disney Store shops does the company run, and where?", "run"),
+     ("How many visitors did the Disney theme parks draw in fiscal 2015?", "draw"),
+     ("What percentage of sales does Walmart account for?", "account"),
+     ("Did the company pay dividends?", None),  # no object asked first: "dividends" stays the subject
+     ("How much revenue came from China?", None)],
+)
+def test_the_verb_closing_a_question_is_not_its_subject(question, verb):
+    from rag.ask import asked_verb
+
+    assert asked_verb(question) == (stem(verb) if verb else None)
+    topic = make_query(question, question, np.ones(4)).topic
+    assert verb is None or stem(verb) not in topic
+
+
+def test_whats_is_not_a_possessive_and_idioms_take_their_ing_forms():
+    query = make_query("What's Disney forking over to get Lucasfilm?", "What's forking over to get Lucasfilm? (paid, purchase price, consideration)",
+                       np.ones(4))
+    assert query.topic == (stem("lucasfilm"),)
+    assert _ranked("What did Disney end up paying for Pixar?", ["Pixar makes films."])[1].wants == "money"
+    rivals = make_query("Who are its main rivals on the healthcare side?", "Who are its main rivals on the healthcare side?", np.ones(4))
+    assert rivals.wants == "name" and stem("side") not in rivals.topic
+
+
+def test_a_capitalized_word_the_filing_uses_as_an_ordinary_one_is_not_a_name_and_names_keep_their_other_endings():
+    from rag.ask import answering, score_pool
+    from vectorstore.chroma import DocumentRecord
+
+    texts = ["The Walt Disney Company is an entertainment company.",
+             "The Company markets merchandise through retail stores operated under the Disney Store name.",
+             "The stores are generally located in leading shopping malls.",
+             "Each store carries Disney merchandise.", "A store opened in Shanghai.",
+             "The Company currently owns and operates 216 stores in North America, 106 stores in Europe, and 47 stores in Japan."]
+    disney = DocumentRecord("d", "disney.json", 1, "x", {"company": "Walt Disney Co"})
+    _, query, pool = _ranked("How many Disney Store shops does the company run, and where?", texts, [disney])
+    assert pool.common_word("Store") and not pool.common_word("Japan")
+    chosen = [s.unit.text for s in answering(query, pool, score_pool(query, pool), min_score=0.0)]
+    assert chosen and chosen[0] == texts[-1]
+    texts = ["First American Scientific Corp. sells grinding machines.",
+             "Canadian manufacturing of the KDS machine is sub-contracted to Mainland Machinery Limited in Abbotsford.",
+             "We have sold systems in the United States, Poland and Malaysia."]
+    _, query, pool = _ranked("Who manufactures the machines in Canada?", texts)
+    chosen = [s.unit.text for s in answering(query, pool, score_pool(query, pool), min_score=0.0)]
+    assert chosen and chosen[0] == texts[1]
