@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 _STOP = set(
     "a an and are as at be by can did do does for from had has have how in is it its of on or our than that the their "
     "them they this to was were what when where which who whom why will with would about any company companies these those "
-    "filing filings does do much many".split()
+    "filing filings does do much many itself themselves".split()
 )
 
 
@@ -359,8 +359,13 @@ def _saying(pattern: str, filing_words: str, plain: str | None = None) -> Saying
 
 SAYINGS = (
     _saying(r"\brevolver\b", "revolving credit facility"),
+    _saying(r"\b(?:credit|bank)\s+lines?\b", "credit facility, revolving credit facility"),  # filings say "line of credit" too
+    _saying(r"\bon\s+(?:the\s+|its\s+|their\s+)?payrolls?\b", "employees, employed", "employed"),
+    _saying(r"\b(?:across|around)\s+the\s+(?:globe|world)\b", "globally, worldwide", "globally"),
     _saying(r"\b(?:people|persons)\s+(?:work|are employed)|\bhead\s?count\b|\bworkforce\b|\bstaff\b", "employees", "employees"),
-    _saying(r"\bhow many (?:people|persons)\b", "individuals, employees", "how many employees"),
+    # "how many people work there", not "how many people pay for a membership"
+    _saying(r"\bhow many (?:people|persons)\b(?=\s*(?:[?,.]|$|(?:work|worked|are|were|is|was|did|does|do|has|have|had|on|at|in)\b))",
+            "individuals, employees", "how many employees"),
     _saying(r"\btop[\s-]+line\b", "revenue", "revenue"),
     _saying(r"\bbuy\s?backs?\b|\b(?:buy|buys|buying|bought)\s+back\b", "share repurchases, repurchased", "repurchases"),
     _saying(r"\bhow much did\b.{1,40}\bsell\b", "net sales revenue"),
@@ -478,10 +483,21 @@ class Query:
     def topic(self) -> tuple[str, ...]:
         """The terms that say what the question is about: the things it names ("revenue from selling
         aircraft engines"), not how it is asked ("rely on", "goes to"), nor what a need or a saying explains."""
-        things = _things(self.text)
+        things = _things(asked_part(self.text))
         verb = asked_verb(self.text)
         return tuple(t for t in self.terms if (t in things or t in self.named) and _topical(t) and t not in self.need_terms
                      and t not in self.explained and t != verb)
+
+
+# What a question sets aside or explains in passing is not what it asks about: "Apart from the Tyson name
+# itself, which brands ...", "its Premium business (autos and intermodal)"
+_ASIDE = re.compile(r"\b(?:apart|aside)\s+from\b[^,?]*,?|\b(?:other\s+than|besides|except(?:\s+for)?|excluding)\b[^,?]*,", re.I)
+
+
+def asked_part(text: str) -> str:
+    """The question without its asides and its own parentheses; the filing's words a saying appended stay."""
+    body = re.sub(r"\s\([^()]*\)$", "", text)
+    return _ASIDE.sub(" ", re.sub(r"\([^()]*\)", " ", body)) + text[len(body):]
 
 
 # "How many Disney Store shops does the company run?": the object asked for comes first, so the clause after
@@ -508,7 +524,7 @@ def asked_verb(text: str) -> str | None:
 
 # A question names things after these words ("revenue from selling aircraft engines", "how many
 # restaurants", "Apple's restaurants"); the words after a subject ("rely", "earn", "goes") ask how.
-_OPENS_THING = frozenset("from of for about on in with by through via into across within per during between among under over "
+_OPENS_THING = frozenset("from of for about on in with by through via into across within per during between among under over as "
                          "after before against toward towards including like the a an its their our any many much several "
                          "sell sells selling produce produces deliver delivers own owns operate operates generate generated earn earns "
                          "make makes made buy buys".split())
@@ -666,7 +682,8 @@ def _measured(measure: frozenset[str], bag: frozenset[str]) -> bool:
 def _counts(text: str, measure: frozenset[str]) -> bool:
     """Whether a figure in ``text`` counts the measure itself: "428 Sam's Clubs", "82,000 subscribers"."""
     for m in re.finditer(r"\b\d[\d,]*(?:\.\d+)?\s+((?:[\w'’-]+\s+){0,3}[\w'’-]+)", DATE.sub(" ", text)):
-        if _measured(measure, frozenset(stem(w) for w in words(m.group(1)))):
+        bag = frozenset(stem(w) for w in words(m.group(1)))
+        if _measured(measure, bag):
             return True
     return False
 
@@ -691,10 +708,14 @@ def _splits(pairs: Sequence[tuple[str, str]], bag: frozenset[str], text: str) ->
     return False
 
 
+# a table sentence's caption or a run-in heading before what the sentence says: "Revenue Recognition – ..."
+_CAPTION = re.compile(r"^[A-Z][^.:;–—]{0,80}?(?::\s|\s[–—-]\s)")
+
+
 def _gives(wants: str | None, text: str) -> bool:
     """Whether a sentence states the kind of thing a question asks for."""
-    if wants == "name":
-        return bool(PROPER_WORD.search(text))
+    if wants == "name":  # in the sentence, not its caption ("Operating Revenues: Other revenues were ...")
+        return bool(PROPER_WORD.search(_CAPTION.sub("", text)))
     if wants == "place":
         return bool(PLACE.search(text))
     if wants in ("money", "percent"):
@@ -796,8 +817,15 @@ def answering(query: Query, pool: SentencePool, scored: Sequence[Scored], per_do
     # without a name ("no revenues", "no single customer" answer both)
     if query.wants:
         # "Who are the biggest customers?" of a filing that never names them: its unnamed shares answer
+        # (a share: "Revenue is derived from contracts with customers" names no customer and no share either)
         unnamed = query.wants == "name" and not any(s.need and PROPER_WORD.search(s.unit.text) for s in scored[:40])
-        scored = [s for s in scored if _gives(query.wants, s.unit.text) or _says_none(query, s.unit.text) or unnamed and s.need]
+        scored = [s for s in scored if _gives(query.wants, s.unit.text) or _says_none(query, s.unit.text)
+                  or unnamed and s.need and has_figure(s.unit.text, "percent")]
+        if not scored or scored[0].score < min_score:
+            return []
+    if query.wants == "figure" and _HOW_MANY.search(query.text):
+        # "How many farmers ...?" is answered by a count, not by "64% of our cost" or "$3.8 billion of fees"
+        scored = [s for s in scored if _says_none(query, s.unit.text) or _COUNT.search(DATE.sub(" ", s.unit.text))]
         if not scored or scored[0].score < min_score:
             return []
     names = subject_names(query, pool)
@@ -819,9 +847,28 @@ def answering(query: Query, pool: SentencePool, scored: Sequence[Scored], per_do
         seen.append(bag)
     chosen = with_antecedents(pool, chosen, names)
     rare = rare_subject(query, pool)
-    if rare and not any(t in pool.stems[pool.index_of(s.unit)] for s in chosen for t in rare):
+    if rare and not any(t in pool.stems[pool.index_of(s.unit)] for s in chosen for t in rare) \
+            and not _holds_the_rest(query, pool, chosen[0], rare):
         return []  # its sentences on revenue do not answer a question on revenue from aircraft engines
     return with_followers(query, pool, chosen)
+
+
+_HOW_MANY = re.compile(r"\bhow many\b", re.I)
+# a count: a number that is not money, a share or a year ("23,000 rooms", "nine stores")
+_COUNT = re.compile(r"(?<![$\d.,])\b(?!(?:19|20)\d\d\b)\d[\d,]*(?:\.\d+)?(?:\s+(?:million|thousand))?\b(?!\s*(?:%|percent|per\s*cent|million\s*%))"
+                    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|hundreds|thousands)\b", re.I)
+
+
+def _holds_the_rest(query: Query, pool: SentencePool, best: Scored, rare: Sequence[str]) -> bool:
+    """Whether the best sentence writes every other word the question names things with: then a rare word is the
+    user's word for it ("spots for pickup" and "8,000 pickup and delivery locations", "credit line" and "credit
+    facility"), or a place the paragraph gave. A question whose only other words are what it measures ("revenue
+    from aircraft engines") still needs the rare word."""
+    if any(a in rare or b in rare for a, b in query.phrases):
+        return False  # a rare word naming one thing with another ("breakup fee", "aircraft engines") is the subject
+    rest = [t for t in query.topic if t not in rare and t not in query.offered and t not in query.measure]
+    bag = pool.stems[pool.index_of(best.unit)]
+    return bool(rest) and all(t in bag for t in rest)
 
 
 # "In August 2016, we acquired TouchCommerce. The aggregate consideration for this transaction was $218.1 million":
@@ -1193,6 +1240,18 @@ def _capitalized(text: str) -> set[str]:
     return keys | {k.replace("-", "") for k in keys}
 
 
+def _in_longer_name(tokens: Sequence[str], i: int, names: set[str], records: Sequence[DocumentRecord]) -> bool:
+    """Whether the company's word at ``tokens[i]`` begins a longer name that is not the company's: "Walmart U.S."
+    (a segment), "Walt Disney World" (a resort), not "Tyson Foods" or "Apple's"."""
+    own = {_token_key(w) for r in records for w in re.findall(r"\S+", r.metadata.get("company", ""))}
+    j = i
+    while j + 1 < len(tokens) and (_token_key(tokens[j]) in names or _token_key(tokens[j]).replace("-", "") in names) \
+            and not re.search(r"['’]s\W*$|[,;:?!]$", tokens[j]):
+        j += 1
+    following = tokens[j] if j > i else ""
+    return bool(following[:1].isupper() and _token_key(following) not in own | names and _token_key(following) not in _STOP)
+
+
 def question_text(question: str, records: Sequence[DocumentRecord], history: Sequence[tuple[str, str]] = ()) -> tuple[str, frozenset[str]]:
     """The question as it is matched against these filings, and the stems its sayings explain."""
     text = question
@@ -1203,9 +1262,10 @@ def question_text(question: str, records: Sequence[DocumentRecord], history: Seq
     first = re.findall(r"\S+", text)[:1]
     opening = {_token_key(first[0])} - _STOP if first and first[0][:1].isupper() else set()  # "Pericom has no fab of its own"
     names = set().union(*(company_words(r) for r in records)) & (_capitalized(text) | opening)
+    tokens = re.findall(r"\S+", text)
     kept = []
-    for t in re.findall(r"\S+", text):
-        if _token_key(t) in names or _token_key(t).replace("-", "") in names:
+    for i, t in enumerate(tokens):
+        if (_token_key(t) in names or _token_key(t).replace("-", "") in names) and not _in_longer_name(tokens, i, names, records):
             if re.search(r"['’]s\W*$", t):
                 kept.append("its")  # "Apple's restaurants" asks about its restaurants
             continue

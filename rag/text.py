@@ -141,7 +141,7 @@ COMMON_CAPS = frozenset({
 # a name: a capitalized word not opening the sentence, and not one every filing capitalizes
 PROPER_WORD = re.compile(r"(?<!^)(?<![.!?:]\s)\b(?!(?:The|Company|Company’s|Company's|Item|Items|Note|Notes|Fiscal|Annual|Report|Form|Part|"
                          r"January|February|March|April|May|June|July|August|September|October|November|December|Board|Directors|"
-                         r"Statements?|Results|Operations|Consolidated|Financial)\b)[A-Z][\w&'’.-]*[A-Za-z]\b")
+                         r"Statements?|Results|Operations|Consolidated|Financial|Revenues?|Sales|Income|Expenses?|Operating|Net|Total|Segment)\b)[A-Z][\w&'’.-]*[A-Za-z]\b")
 # A lender as a filing names it: "Wells Fargo Bank, N.A.", "Bank of America", "KeyBank" (ask's list answers).
 NAME_WORD = r"[A-Z][\w&'-]*\.?"
 LENDER_NAME = re.compile(

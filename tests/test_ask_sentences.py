@@ -652,3 +652,83 @@ def test_a_capitalized_word_the_filing_uses_as_an_ordinary_one_is_not_a_name_and
     _, query, pool = _ranked("Who manufactures the machines in Canada?", texts)
     chosen = [s.unit.text for s in answering(query, pool, score_pool(query, pool), min_score=0.0)]
     assert chosen and chosen[0] == texts[1]
+
+
+def _answer(question: str, texts: list[str], records=()) -> list[str]:
+    from rag.ask import answering, score_pool
+
+    _, query, pool = _ranked(question, texts, records)
+    return [s.unit.text for s in answering(query, pool, score_pool(query, pool), min_score=0.0)]
+
+
+def test_how_many_is_answered_by_a_count_not_by_money_or_a_share():
+    """"How many people pay for a membership?": fee revenue in dollars and shares of a cost are no count."""
+    texts = [*FILLER, "Membership fee revenue was $3.8 billion for fiscal 2003.",
+             "Feed represented roughly 64% of our cost of growing a live chicken in fiscal 2003."]
+    assert _answer("How many people pay for a membership?", texts) == []
+    assert _answer("How many contract growers raise chickens for the company?", texts) == []
+    counted = "We had approximately 4,000 contract growers in fiscal 2003."
+    assert _answer("How many contract growers raise chickens for the company?", [*texts, counted])[:1] == [counted]
+
+
+def test_a_rare_word_of_the_users_is_no_bar_when_the_sentence_holds_the_rest_of_the_question():
+    """"How many spots can shoppers use for pickup?" of a filing that says "8,000 pickup and delivery locations"
+    (and never "spots"); "breakup fee" or "aircraft engines" name the thing itself and still decline."""
+    pickup = "We now have over 8,000 pickup and delivery locations globally."
+    texts = [*FILLER, "Pickup is free.", "Pickup orders grew.", "Members like pickup.", pickup, "Net sales were $674.5 billion in fiscal 2003."]
+    assert _answer("Across the globe, how many spots can shoppers use for pickup?", texts)[:1] == [pickup]
+    fee = "If the merger agreement is terminated, we will be required to pay Microsoft a termination fee of $515.0 million."
+    usual = ["Microsoft may terminate the merger agreement.", "The merger requires a filing fee.", "Microsoft pays each fee in cash.",
+             "The merger is expected to close in 2022."]
+    assert _answer("How big is the breakup fee Microsoft would pay if the merger is terminated?", [*FILLER, *usual, fee]) == []
+    assert _answer("How big is the termination fee Microsoft would pay if the merger is terminated?", [*FILLER, *usual, fee])[:1] == [fee]
+    revenue = "Revenues were $58.4 million in 2003."
+    usual = ["Revenue grew in 2002.", "Revenue comes from battery sales.", "We recognize revenue on shipment."]
+    assert _answer("What was the revenue from selling aircraft engines in 2003?", [*FILLER, *usual, revenue]) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "saying"),
+    [("Does it have a revolving credit line, and how large is it?", "credit facility"),
+     ("How many people were on its payroll at the end of 2024?", "employ"),
+     ("Across the globe, how many stores are there?", "globally")],
+)
+def test_more_of_what_users_say(question, saying):
+    from rag.ask import question_text
+
+    text, explained = question_text(question, [])
+    assert saying in text
+    assert not {"line", "payrol", "globe"} & set(make_query(question, text, np.ones(4), explained).topic)
+
+
+def test_a_questions_asides_and_parentheses_are_not_its_subject():
+    topic = make_query("Apart from the Tyson name itself, which brands does the company sell under?",
+                       "Apart from the name itself, which brands does the company sell under?", np.ones(4)).topic
+    assert "name" not in topic and "itself" not in topic
+    topic = make_query("What portion of freight revenue comes from its Premium business (autos and intermodal)?",
+                       "What portion of freight revenue comes from its Premium business (autos and intermodal)?", np.ones(4)).topic
+    assert "auto" not in topic and "premium" in topic
+
+
+def test_the_companys_name_inside_a_longer_name_stays():
+    """"Walmart U.S." is a segment and "Walt Disney World" a resort: the question keeps them; "Tyson" alone goes."""
+    from rag.ask import question_text
+    from vectorstore.chroma import DocumentRecord
+
+    walmart = DocumentRecord("d", "wmt.html", 1, "x", {"company": "WALMART INC."})
+    assert "Walmart U.S." in question_text("How much did the Walmart U.S. business sell?", [walmart])[0]
+    assert "Walmart" not in question_text("How much did Walmart's stores sell?", [walmart])[0]
+    disney = DocumentRecord("d", "dis.json", 1, "x", {"company": "WALT DISNEY CO/"})
+    assert "Walt Disney World" in question_text("How many rooms are at Walt Disney World?", [disney])[0]
+    tyson = DocumentRecord("d", "tsn.json", 1, "x", {"company": "TYSON FOODS INC"})
+    assert "Tyson" not in question_text("Does Tyson Foods have a revolver?", [tyson])[0]
+
+
+def test_a_who_question_is_not_answered_by_a_caption_or_a_line_item():
+    """"Who is the biggest customer?" of a filing that names none: "Operating Revenues grew 1%" and "Revenue
+    Recognition – Freight revenues are derived from contracts with customers" name nobody."""
+    texts = [*FILLER, "Revenue Recognition – Freight revenues are derived from contracts with customers.",
+             "Operating Revenues grew 1% driven by volume gains and strong core pricing."]
+    assert _answer("Who is the single biggest customer, and what share of revenue does it bring in?", texts) == []
+    named = "Sales to Walmart Inc. accounted for 17.7% of our consolidated sales."
+    assert _answer("Who is the single biggest customer, and what share of revenue does it bring in?", [*texts, named])[:1] == [named]
