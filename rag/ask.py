@@ -824,8 +824,12 @@ def answering(query: Query, pool: SentencePool, scored: Sequence[Scored], per_do
         if not scored or scored[0].score < min_score:
             return []
     if query.wants == "figure" and _HOW_MANY.search(query.text):
-        # "How many farmers ...?" is answered by a count, not by "64% of our cost" or "$3.8 billion of fees"
-        scored = [s for s in scored if _says_none(query, s.unit.text) or _COUNT.search(DATE.sub(" ", s.unit.text))]
+        # "How many farmers ...?" is answered by a count, not by "64% of our cost" or "$3.8 billion of fees"; and by a
+        # count of what it asks for, in its words or a saying's ("how many branches": "19 full-service offices"),
+        # not by "30 animal nutrition operations"
+        counted = frozenset(t for t in query.measure | (query.offered if query.measure & query.explained else frozenset()) if pool.df.get(t))
+        scored = [s for s in scored if _says_none(query, s.unit.text) or _COUNT.search(DATE.sub(" ", s.unit.text))
+                  and (not counted or _counted_near(s.unit.text, counted))]
         if not scored or scored[0].score < min_score:
             return []
     names = subject_names(query, pool)
@@ -857,6 +861,19 @@ _HOW_MANY = re.compile(r"\bhow many\b", re.I)
 # a count: a number that is not money, a share or a year ("23,000 rooms", "nine stores")
 _COUNT = re.compile(r"(?<![$\d.,])\b(?!(?:19|20)\d\d\b)\d[\d,]*(?:\.\d+)?(?:\s+(?:million|thousand))?\b(?!\s*(?:%|percent|per\s*cent|million\s*%))"
                     r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|hundreds|thousands)\b", re.I)
+
+
+def _counted_near(text: str, terms: frozenset[str], reach: int = 4) -> bool:
+    """Whether a number in ``text`` has a word of ``terms`` within ``reach`` words of it, before or after ("600
+    clubs", "employee headcount worldwide was 125,665")."""
+    tokens = words(DATE.sub(" ", text))
+    bag = [stem(w) for w in tokens]
+    for i, w in enumerate(tokens):
+        if re.fullmatch(r"\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve", w) and not re.fullmatch(r"(?:19|20)\d\d", w):
+            near = frozenset(bag[max(0, i - reach): i + reach + 1])
+            if any(_measured(frozenset({t}), near) for t in terms):
+                return True
+    return False
 
 
 def _holds_the_rest(query: Query, pool: SentencePool, best: Scored, rare: Sequence[str]) -> bool:

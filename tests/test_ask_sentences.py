@@ -667,8 +667,14 @@ def test_how_many_is_answered_by_a_count_not_by_money_or_a_share():
              "Feed represented roughly 64% of our cost of growing a live chicken in fiscal 2003."]
     assert _answer("How many people pay for a membership?", texts) == []
     assert _answer("How many contract growers raise chickens for the company?", texts) == []
+    # a count of something else is no answer either: "30 animal nutrition operations" for growers
+    texts += ["We also have 30 animal nutrition operations, nine of which are at rendering plants.",
+              "Contract growers raise the chickens.", "Growers are paid by weight.", "We advise growers."]
+    assert _answer("How many contract growers raise chickens for the company?", texts) == []
     counted = "We had approximately 4,000 contract growers in fiscal 2003."
     assert _answer("How many contract growers raise chickens for the company?", [*texts, counted])[:1] == [counted]
+    headcount = "As of December 31, 2003, our employee headcount worldwide was 125,665."  # the number after what it counts
+    assert _answer("How many people work at the company?", [*texts, headcount])[:1] == [headcount]
 
 
 def test_a_rare_word_of_the_users_is_no_bar_when_the_sentence_holds_the_rest_of_the_question():
