@@ -669,9 +669,10 @@ def test_how_many_is_answered_by_a_count_not_by_money_or_a_share():
     assert _answer("How many contract growers raise chickens for the company?", texts) == []
     # a count of something else is no answer either: "30 animal nutrition operations" for growers
     texts += ["We also have 30 animal nutrition operations, nine of which are at rendering plants.",
-              "Contract growers raise the chickens.", "Growers are paid by weight.", "We advise growers."]
+              "Contract growers raise the chickens.", "Contract growers are paid by weight.", "We advise contract growers.",
+              "Chickens are processed in our plants.", "We sell chickens to retailers.", "Farmers raise hogs.", "Ranchers raise cattle."]
     assert _answer("How many contract growers raise chickens for the company?", texts) == []
-    counted = "We had approximately 4,000 contract growers in fiscal 2003."
+    counted = "Approximately 4,000 contract growers raise chickens for us."
     assert _answer("How many contract growers raise chickens for the company?", [*texts, counted])[:1] == [counted]
     headcount = "As of December 31, 2003, our employee headcount worldwide was 125,665."  # the number after what it counts
     assert _answer("How many people work at the company?", [*texts, headcount])[:1] == [headcount]
