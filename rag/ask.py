@@ -358,11 +358,14 @@ def _saying(pattern: str, filing_words: str, plain: str | None = None) -> Saying
 
 
 SAYINGS = (
-    _saying(r"\brevolver\b", "revolving credit facility"),
+    _saying(r"\brevolver\b", "revolving credit facility", "revolving credit facility"),
+    _saying(r"\b(?:undrawn|unused|untapped)\b", "available, unused"),
+    _saying(r"\bstakes?\b", "interest, equity interest"),
+    _saying(r"\bUncle Sam\b|\bthe feds\b", "U.S. Government, government", "the U.S. Government"),
     _saying(r"\b(?:credit|bank)\s+lines?\b", "credit facility, revolving credit facility"),  # filings say "line of credit" too
     _saying(r"\bon\s+(?:the\s+|its\s+|their\s+)?payrolls?\b", "employees, employed", "employed"),
     _saying(r"\b(?:across|around)\s+the\s+(?:globe|world)\b", "globally, worldwide", "globally"),
-    _saying(r"\b(?:people|persons)\s+(?:work|are employed)|\bhead\s?count\b|\bworkforce\b|\bstaff\b", "employees", "employees"),
+    _saying(r"\b(?:people|persons)\s+(?:work|are employed)|\bhead\s?count\b|\bworkforce\b|\bstaff\b", "employees, workforce", "employees"),
     # "how many people work there", not "how many people pay for a membership"
     _saying(r"\bhow many (?:people|persons)\b(?=\s*(?:[?,.]|$|(?:work|worked|are|were|is|was|did|does|do|has|have|had|on|at|in)\b))",
             "individuals, employees", "how many employees"),
@@ -712,13 +715,18 @@ def _splits(pairs: Sequence[tuple[str, str]], bag: frozenset[str], text: str) ->
 _CAPTION = re.compile(r"^[A-Z][^.:;–—]{0,80}?(?::\s|\s[–—-]\s)")
 
 
+_WORD_PERCENT = re.compile(r"\b(?:ten|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[\s-]\w+)?\s+percent\b", re.I)
+
+
 def _gives(wants: str | None, text: str) -> bool:
     """Whether a sentence states the kind of thing a question asks for."""
     if wants == "name":  # in the sentence, not its caption ("Operating Revenues: Other revenues were ...")
         return bool(PROPER_WORD.search(_CAPTION.sub("", text)))
     if wants == "place":
         return bool(PLACE.search(text))
-    if wants in ("money", "percent"):
+    if wants == "percent":  # "deriving about sixty percent of its revenues from outside the U.S."
+        return has_figure(text, wants) or bool(_WORD_PERCENT.search(text))
+    if wants == "money":
         return has_figure(text, wants)
     return wants == "figure" and has_figure(text)
 
@@ -851,7 +859,7 @@ def answering(query: Query, pool: SentencePool, scored: Sequence[Scored], per_do
         seen.append(bag)
     chosen = with_antecedents(pool, chosen, names)
     rare = rare_subject(query, pool)
-    if rare and not any(t in pool.stems[pool.index_of(s.unit)] for s in chosen for t in rare) \
+    if rare and not any(_in_paragraph(query, pool, pool.index_of(s.unit), rare) for s in chosen) \
             and not _holds_the_rest(query, pool, chosen[0], rare):
         return []  # its sentences on revenue do not answer a question on revenue from aircraft engines
     return with_followers(query, pool, chosen)
@@ -874,6 +882,20 @@ def _counted_near(text: str, terms: frozenset[str], reach: int = 4) -> bool:
             if any(_measured(frozenset({t}), near) for t in terms):
                 return True
     return False
+
+
+def _in_paragraph(query: Query, pool: SentencePool, i: int, rare: Sequence[str], reach: int = 2) -> bool:
+    """Whether sentence ``i`` or its paragraph's neighbours (``reach`` each way) write a rare word of the question, a
+    name in any ending ("Seven TV ... acquired a 49% interest", then "... a Disney Channel in Russia" for "the Russian
+    channel"): a paragraph is about one thing."""
+    names = tuple(n for n in query.names if stem(n.lower()) in rare)
+    lo = i
+    while lo > 0 and i - lo < reach and pool.units[lo].follows:
+        lo -= 1
+    hi = i
+    while hi + 1 < len(pool) and hi - i < reach and pool.units[hi + 1].follows:
+        hi += 1
+    return any(any(t in pool.stems[j] for t in rare) or names and names_in(names, pool.units[j].text) for j in range(lo, hi + 1))
 
 
 def _holds_the_rest(query: Query, pool: SentencePool, best: Scored, rare: Sequence[str]) -> bool:
@@ -1291,6 +1313,7 @@ def question_text(question: str, records: Sequence[DocumentRecord], history: Seq
     # "Which of these companies ..." says who to ask, not what to look for
     text = re.sub(r"\b(?:of\s+)?(?:these|the|those)?\s*(?:companies|firms|filings|filers|registrants)\b", " ", text, flags=re.I).strip() or text
     text = re.sub(r"\b([A-Za-z]+)-wise\b", r"\1", text)  # "revenue-wise" is about revenue
+    text = re.sub(r"\b(?:at|by|as\s+of)\s+the\s+end\s+of\b", "at", text, flags=re.I)  # a date, not "end production"
     # "FY2015", "FY 15", "FY'15" are the filing's "fiscal 2015"
     text = re.sub(r"\bFY\s?['’]?(\d{4}|\d{2})\b", lambda m: "fiscal " + (m.group(1) if len(m.group(1)) == 4 else
                   ("20" if int(m.group(1)) < 50 else "19") + m.group(1)), text)

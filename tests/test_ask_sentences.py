@@ -739,3 +739,47 @@ def test_a_who_question_is_not_answered_by_a_caption_or_a_line_item():
     assert _answer("Who is the single biggest customer, and what share of revenue does it bring in?", texts) == []
     named = "Sales to Walmart Inc. accounted for 17.7% of our consolidated sales."
     assert _answer("Who is the single biggest customer, and what share of revenue does it bring in?", [*texts, named])[:1] == [named]
+
+
+def test_a_rare_word_may_be_written_by_the_answers_paragraph_in_any_ending():
+    """"How much did it pay for its stake in the Russian channel Seven TV?": the price sentence names Seven TV, the next
+    one of its paragraph says "in Russia"."""
+    price = "Seven TV - In 2011, the Company acquired a 49% interest in Seven TV for $300 million."
+    texts = [*FILLER, "Channel revenue grew.", "Our channel reaches homes.", "Each channel is licensed.", "Seven TV airs films.",
+             "Seven TV airs sports.", price,
+             "Seven TV is a broadcast network that was converted to a free-to-air channel in Russia."]
+    question = "How much did it pay for its stake in the Russian channel Seven TV?"
+    _, query, pool = _ranked(question, texts)
+    _same_paragraph(pool, len(texts) - 1)
+    from rag.ask import answering, score_pool
+
+    assert [s.unit.text for s in answering(query, pool, score_pool(query, pool), min_score=0.0)][:1] == [price]
+    # apart, the price sentence says nothing of Russia
+    _, query, pool = _ranked(question, texts)
+    assert [s.unit.text for s in answering(query, pool, score_pool(query, pool), min_score=0.0)] == []
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "wants"),
+    [("Roughly how much of its revenue comes from outside the US?",
+      "The company derives about sixty percent of its revenues from outside the U.S.", True),
+     ("Roughly how much of its revenue comes from outside the US?", "The company derives most of its revenues from outside the U.S.", False)],
+)
+def test_a_share_in_words_is_a_share(question, text, wants):
+    from rag.ask import _gives
+
+    assert _gives(make_query(question, question, np.ones(4)).wants, text) is wants
+
+
+@pytest.mark.parametrize(
+    ("question", "filing_words"),
+    [("How much undrawn bank credit does it have?", "available"),
+     ("How dependent is it on Uncle Sam as a customer?", "U.S. Government"),
+     ("What did it pay for its stake in Hulu?", "interest"),
+     ("What was its headcount at the end of 2003?", "workforce")],
+)
+def test_users_words_for_unused_credit_the_government_a_stake_and_headcount(question, filing_words):
+    from rag.ask import question_text
+
+    text, _ = question_text(question, [])
+    assert filing_words in text and "end of" not in text
