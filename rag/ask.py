@@ -30,7 +30,7 @@ import re
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from ingest.errors import InputError
 from ingest.types import SentenceUnit
@@ -39,10 +39,12 @@ from rag.text import (
     DATE,
     FINITE,
     LENDER_NAME,
+    NUMBER_WORDS,
     POINTER,
     PROPER_WORD,
     VERBS,
     YEAR,
+    YEAR_DIGITS,
     Rule,
     has_figure,
     has_verb,
@@ -482,7 +484,7 @@ class Query:
     def need_terms(self) -> frozenset[str]:
         return frozenset().union(*(n.terms for n in self.needs)) if self.needs else frozenset()
 
-    @property
+    @cached_property
     def topic(self) -> tuple[str, ...]:
         """The terms that say what the question is about: the things it names ("revenue from selling
         aircraft engines"), not how it is asked ("rely on", "goes to"), nor what a need or a saying explains."""
@@ -497,9 +499,14 @@ class Query:
 _ASIDE = re.compile(r"\b(?:apart|aside)\s+from\b[^,?]*,?|\b(?:other\s+than|besides|except(?:\s+for)?|excluding)\b[^,?]*,", re.I)
 
 
+def without_saying(text: str) -> str:
+    """The question as asked, without the filing's words a saying appended in parentheses (``question_text``)."""
+    return re.sub(r"\s\([^()]*\)$", "", text)
+
+
 def asked_part(text: str) -> str:
     """The question without its asides and its own parentheses; the filing's words a saying appended stay."""
-    body = re.sub(r"\s\([^()]*\)$", "", text)
+    body = without_saying(text)
     return _ASIDE.sub(" ", re.sub(r"\([^()]*\)", " ", body)) + text[len(body):]
 
 
@@ -621,7 +628,7 @@ _NOT_NAMES = frozenset(stem(w) for w in "fiscal item items note notes form part 
 def make_query(question: str, text: str, vector, explained: frozenset[str] = frozenset()) -> Query:
     import numpy as np
 
-    asked = re.sub(r"\s\([^()]*\)$", "", text)  # without the filing's words a saying added
+    asked = without_saying(text)
     plain, idiom = plain_reading(asked)
     read = plain + text[len(asked):]  # in plain words, with the filing's
     terms = tuple(t for t in dict.fromkeys(stem(w) for w in question_terms(text)) if t not in idiom)
@@ -685,8 +692,7 @@ def _measured(measure: frozenset[str], bag: frozenset[str]) -> bool:
 def _counts(text: str, measure: frozenset[str]) -> bool:
     """Whether a figure in ``text`` counts the measure itself: "428 Sam's Clubs", "82,000 subscribers"."""
     for m in re.finditer(r"\b\d[\d,]*(?:\.\d+)?\s+((?:[\w'’-]+\s+){0,3}[\w'’-]+)", DATE.sub(" ", text)):
-        bag = frozenset(stem(w) for w in words(m.group(1)))
-        if _measured(measure, bag):
+        if _measured(measure, frozenset(stem(w) for w in words(m.group(1)))):
             return True
     return False
 
@@ -826,7 +832,7 @@ def answering(query: Query, pool: SentencePool, scored: Sequence[Scored], per_do
     if query.wants:
         # "Who are the biggest customers?" of a filing that never names them: its unnamed shares answer
         # (a share: "Revenue is derived from contracts with customers" names no customer and no share either)
-        unnamed = query.wants == "name" and not any(s.need and PROPER_WORD.search(s.unit.text) for s in scored[:40])
+        unnamed = query.wants == "name" and not any(s.need and _gives("name", s.unit.text) for s in scored[:40])
         scored = [s for s in scored if _gives(query.wants, s.unit.text) or _says_none(query, s.unit.text)
                   or unnamed and s.need and has_figure(s.unit.text, "percent")]
         if not scored or scored[0].score < min_score:
@@ -877,7 +883,7 @@ def _counted_near(text: str, terms: frozenset[str], reach: int = 4) -> bool:
     tokens = words(DATE.sub(" ", text))
     bag = [stem(w) for w in tokens]
     for i, w in enumerate(tokens):
-        if re.fullmatch(r"\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve", w) and not re.fullmatch(r"(?:19|20)\d\d", w):
+        if (re.fullmatch(r"\d[\d,.]*", w) or NUMBER_WORDS.fullmatch(w)) and not re.fullmatch(YEAR_DIGITS, w):
             near = frozenset(bag[max(0, i - reach): i + reach + 1])
             if any(_measured(frozenset({t}), near) for t in terms):
                 return True
@@ -889,13 +895,8 @@ def _in_paragraph(query: Query, pool: SentencePool, i: int, rare: Sequence[str],
     name in any ending ("Seven TV ... acquired a 49% interest", then "... a Disney Channel in Russia" for "the Russian
     channel"): a paragraph is about one thing."""
     names = tuple(n for n in query.names if stem(n.lower()) in rare)
-    lo = i
-    while lo > 0 and i - lo < reach and pool.units[lo].follows:
-        lo -= 1
-    hi = i
-    while hi + 1 < len(pool) and hi - i < reach and pool.units[hi + 1].follows:
-        hi += 1
-    return any(any(t in pool.stems[j] for t in rare) or names and names_in(names, pool.units[j].text) for j in range(lo, hi + 1))
+    return any(any(t in pool.stems[j] for t in rare) or names and names_in(names, pool.units[j].text)
+               for j in paragraph_around(pool, i, reach, reach))
 
 
 def _holds_the_rest(query: Query, pool: SentencePool, best: Scored, rare: Sequence[str]) -> bool:
@@ -927,12 +928,22 @@ def named_before(pool: SentencePool, i: int, names: Sequence[str]) -> int:
     unit = pool.units[i]
     if not _REFERS.search(unit.text) or names_in(names, unit.text):
         return -1
-    j = i
-    while j > 0 and i - j < REACH_BACK and pool.units[j].follows:
-        j -= 1
-        if names_in(names, pool.units[j].text):
+    for j in reversed(paragraph_around(pool, i, REACH_BACK, 0)):
+        if j != i and names_in(names, pool.units[j].text):
             return j
     return -1
+
+
+def paragraph_around(pool: SentencePool, i: int, back: int, ahead: int) -> range:
+    """Sentence ``i`` with at most ``back`` sentences before it and ``ahead`` after it, within its paragraph (the
+    ``follows`` chain)."""
+    lo = i
+    while lo > 0 and i - lo < back and pool.units[lo].follows:
+        lo -= 1
+    hi = i
+    while hi + 1 < len(pool) and hi - i < ahead and pool.units[hi + 1].follows:
+        hi += 1
+    return range(lo, hi + 1)
 
 
 def with_antecedents(pool: SentencePool, chosen: list[Scored], names: Sequence[str]) -> list[Scored]:
@@ -1279,13 +1290,16 @@ def _capitalized(text: str) -> set[str]:
     return keys | {k.replace("-", "") for k in keys}
 
 
-def _in_longer_name(tokens: Sequence[str], i: int, names: set[str], records: Sequence[DocumentRecord]) -> bool:
-    """Whether the company's word at ``tokens[i]`` begins a longer name that is not the company's: "Walmart U.S."
-    (a segment), "Walt Disney World" (a resort), not "Tyson Foods" or "Apple's"."""
-    own = {_token_key(w) for r in records for w in re.findall(r"\S+", r.metadata.get("company", ""))}
+def _company_word(token: str, names: set[str]) -> bool:
+    key = _token_key(token)
+    return key in names or key.replace("-", "") in names
+
+
+def _in_longer_name(tokens: Sequence[str], i: int, names: set[str], own: set[str]) -> bool:
+    """Whether the company's word at ``tokens[i]`` begins a longer name that is not the company's (``own``: the
+    words of its full name): "Walmart U.S." (a segment), "Walt Disney World" (a resort), not "Tyson Foods" or "Apple's"."""
     j = i
-    while j + 1 < len(tokens) and (_token_key(tokens[j]) in names or _token_key(tokens[j]).replace("-", "") in names) \
-            and not re.search(r"['’]s\W*$|[,;:?!]$", tokens[j]):
+    while j + 1 < len(tokens) and _company_word(tokens[j], names) and not re.search(r"['’]s\W*$|[,;:?!]$", tokens[j]):
         j += 1
     following = tokens[j] if j > i else ""
     return bool(following[:1].isupper() and _token_key(following) not in own | names and _token_key(following) not in _STOP)
@@ -1302,9 +1316,10 @@ def question_text(question: str, records: Sequence[DocumentRecord], history: Seq
     opening = {_token_key(first[0])} - _STOP if first and first[0][:1].isupper() else set()  # "Pericom has no fab of its own"
     names = set().union(*(company_words(r) for r in records)) & (_capitalized(text) | opening)
     tokens = re.findall(r"\S+", text)
+    own = {_token_key(w) for r in records for w in re.findall(r"\S+", r.metadata.get("company", ""))}
     kept = []
     for i, t in enumerate(tokens):
-        if (_token_key(t) in names or _token_key(t).replace("-", "") in names) and not _in_longer_name(tokens, i, names, records):
+        if _company_word(t, names) and not _in_longer_name(tokens, i, names, own):
             if re.search(r"['’]s\W*$", t):
                 kept.append("its")  # "Apple's restaurants" asks about its restaurants
             continue
