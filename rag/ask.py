@@ -865,7 +865,9 @@ def answering(query: Query, pool: SentencePool, scored: Sequence[Scored], per_do
         seen.append(bag)
     chosen = with_antecedents(pool, chosen, names)
     rare = rare_subject(query, pool)
-    if rare and not any(_in_paragraph(query, pool, pool.index_of(s.unit), rare) for s in chosen) \
+    # "How many people went through the gates?": the gates are its subject, the people what it counts
+    subject = [t for t in rare if t not in query.measure] or rare
+    if rare and not any(_in_paragraph(query, pool, pool.index_of(s.unit), subject) for s in chosen) \
             and not _holds_the_rest(query, pool, chosen[0], rare):
         return []  # its sentences on revenue do not answer a question on revenue from aircraft engines
     return with_followers(query, pool, chosen)

@@ -694,6 +694,18 @@ def test_a_rare_word_of_the_users_is_no_bar_when_the_sentence_holds_the_rest_of_
     assert _answer("What was the revenue from selling aircraft engines in 2003?", [*FILLER, *usual, revenue]) == []
 
 
+def test_what_a_how_many_question_counts_is_not_its_subject():
+    """"How many people went through the gates at its theme parks?" is about the gates, not about people: the count of
+    its employees does not answer it, a count of visitors at the gates would."""
+    staff = "The Company employed approximately 180,000 people as of September 27, 2014."
+    texts = [*FILLER, "All of the theme parks are operated on a year-round basis.", "Theme park revenue grew 9%.",
+             "The theme parks sell annual passes.", "Our parks host events.", staff]
+    question = "How many people went through the gates at its theme parks in fiscal 2014?"
+    assert _answer(question, texts) == []
+    gates = "Approximately 130 million people went through the gates of the theme parks in fiscal 2014."
+    assert _answer(question, [*texts, gates])[:1] == [gates]
+
+
 @pytest.mark.parametrize(
     ("question", "saying"),
     [("Does it have a revolving credit line, and how large is it?", "credit facility"),
