@@ -317,10 +317,11 @@ NEEDS = (
         "concentration",
         re.compile(r"\b(?:largest|biggest|major|main|top|key|principal|significant|important|leading|single|dominant|any one)\b[\w\s'’,-]{0,30}\b" + _BUYERS
                    + r"|\b" + _BUYERS + r"\b[^?]{0,60}(?:\d+\s?%|percent|share|portion|concentrat|account(?:ed|s)? for|depend|rel(?:y|ies|iant))"
-                   + r"|\b(?:depend\w*|rel(?:y|ies|iant)\w*)\b[^?]{0,40}\b(?:customers?|clients?|few|single)\b|\bconcentrat\w+\b", re.I),
+                   + r"|\b(?:depend\w*|rel(?:y|ies|iant)\w*)\b[^?]{0,60}\b(?:customers?|clients?|few|single)\b|\bconcentrat\w+\b", re.I),
         # a party (a buyer, or a name) with its share of sales; or the filing saying there is none
         re.compile(_PARTY + _CLAUSE + r"{0,100}?\b(?i:account(?:ed|s)?\s+for|represent(?:ed|s)?|comprised|constituted|made\s+up)\b"
                    + _CLAUSE + r"{0,80}?" + _SHARE + _CLAUSE + r"{0,60}?\b(?i:sales|revenues?|shipments|billings)\b"
+                   + r"|(?i:\bderive[sd]?\b)" + _CLAUSE + r"{0,40}?" + _SHARE + _CLAUSE + r"{0,30}?\b(?i:sales|revenues?)\s+(?i:from\s+(?:sales\s+to\s+)?(?:the\s+)?)(?:U\.S\.\s+)?" + _PARTY
                    + r"|(?i:\bno\s+(?:single\s+|one\s+|other\s+)?(?:customers?|clients?)\b|\bindividually\s+less\s+than\b|\bthe\s+loss\s+of\s+which\b"
                    r"|\b(?:largest|biggest|principal|most\s+significant)\s+(?:single\s+)?customers?\b)"),
         frozenset(stem(w) for w in ("largest", "biggest", "major", "main", "top", "key", "principal", "single", "customer", "customers", "client",
