@@ -233,8 +233,11 @@ def stands_alone(unit: SentenceUnit) -> bool:
 
 ELSEWHERE = Rule("elsewhere", re.compile(
     r"\bincorporated\s+(?:herein\s+)?by\s+reference\b|^\W*(?:refer to|see)\s+(?:page|pages|note|notes|item|part|the section|exhibit)\b"
-    r"|^\W*(?:the\s+)?information\s+(?:required|called for|regarding|about|with respect to)\b.{0,120}\b(?:is|are)\s+(?:included|set forth|contained)\b", re.I),
-    "a sentence that says where the answer is (another page, document or note) is not the answer",
+    r"|^\W*(?:the\s+)?information\s+(?:required|called for|regarding|about|with respect to)\b.{0,120}\b(?:is|are)\s+(?:included|set forth|contained)\b"
+    # "Film library properties are described in Item 1 under the caption Studio Entertainment." (a figure it states is kept)
+    r"|^(?![^$%]*[$%])[^;]{0,80}\b(?:is|are)\s+(?:further\s+|more\s+fully\s+)?(?:described|discussed|included|set\s+forth|presented|summarized)\s+"
+    r"(?:in|under)\s+(?:Item|Part|Note|the\s+caption|the\s+heading)\b(?![^$%]*[$%])", re.I),
+    "a sentence that says where the answer is (another page, document, item or note) is not the answer",
     "Refer to page 78 of IBM's 1997 Annual Report to Stockholders which is incorporated herein by reference.")
 
 
@@ -404,6 +407,9 @@ SAYINGS = (
     _saying(r"\bR&D\b", "research and development", "research and development"),
     _saying(r"\bSG&A\b", "selling, general and administrative", "selling, general and administrative"),
     _saying(r"\bM&A\b", "acquisitions", "acquisitions"),
+    # "Which stores sell Dragon?" asks for the retailers that resell it, not the company's own stores
+    _saying(r"\b(?:which|what)\s+(?:\w+\s+)?(?:stores|shops|chains|outlets)\s+(?:sell|sells|carry|carries|stock|stocks|offer|offers)\b",
+            "retailers, resellers"),
     _saying(r"\bshops?\b|\boutlets?\b", "stores"),
     _saying(r"\bfootprint\b", "locations, facilities", "locations"),
     _saying(r"\b(?:rivals?|rivalry|competing\s+firms)\b", "competitors, competes, competition", "competitors"),
@@ -436,7 +442,7 @@ _ASKS_MONEY = re.compile(r"\b(?:revenues?|sales|income|earnings|profits?|loss(?:
 # "how many ..." counts, and "how much did sales grow" is a change: neither needs an amount of money
 _ASKS_COUNT_OR_CHANGE = re.compile(r"\bhow many\b|\bnumber of\b|\b(?:grow|grew|growth|increase[sd]?|decrease[sd]?|decline[sd]?|rise|rose|fall|fell|change[sd]?)\b", re.I)
 # "who", or "which" of a kind of party: the answer names it ("Which of these companies ..." chooses filings, it asks for no name)
-_PARTIES = r"(?:customers?|clients?|distributors?|wholesalers?|retailers?|resellers?|suppliers?|vendors?|banks?|lenders?|competitors?|partners?|auditors?|manufacturers?|foundr(?:y|ies)|licensees?|shareholders?|stockholders?|owners?|subsidiar(?:y|ies)|brands?)"
+_PARTIES = r"(?:customers?|clients?|distributors?|wholesalers?|retailers?|resellers?|suppliers?|vendors?|banks?|lenders?|competitors?|partners?|auditors?|manufacturers?|foundr(?:y|ies)|licensees?|shareholders?|stockholders?|owners?|subsidiar(?:y|ies)|brands?|labels?|banners?|imprints?|stores|chains?|stockists?)"
 # "Which major customers ...", not "Which [companies] sell through distributors?": the party is what is
 # asked for only when the words between are its modifiers, not a verb or a preposition.
 _NOT_A_MODIFIER = (r"(?!(?:sell|sells|sold|use|uses|rely|relies|depend|depends|through|to|from|via|by|with|of|for|on|in|at|"

@@ -71,6 +71,8 @@ def _unit(text: str, kind: str = "sentence") -> SentenceUnit:
         ("Net sales by category: iPhone was $201,183 million in 2024 and $200,583 million in 2023.", "table", True),
         ("Refer to page 78 of IBM's 1997 Annual Report to Stockholders which is incorporated herein by reference.", "sentence", False),
         ("The table below presents details of its reportable segments.", "sentence", False),  # points at what it does not hold
+        ("Film library properties are described in Item 1 under the caption Studio Entertainment.", "sentence", False),  # says where
+        ("Revenue recognition is described in Note 2, where revenue of $5.1 million is deferred.", "sentence", True),  # and states a figure
         ("In addition to its direct sales force, the Company utilizes over 35 external sales organizations and one stocking "
          "distributor, Richardson Electronics, Ltd., to service the needs of low volume customers.", "sentence", True),
     ],
@@ -446,6 +448,8 @@ def test_an_idioms_own_words_are_not_looked_for_in_the_filing():
         ("Who were its biggest accounts, and how much of the business did they make up?", "name"),
         ("Is Nuance borrowing a lot?", "figure"),
         ("Is Tyson leaning heavily on any one retailer for sales?", "figure"),
+        ("Which studio labels does it put its movies out under?", "name"),
+        ("Which stores sell the Dragon dictation software?", "name"),
     ],
 )
 def test_what_a_colloquial_question_asks_for(question, wants):
@@ -714,7 +718,8 @@ def test_what_a_how_many_question_counts_is_not_its_subject():
     ("question", "saying"),
     [("Does it have a revolving credit line, and how large is it?", "credit facility"),
      ("How many people were on its payroll at the end of 2024?", "employ"),
-     ("Across the globe, how many stores are there?", "globally")],
+     ("Across the globe, how many stores are there?", "globally"),
+     ("Which stores sell the Dragon dictation software?", "retailers")],
 )
 def test_more_of_what_users_say(question, saying):
     from rag.ask import question_text
