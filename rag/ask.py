@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 _STOP = set(
     "a an and are as at be by can did do does for from had has have how in is it its of on or our than that the their "
     "them they this to was were what when where which who whom why will with would about any company companies these those "
-    "filing filings does do much many itself themselves".split()
+    "filing filings does do much many itself themselves rather instead just".split()
 )
 
 
@@ -165,7 +165,10 @@ def select_documents(store: ChromaStore | None, doc_ids: Sequence[str] = (), com
 
 
 def question_terms(question: str) -> list[str]:
-    return [w for w in words(question) if w not in _STOP and len(w) > 2]
+    """The words a question is matched with; a hyphenated word as its parts ("year-end" as "year" and "end", so that
+    "at the end of the year" holds it)."""
+    split = [p for w in words(question) for p in (w.split("-") if "-" in w and not re.search(r"\d", w) else (w,))]
+    return [w for w in split if w not in _STOP and len(w) > 2]
 
 
 # -- a document's candidate sentences ---------------------------------------------------------
@@ -211,7 +214,9 @@ COMMON = 3
 
 
 def stems_of(text: str) -> frozenset[str]:
-    return frozenset(stem(w) for w in words(text))
+    """The stems of a text's words; a hyphenated word's parts too ("back-up" holds "back", "pre-install" "install")."""
+    found = words(text)
+    return frozenset(stem(w) for w in found) | frozenset(stem(p) for w in found if "-" in w for p in w.split("-") if len(p) > 2)
 
 
 def stands_alone(unit: SentenceUnit) -> bool:
@@ -411,6 +416,14 @@ SAYINGS = (
     _saying(r"\b(?:which|what)\s+(?:\w+\s+)?(?:stores|shops|chains|outlets)\s+(?:sell|sells|carry|carries|stock|stocks|offer|offers)\b",
             "retailers, resellers"),
     _saying(r"\bshops?\b|\boutlets?\b", "stores"),
+    _saying(r"\bshareholders?\b", "stockholders"),
+    _saying(r"\bstockholders?\b", "shareholders"),
+    _saying(r"\binsiders?\b", "officers, directors, related parties, stockholders"),
+    _saying(r"\b(?:go|goes|went|gone|going|moved?|ship|shipped)\s+out\s+the\s+door\b", "shipped, sold", "shipped"),
+    _saying(r"\bkeep(?:s|ing)?\s+the\s+lights\s+on\b", "general and administrative expenses, operating costs",
+            "pay general and administrative expenses"),
+    _saying(r"\b(?:PC|computer|device|car|auto|phone|hardware)\s+makers?\b", "original equipment manufacturers, OEMs, manufacturers"),
+    _saying(r"\bpre-?load(?:s|ed|ing)?\b|\bpre-?install(?:s|ed|ing)?\b|\bbundl(?:e|es|ed|ing)\b", "pre-install, preinstalled, OEM"),
     _saying(r"\bfootprint\b", "locations, facilities", "locations"),
     _saying(r"\b(?:rivals?|rivalry|competing\s+firms)\b", "competitors, competes, competition", "competitors"),
     _saying(r"\b(?:buy|buys|bought|source|sources|sourced|get|gets|got)\b[^?]{1,40}\bfrom\b", "suppliers, purchases"),
@@ -434,7 +447,8 @@ _ASKS_FIGURE = re.compile(r"\bhow (?:much|many|big|large|high|low)\b|\bwhat (?:i
                           r"|\bwhat (?:percentage|share|portion|proportion|part|amount|size)\b"
                           r"|\bwhat did\b[^?]{0,60}\b(?:cost|earn|pay|spend|raise|generate|lose|collect)(?:s|ed|ing)?\b"
                           r"|\bwhat\s+(?:(?:total|net|annual|quarterly|cash|gross|operating)\s+)*" + _MEASURES + r"\s+(?:did|does|do|was|were|is|are|has|have)\b"
-                          r"|\bwhat (?:is|was|were|are)\s+(?:the\s+|its\s+|their\s+)?(?:\w+['’]s\s+)?(?:total\s+|net\s+|annual\s+|consolidated\s+|gross\s+|operating\s+)*" + _MEASURES + r"\b", re.I)
+                          r"|\bwhat (?:is|was|were|are)\s+(?:the\s+|its\s+|their\s+)?(?:\w+['’]s\s+)?(?:total\s+|net\s+|annual\s+|consolidated\s+|gross\s+|operating\s+"
+                          r"|worldwide\s+|global\s+|overall\s+|combined\s+|average\s+|year-end\s+)*" + _MEASURES + r"\b", re.I)
 _ASKS_PERCENT = re.compile(r"\bwhat (?:percentage|percent|share|portion|proportion|part|fraction)\b|\bhow much of\b|\b(?:percentage|share) of\b|\bcontribut\w*\b", re.I)
 _ASKS_MONEY = re.compile(r"\b(?:revenues?|sales|income|earnings|profits?|loss(?:es)?|cash|debt|borrow\w*|backlog|capital\s+expenditures|capex|dividends?|"
                          r"assets|liabilities|expenses?|costs?|spend\w*|invest\w*|credit|facility|revolver|loans?|notes|commercial paper|paid|pay|earn\w*|prices?|"
@@ -503,7 +517,9 @@ class Query:
 
 # What a question sets aside or explains in passing is not what it asks about: "Apart from the Tyson name
 # itself, which brands ...", "its Premium business (autos and intermodal)"
-_ASIDE = re.compile(r"\b(?:apart|aside)\s+from\b[^,?]*,?|\b(?:other\s+than|besides|except(?:\s+for)?|excluding)\b[^,?]*,", re.I)
+_ASIDE = re.compile(r"\b(?:apart|aside)\s+from\b[^,?]*,?|\b(?:other\s+than|besides|except(?:\s+for)?|excluding)\b[^,?]*,"
+                    # "... at year-end 2002 after the layoffs?": when, not what about
+                    r"|\b(?:after|before|following)\s+(?:the|its|their|those|these)\s+\w+(?:\s+\w+)?\s*(?=[?.!]?\s*$)", re.I)
 
 
 def without_saying(text: str) -> str:
@@ -1254,6 +1270,9 @@ def company_words(record: DocumentRecord) -> set[str]:
     initials = "".join(w[0] for w in words(name) if w not in _LEGAL_WORDS and w[0].isalpha())
     if len(initials) >= 2:  # "International Business Machines" is asked about as "IBM", "General Electric" as "GE"
         found.add(initials)
+        whole = "".join(w[0] for w in words(name) if w not in {"the", "of", "and"} and w[0].isalpha())
+        if len(whole) > len(initials):  # "Renewable Energy Acquisition Corp." as "REAC"
+            found.add(whole)
     parts = [w for w in words(name) if w not in _LEGAL_WORDS]
     if len(parts) >= 2:  # "WAL MART STORES" is asked about as "Wal-Mart" or "Walmart"
         found.add(parts[0] + parts[1])
@@ -1296,7 +1315,7 @@ def _corpus_documents(store: ChromaStore, records: dict, query: Query, item: str
 def _capitalized(text: str) -> set[str]:
     """Only capitalized words name a company ("FedEx's", "Walt Disney", "Wal-Mart"); "foods" or "first" do not."""
     keys = {_token_key(t) for t in re.findall(r"\S+", text)[1:] if t[:1].isupper()}
-    return keys | {k.replace("-", "") for k in keys}
+    return keys | {k.replace("-", "") for k in keys} | {k.partition("-")[0] for k in keys}  # "Darden-brand"
 
 
 def _company_word(token: str, names: set[str]) -> bool:
@@ -1328,6 +1347,10 @@ def question_text(question: str, records: Sequence[DocumentRecord], history: Seq
     own = {_token_key(w) for r in records for w in re.findall(r"\S+", r.metadata.get("company", ""))}
     kept = []
     for i, t in enumerate(tokens):
+        head, _, rest = t.partition("-")
+        if rest and _company_word(head, names) and not _company_word(t, names):
+            kept.append(rest)  # "Darden-brand restaurants" are its brand restaurants
+            continue
         if _company_word(t, names) and not _in_longer_name(tokens, i, names, own):
             if re.search(r"['’]s\W*$", t):
                 kept.append("its")  # "Apple's restaurants" asks about its restaurants

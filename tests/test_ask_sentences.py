@@ -804,3 +804,55 @@ def test_users_words_for_unused_credit_the_government_a_stake_and_headcount(ques
 
     text, _ = question_text(question, [])
     assert filing_words in text and "end of" not in text
+
+
+def test_a_company_is_asked_about_by_its_initials_and_as_the_head_of_a_hyphenated_word():
+    from rag.ask import question_text
+    from vectorstore.chroma import DocumentRecord
+
+    reac = DocumentRecord("d", "reac.htm", 1, "x", {"company": "Renewable Energy Acquisition Corp."})
+    text, _ = question_text("How much does REAC owe its stockholders in loans?", [reac])
+    assert "REAC" not in text
+    darden = DocumentRecord("d", "dri.json", 1, "x", {"company": "Darden Restaurants, Inc."})
+    text, _ = question_text("How many Darden-brand restaurants are run by franchisees rather than the company?", [darden])
+    assert "Darden" not in text and "brand restaurants" in text
+    assert "rath" not in make_query(text, text, np.ones(4)).topic  # "rather" frames, it names nothing
+
+
+def test_a_hyphenated_word_meets_its_parts():
+    """"backing its commercial paper" and "a back-up for our commercial paper program"; "at year-end" and "at the end of
+    the year"."""
+    from rag.ask import stems_of
+
+    assert {"back", "back-up"} <= stems_of("It will serve as a back-up for our commercial paper program.")
+    terms = make_query("What was its headcount at year-end 2002?", "What was its headcount at year-end 2002?", np.ones(4)).terms
+    assert "year" in terms and "end" in terms and "year-end" not in terms
+
+
+@pytest.mark.parametrize(
+    ("question", "topic_word", "kept"),
+    [("What was its worldwide headcount at year-end 2002 after the layoffs?", "layoff", False),  # when, not what about
+     ("How much did it pay for the layoffs?", "layoff", True)],
+)
+def test_a_closing_after_the_clause_says_when(question, topic_word, kept):
+    assert (topic_word in make_query(question, question, np.ones(4)).topic) is kept
+
+
+@pytest.mark.parametrize(
+    ("question", "filing_words"),
+    [("How many Xbox 360 consoles went out the door in fiscal 2013?", "shipped"),
+     ("What did it cost just to keep the lights on in 2015?", "general and administrative"),
+     ("What share of Windows revenue comes from PC makers preloading it on machines they sell?", "original equipment manufacturers"),
+     ("How much does it owe its shareholders?", "stockholders"),
+     ("How much does it owe its insiders?", "related parties")],
+)
+def test_still_more_of_what_users_say(question, filing_words):
+    from rag.ask import question_text
+
+    assert filing_words in question_text(question, [])[0]
+
+
+def test_what_worldwide_headcount_was_asks_for_a_figure():
+    from rag.ask import _wants
+
+    assert _wants("What was its worldwide headcount at year-end 2002?") == "figure"
