@@ -124,8 +124,8 @@ def test_statements_and_exhibits_carry_their_own_labels(counter) -> None:
 
 def _word_piece_hasher():
     """The real tokenizer (so chunks and sentences are cut as `rag ingest` cuts them) with hashed bag-of-words
-    vectors: what the store records of a document does not depend on its vectors, and embedding all 18 documents
-    with the real model costs half an hour of CI for no check the real model is needed for."""
+    vectors: what the store records of a document does not depend on its vectors, and embedding every chunk and
+    sentence of all 18 documents with the real model was most of this file's time in CI, for no check that needs it."""
     import hashlib
 
     import numpy as np
