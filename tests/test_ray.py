@@ -1,6 +1,6 @@
 """Corpus work on Ray (`--ray`) against Chroma's server: the result equals a single-process ingest.
 
-Ray runs locally (``ray.init(num_cpus=2)``) and `chroma run` on 127.0.0.1. The batch is the 12
+Ray runs locally (``ray.init(num_cpus=2)``) and `chroma run` on 127.0.0.1. The batch is the 8
 shortest filings of ../shared/corpus (skipped, saying so, when the corpus is absent). A worker that
 SIGKILLs itself mid-write is restarted and its file retried; a driver killed mid-run is finished by
 the same command; either way the store then equals one that was never interrupted.
@@ -27,11 +27,12 @@ pytestmark = [pytest.mark.server, pytest.mark.ray]
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "edgar-10k"
 DATA = Path(__file__).parent / "data"
+BATCH = 8  # filings per run: enough that a driver killed after its first file leaves others unfinished
 
 
 def shortest_filings(n: int) -> list[Path]:
     if not CORPUS.is_dir():
-        pytest.skip(f"{CORPUS} is absent: the 12-filing batch comes from ../shared/corpus")
+        pytest.skip(f"{CORPUS} is absent: the batch of filings comes from ../shared/corpus")
     return sorted(CORPUS.glob("*.json"), key=lambda p: (p.stat().st_size, p.name))[:n]
 
 
@@ -48,11 +49,11 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, real_embedder):
-    """The 12 filings ingested in this process into a disk store: what every distributed run must equal."""
+    """The batch of filings ingested in this process into a disk store: what every distributed run must equal."""
     from rag.api import ingest_file
 
     store = ChromaStore.open(tmp_path_factory.mktemp("reference") / "store")
-    for path in shortest_filings(12):
+    for path in shortest_filings(BATCH):
         ingest_file(store, path, real_embedder)
     return snapshot(store)
 
@@ -77,16 +78,16 @@ def assert_equal(got: dict, want: dict) -> None:
 def test_a_batch_on_ray_equals_a_single_process_ingest_and_a_rerun_adds_nothing(cluster, server, reference) -> None:
     from rag.distributed import ingest_files
 
-    files = shortest_filings(12)
+    files = shortest_filings(BATCH)
     seen: list[dict] = []
     results = ingest_files(files, server.url, progress=False, on_result=seen.append)
-    assert [r.status for r in results] == ["added"] * 12
+    assert [r.status for r in results] == ["added"] * BATCH
     assert [r.source for r in results] == [str(f.resolve()) for f in files]  # reported in the order given
-    assert len(seen) == 12
+    assert len(seen) == BATCH
     assert_equal(snapshot(ChromaStore.open(url=server.url)), reference)
 
     again = ingest_files(files, server.url, progress=False)
-    assert [r.status for r in again] == ["unchanged"] * 12
+    assert [r.status for r in again] == ["unchanged"] * BATCH
     assert sum(r.chunks_added for r in again) == 0
     assert_equal(snapshot(ChromaStore.open(url=server.url)), reference)
 
@@ -95,15 +96,15 @@ def test_a_worker_killed_mid_write_is_restarted_and_the_result_is_whole(cluster,
     from rag.distributed import ingest_files
 
     cluster.unlink()  # armed: the first worker past a chunk batch SIGKILLs itself
-    files = shortest_filings(12)
+    files = shortest_filings(BATCH)
     results = ingest_files(files, server.url, progress=False)
     assert cluster.exists(), "no worker died: the failpoint did not fire"
-    assert [r.status for r in results] == ["added"] * 12
+    assert [r.status for r in results] == ["added"] * BATCH
     assert_equal(snapshot(ChromaStore.open(url=server.url)), reference)
 
 
 def test_a_killed_driver_is_finished_by_the_same_command(cluster, server, reference) -> None:
-    files = [str(f) for f in shortest_filings(12)]
+    files = [str(f) for f in shortest_filings(BATCH)]
     address = ray.get_runtime_context().gcs_address
     cmd = [sys.executable, "-m", "rag.cli", "ingest", *files, "--ray", address, "--chroma-url", server.url]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}  # each line reaches the pipe as printed
@@ -114,12 +115,12 @@ def test_a_killed_driver_is_finished_by_the_same_command(cluster, server, refere
     proc.wait(timeout=30)
     partial = ChromaStore.open(url=server.url)
     done = {r.id for r in partial.list_documents()}
-    assert 1 <= len(done) < 12
+    assert 1 <= len(done) < BATCH
     time.sleep(1)  # the killed job's actors are torn down by Ray
     rerun = subprocess.run([*cmd, "--json"], capture_output=True, text=True, env=env, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     statuses = [r["status"] for r in json.loads(rerun.stdout)]
-    assert statuses.count("unchanged") >= len(done) and statuses.count("added") == 12 - statuses.count("unchanged")
+    assert statuses.count("unchanged") >= len(done) and statuses.count("added") == BATCH - statuses.count("unchanged")
     assert_equal(snapshot(ChromaStore.open(url=server.url)), reference)
 
 
