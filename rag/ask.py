@@ -1265,15 +1265,15 @@ _LEGAL_WORDS = {"corp", "corporation", "company", "co", "inc", "incorporated", "
 
 def company_words(record: DocumentRecord) -> set[str]:
     """The distinctive words of a document's company name ("fedex", "worthington", "tyson")."""
-    name = record.metadata.get("company", "")
-    found = {w.strip("'-") for w in words(name) if len(w) > 2 and w not in _GENERIC_NAME_WORDS}
-    initials = "".join(w[0] for w in words(name) if w not in _LEGAL_WORDS and w[0].isalpha())
+    said = words(record.metadata.get("company", ""))
+    found = {w.strip("'-") for w in said if len(w) > 2 and w not in _GENERIC_NAME_WORDS}
+    initials = "".join(w[0] for w in said if w not in _LEGAL_WORDS and w[0].isalpha())
     if len(initials) >= 2:  # "International Business Machines" is asked about as "IBM", "General Electric" as "GE"
         found.add(initials)
-        whole = "".join(w[0] for w in words(name) if w not in {"the", "of", "and"} and w[0].isalpha())
+        whole = "".join(w[0] for w in said if w not in {"the", "of", "and"} and w[0].isalpha())
         if len(whole) > len(initials):  # "Renewable Energy Acquisition Corp." as "REAC"
             found.add(whole)
-    parts = [w for w in words(name) if w not in _LEGAL_WORDS]
+    parts = [w for w in said if w not in _LEGAL_WORDS]
     if len(parts) >= 2:  # "WAL MART STORES" is asked about as "Wal-Mart" or "Walmart"
         found.add(parts[0] + parts[1])
     return found

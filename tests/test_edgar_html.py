@@ -123,26 +123,18 @@ def test_statements_and_exhibits_carry_their_own_labels(counter) -> None:
 
 
 def _word_piece_hasher():
-    """The real tokenizer (so chunks and sentences are cut as `rag ingest` cuts them) with hashed bag-of-words
-    vectors: what the store records of a document does not depend on its vectors, and embedding every chunk and
-    sentence of all 18 documents with the real model was most of this file's time in CI, for no check that needs it."""
-    import hashlib
-
-    import numpy as np
-
+    """The real tokenizer (so chunks and sentences are cut as `rag ingest` cuts them) with the tests' hashed
+    bag-of-words vectors (``FakeEmbedder``): what the store records of a document does not depend on its vectors, and
+    embedding every chunk and sentence of all 18 documents with the real model was most of this file's time in CI, for
+    no check that needs it."""
     from ingest.embed import PackagedModelEmbedder
+    from tests.conftest import FakeEmbedder
 
-    class WordPieceHasher(PackagedModelEmbedder):
+    class WordPieceHasher(FakeEmbedder, PackagedModelEmbedder):  # FakeEmbedder's vectors, the real model's count_tokens
         def __init__(self):
-            super().__init__()
+            PackagedModelEmbedder.__init__(self)
+            FakeEmbedder.__init__(self)
             self.name = "word-pieces-hashed-64"
-
-        def embed_batch(self, texts):
-            out = np.zeros((len(texts), 64), dtype=np.float32)
-            for i, text in enumerate(texts):
-                for w in re.findall(r"[a-z]+", text.lower()):
-                    out[i, int(hashlib.md5(w.encode()).hexdigest(), 16) % 64] += 1.0
-            return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)).tolist()
 
     return WordPieceHasher()
 
