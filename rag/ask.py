@@ -1318,6 +1318,22 @@ def _capitalized(text: str) -> set[str]:
     return keys | {k.replace("-", "") for k in keys} | {k.partition("-")[0] for k in keys}  # "Darden-brand"
 
 
+def _lower_case_heads(text: str, records: Sequence[DocumentRecord]) -> set[str]:
+    """In a question typed all in lower case ("how many shares did intel buy back"), capitals cannot tell the
+    company from a word: its name's first word and initials still name it ("intel", "ibm"), its other words
+    ("foods" of Tyson Foods) stay words."""
+    if re.search(r"[A-Z]", text):
+        return set()
+    keys = {_token_key(t) for t in re.findall(r"\S+", text)}
+    heads = set()
+    for r in records:
+        said = [w for w in words(r.metadata.get("company", "")) if w != "the"]
+        if said:
+            heads.add(said[0].strip("'-"))
+        heads |= {w for w in company_words(r) if len(w) <= 5 and w.isalpha() and w not in said}  # initials
+    return keys & heads
+
+
 def _company_word(token: str, names: set[str]) -> bool:
     key = _token_key(token)
     return key in names or key.replace("-", "") in names
@@ -1342,7 +1358,7 @@ def question_text(question: str, records: Sequence[DocumentRecord], history: Seq
     # only adds noise to the match: drop it.
     first = re.findall(r"\S+", text)[:1]
     opening = {_token_key(first[0])} - _STOP if first and first[0][:1].isupper() else set()  # "Pericom has no fab of its own"
-    names = set().union(*(company_words(r) for r in records)) & (_capitalized(text) | opening)
+    names = set().union(*(company_words(r) for r in records)) & (_capitalized(text) | opening | _lower_case_heads(text, records))
     tokens = re.findall(r"\S+", text)
     own = {_token_key(w) for r in records for w in re.findall(r"\S+", r.metadata.get("company", ""))}
     kept = []

@@ -502,6 +502,20 @@ def test_the_companys_own_name_opening_a_question_is_dropped():
     assert "Pericom" not in text and "manufactur" in text
 
 
+def test_a_question_typed_in_lower_case_still_drops_the_company_name_but_keeps_its_ordinary_words():
+    from rag.ask import question_text
+    from vectorstore.chroma import DocumentRecord
+
+    intel = DocumentRecord("d", "intel.htm", 1, "x", {"company": "INTEL CORP"})
+    tyson = DocumentRecord("t", "tyson.htm", 1, "x", {"company": "TYSON FOODS INC"})
+    assert "intel" not in question_text("how many shares did intel buy back in 2002", [intel])[0].split()
+    text = question_text("what foods does tyson sell", [tyson])[0].split()
+    assert "tyson" not in text and "foods" in text
+    # with capitals, they alone decide: "Intel" is the name, a lower-case word is a word
+    assert "Intel" not in question_text("How many shares did Intel buy back?", [intel])[0]
+    assert "foods" in question_text("Which foods does Tyson sell?", [tyson])[0]
+
+
 def test_a_name_the_question_gives_must_be_written_in_the_answer():
     """"How much did it bring in from China?" is not answered by the total revenue of a filing that mentions China
     elsewhere; "What did it pay for Recorded Future?" finds the sentence that writes the name ("recorded" is no name)."""
