@@ -410,6 +410,13 @@ SAYINGS = (
             "dividends, share repurchases", "dividends"),
     _saying(r"\b(?:overseas|abroad|outside\s+(?:the\s+)?(?:US|U\.S\.|United\s+States|America))\b", "international, foreign", "international"),
     _saying(r"\bR&D\b", "research and development", "research and development"),
+    # the trade's abbreviations, as filings spell them out
+    _saying(r"\bMBS\b", "mortgage-backed securities", "mortgage-backed securities"),
+    _saying(r"\bABS\b", "asset-backed securities", "asset-backed securities"),
+    _saying(r"\bNOLs?\b", "net operating loss carryforwards", "net operating loss carryforwards"),
+    _saying(r"\bEPS\b", "earnings per share", "earnings per share"),
+    _saying(r"\bRCF\b", "revolving credit facility", "revolving credit facility"),
+    _saying(r"\bsub(?:ord)?\.?\s+(?:notes|debt|debentures)\b", "subordinated", "subordinated notes"),
     _saying(r"\bSG&A\b", "selling, general and administrative", "selling, general and administrative"),
     _saying(r"\bM&A\b", "acquisitions", "acquisitions"),
     # "Which stores sell Dragon?" asks for the retailers that resell it, not the company's own stores
@@ -1380,6 +1387,7 @@ def question_text(question: str, records: Sequence[DocumentRecord], history: Seq
     # "FY2015", "FY 15", "FY'15" are the filing's "fiscal 2015"
     text = re.sub(r"\bFY\s?['’]?(\d{4}|\d{2})\b", lambda m: "fiscal " + (m.group(1) if len(m.group(1)) == 4 else
                   ("20" if int(m.group(1)) < 50 else "19") + m.group(1)), text)
+    text = short_years(text)
     said, explained = [], set()
     for saying in SAYINGS:
         for m in saying.pattern.finditer(text):
@@ -1388,6 +1396,24 @@ def question_text(question: str, records: Sequence[DocumentRecord], history: Seq
     if said:  # the filing's words for what the question says its own way
         text = f"{text} ({', '.join(dict.fromkeys(said))})"
     return text, frozenset(explained)
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
+# "Dec 93", "June '97"; "May 15" is a day, and so is any number up to 31 without its apostrophe
+_MONTH_YEAR = re.compile(r"\b(" + "|".join(f"{m}|{m[:3]}" for m in _MONTHS) + r"|Sept)\b\.?\s+(?:['’](\d{2})|(3[2-9]|[4-9]\d))\b(?![,:.]?\d)")
+
+
+def _century(yy: str) -> str:
+    return ("20" if int(yy) < 50 else "19") + yy
+
+
+def short_years(text: str) -> str:
+    """Years as users shorten them, as filings write them: "in '93" is "in 1993", "Dec 93" "December 1993",
+    "YE 1993" and "FYE 1997" the year-end and fiscal year-end of those years."""
+    text = _MONTH_YEAR.sub(lambda m: f"{next(x for x in _MONTHS if x.startswith(m.group(1).title()[:3]))} {_century(m.group(2) or m.group(3))}", text)
+    text = re.sub(r"(?<![\w$'’])['’](\d{2})\b(?!['’\w])", lambda m: _century(m.group(1)), text)
+    text = re.sub(r"\bFYE\b", "fiscal year end", text)
+    return re.sub(r"\bYE\b", "year end", text)
 
 
 def ask(store: ChromaStore, question: str, embedder, *, doc_ids: Sequence[str] = (), company: str | None = None, year: str | None = None,

@@ -870,3 +870,25 @@ def test_what_worldwide_headcount_was_asks_for_a_figure():
     from rag.ask import _wants
 
     assert _wants("What was its worldwide headcount at year-end 2002?") == "figure"
+
+
+@pytest.mark.parametrize(
+    ("said", "written"),
+    [("How much did it pull in from ad sales in '93?", "in 1993?"), ("After the revolver was upsized in Dec 93", "in December 1993"),
+     ("at the June '97 year end", "June 1997 year end"), ("Turner headcount at YE 1993", "at year end 1993"),
+     ("MBS portfolio as of FYE 1997", "as of fiscal year end 1997"),
+     # a day of the month, a modal verb and "Maybe" are no years
+     ("on May 15, 2023", "on May 15, 2023"), ("due Dec 15", "due Dec 15"), ("Maybe 44 people", "Maybe 44 people"), ("it may 99 times", "it may 99 times")],
+)
+def test_years_as_users_shorten_them_are_the_years_filings_write(said, written):
+    from rag.ask import short_years
+
+    assert written in short_years(said)
+
+
+def test_the_trades_abbreviations_are_asked_as_filings_spell_them():
+    from rag.ask import question_text
+
+    assert "mortgage-backed securities" in question_text("what's the size of the thrift's MBS portfolio?", [])[0]
+    assert "subordinated" in question_text("how much of the 12% senior sub notes is still out there?", [])[0]
+    assert "net operating loss carryforwards" in question_text("How big are its NOLs?", [])[0]
