@@ -454,7 +454,8 @@ _ASKS_FIGURE = re.compile(r"\bhow (?:much|many|big|large|high|low)\b|\bwhat (?:i
                           r"|\bwhat (?:percentage|share|portion|proportion|part|amount|size)\b"
                           r"|\bwhat did\b[^?]{0,60}\b(?:cost|earn|pay|spend|raise|generate|lose|collect)(?:s|ed|ing)?\b"
                           r"|\bwhat\s+(?:(?:total|net|annual|quarterly|cash|gross|operating)\s+)*" + _MEASURES + r"\s+(?:did|does|do|was|were|is|are|has|have)\b"
-                          r"|\bwhat (?:is|was|were|are)\s+(?:the\s+|its\s+|their\s+)?(?:\w+['’]s\s+)?(?:total\s+|net\s+|annual\s+|consolidated\s+|gross\s+|operating\s+"
+                          r"|\bwhat (?:is|was|were|are)\s+(?:the\s+|its\s+|their\s+)?(?:\w+['’]s\s+)?(?:(?:fiscal\s+)?(?:year\s+)?(?:19|20)\d\d\s+)?"
+                          r"(?:total\s+|net\s+|annual\s+|consolidated\s+|gross\s+|operating\s+"
                           r"|worldwide\s+|global\s+|overall\s+|combined\s+|average\s+|year-end\s+)*" + _MEASURES + r"\b", re.I)
 _ASKS_PERCENT = re.compile(r"\bwhat (?:percentage|percent|share|portion|proportion|part|fraction)\b|\bhow much of\b|\b(?:percentage|share) of\b|\bcontribut\w*\b", re.I)
 _ASKS_MONEY = re.compile(r"\b(?:revenues?|sales|income|earnings|profits?|loss(?:es)?|cash|debt|borrow\w*|backlog|capital\s+expenditures|capex|dividends?|"

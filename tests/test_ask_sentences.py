@@ -872,6 +872,13 @@ def test_what_worldwide_headcount_was_asks_for_a_figure():
     assert _wants("What was its worldwide headcount at year-end 2002?") == "figure"
 
 
+@pytest.mark.parametrize("question", ["What was 2024 revenue?", "what were its fiscal 1997 net earnings?", "What were its FY97 net earnings?"])
+def test_a_year_before_the_measure_still_asks_for_an_amount(question):
+    from rag.ask import _wants, question_text
+
+    assert _wants(question_text(question, [])[0]) == "money"
+
+
 @pytest.mark.parametrize(
     ("said", "written"),
     [("How much did it pull in from ad sales in '93?", "in 1993?"), ("After the revolver was upsized in Dec 93", "in December 1993"),
