@@ -895,6 +895,8 @@ def answering(query: Query, pool: SentencePool, scored: Sequence[Scored], per_do
         chosen.append(s)
         seen.append(bag)
     chosen = with_antecedents(pool, chosen, names)
+    if query.wants == "money" and not any(_states_measure(query, pool, pool.index_of(s.unit)) for s in chosen):
+        return []  # "What was its ad revenue?" is not answered by the order volume, "net earnings" by net loans
     rare = rare_subject(query, pool)
     # "How many people went through the gates?": the gates are its subject, the people what it counts
     subject = [t for t in rare if t not in query.measure] or rare
@@ -921,6 +923,25 @@ def _counted_near(text: str, terms: frozenset[str], reach: int = 4) -> bool:
             if any(_measured(frozenset({t}), near) for t in terms):
                 return True
     return False
+
+
+# The amount a question names, and the words a filing states it in: "net earnings" are "net income" or
+# "net earnings" there, "revenue" is "revenues", "sales" or "net sales". Only these; other amounts are
+# left to the question's other words.
+_AMOUNTS = (
+    (re.compile(r"\b(?:revenues?|sales|top[\s-]+line)\b", re.I), re.compile(r"\b(?:revenues?|sales)\b", re.I)),
+    (re.compile(r"\b(?:net\s+(?:income|earnings|profits?)|bottom[\s-]+line|(?:earnings|profits?)\b(?!\s+per\b))", re.I),
+     re.compile(r"\b(?:net\s+(?:income|earnings|loss)|earnings|profits?|income)\b", re.I)),
+)
+
+
+def _states_measure(query: Query, pool: SentencePool, i: int) -> bool:
+    """Whether sentence ``i``, or the one before or after it in its paragraph, names the amount the question asks
+    for, when the question names one of :data:`_AMOUNTS` (and only one)."""
+    asked = [said for names, said in _AMOUNTS if names.search(query.text)]
+    if len(asked) != 1:
+        return True
+    return any(asked[0].search(pool.units[j].text) for j in paragraph_around(pool, i, 1, 1))
 
 
 def _in_paragraph(query: Query, pool: SentencePool, i: int, rare: Sequence[str], reach: int = 2) -> bool:

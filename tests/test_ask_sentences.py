@@ -516,6 +516,22 @@ def test_a_question_typed_in_lower_case_still_drops_the_company_name_but_keeps_i
     assert "foods" in question_text("Which foods does Tyson sell?", [tyson])[0]
 
 
+def test_an_amount_asked_by_name_is_answered_only_by_a_sentence_that_names_it():
+    """"What were its fiscal 1997 net earnings?" of a filing whose items never state them: its net loans and an
+    assessment are amounts of that year, not the answer; a sentence on net income is."""
+    from rag.ask import answering, score_pool
+
+    texts = ["At June 30, 1997, the Bank had net loans of $45.5 million.",
+             "The Bank's OTS assessment for the fiscal year ended June 30, 1997 was approximately $52,000.",
+             "The Bank operates four offices.", "Its earnings depend on interest rates.", "The Bank is regulated by the OTS.",
+             "Earnings are reported each quarter.", "Its earnings are taxed.", "Earnings vary with the season."]
+    _, query, pool = _ranked("What were its fiscal 1997 net earnings?", texts)
+    assert query.wants == "money" and answering(query, pool, score_pool(query, pool), min_score=0.0) == []
+    _, query, pool = _ranked("What were its fiscal 1997 net earnings?", [*texts, "Net income for fiscal 1997 was $1.2 million, up from the year before."])
+    chosen = answering(query, pool, score_pool(query, pool), min_score=0.0)
+    assert chosen and "$1.2 million" in chosen[0].unit.text
+
+
 def test_a_name_the_question_gives_must_be_written_in_the_answer():
     """"How much did it bring in from China?" is not answered by the total revenue of a filing that mentions China
     elsewhere; "What did it pay for Recorded Future?" finds the sentence that writes the name ("recorded" is no name)."""
