@@ -1407,8 +1407,7 @@ def question_text(question: str, records: Sequence[DocumentRecord], history: Seq
     text = re.sub(r"\b([A-Za-z]+)-wise\b", r"\1", text)  # "revenue-wise" is about revenue
     text = re.sub(r"\b(?:at|by|as\s+of)\s+the\s+end\s+of\b", "at", text, flags=re.I)  # a date, not "end production"
     # "FY2015", "FY 15", "FY'15" are the filing's "fiscal 2015"
-    text = re.sub(r"\bFY\s?['’]?(\d{4}|\d{2})\b", lambda m: "fiscal " + (m.group(1) if len(m.group(1)) == 4 else
-                  ("20" if int(m.group(1)) < 50 else "19") + m.group(1)), text)
+    text = re.sub(r"\bFY\s?['’]?(\d{4}|\d{2})\b", lambda m: "fiscal " + (m.group(1) if len(m.group(1)) == 4 else _century(m.group(1))), text)
     text = short_years(text)
     said, explained = [], set()
     for saying in SAYINGS:
