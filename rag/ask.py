@@ -368,6 +368,11 @@ def _saying(pattern: str, filing_words: str, plain: str | None = None) -> Saying
     return Saying(re.compile(pattern, re.I), filing_words, plain)
 
 
+def _spelled_out(abbreviation: str, words: str) -> Saying:
+    """An abbreviation ("MBS") asked as the filing spells it ("mortgage-backed securities")."""
+    return _saying(r"\b" + abbreviation + r"(?!\w)", words, words)
+
+
 SAYINGS = (
     _saying(r"\brevolver\b", "revolving credit facility", "revolving credit facility"),
     _saying(r"\b(?:undrawn|unused|untapped)\b", "available, unused"),
@@ -409,16 +414,12 @@ SAYINGS = (
     _saying(r"\bpay\s?outs?\b|\b(?:hand|hands|handed|give|gave|return|returned)\s+(?:back\s+)?(?:cash\s+)?to\s+(?:shareholders|stockholders|investors)\b",
             "dividends, share repurchases", "dividends"),
     _saying(r"\b(?:overseas|abroad|outside\s+(?:the\s+)?(?:US|U\.S\.|United\s+States|America))\b", "international, foreign", "international"),
-    _saying(r"\bR&D\b", "research and development", "research and development"),
     # the trade's abbreviations, as filings spell them out
-    _saying(r"\bMBS\b", "mortgage-backed securities", "mortgage-backed securities"),
-    _saying(r"\bABS\b", "asset-backed securities", "asset-backed securities"),
-    _saying(r"\bNOLs?\b", "net operating loss carryforwards", "net operating loss carryforwards"),
-    _saying(r"\bEPS\b", "earnings per share", "earnings per share"),
-    _saying(r"\bRCF\b", "revolving credit facility", "revolving credit facility"),
+    *(_spelled_out(short, long) for short, long in (
+        ("MBS", "mortgage-backed securities"), ("ABS", "asset-backed securities"), ("NOLs?", "net operating loss carryforwards"),
+        ("EPS", "earnings per share"), ("RCF", "revolving credit facility"), ("R&D", "research and development"),
+        ("SG&A", "selling, general and administrative"), ("M&A", "acquisitions"))),
     _saying(r"\bsub(?:ord)?\.?\s+(?:notes|debt|debentures)\b", "subordinated", "subordinated notes"),
-    _saying(r"\bSG&A\b", "selling, general and administrative", "selling, general and administrative"),
-    _saying(r"\bM&A\b", "acquisitions", "acquisitions"),
     # "Which stores sell Dragon?" asks for the retailers that resell it, not the company's own stores
     _saying(r"\b(?:which|what)\s+(?:\w+\s+)?(?:stores|shops|chains|outlets)\s+(?:sell|sells|carry|carries|stock|stocks|offer|offers)\b",
             "retailers, resellers"),
@@ -895,7 +896,8 @@ def answering(query: Query, pool: SentencePool, scored: Sequence[Scored], per_do
         chosen.append(s)
         seen.append(bag)
     chosen = with_antecedents(pool, chosen, names)
-    if query.wants == "money" and not any(_states_measure(query, pool, pool.index_of(s.unit)) for s in chosen):
+    amount = _asked_amount(query) if query.wants == "money" else None
+    if amount and not any(_states_amount(amount, pool, pool.index_of(s.unit)) for s in chosen):
         return []  # "What was its ad revenue?" is not answered by the order volume, "net earnings" by net loans
     rare = rare_subject(query, pool)
     # "How many people went through the gates?": the gates are its subject, the people what it counts
@@ -935,13 +937,15 @@ _AMOUNTS = (
 )
 
 
-def _states_measure(query: Query, pool: SentencePool, i: int) -> bool:
-    """Whether sentence ``i``, or the one before or after it in its paragraph, names the amount the question asks
-    for, when the question names one of :data:`_AMOUNTS` (and only one)."""
+def _asked_amount(query: Query) -> re.Pattern | None:
+    """How filings write the amount the question names, when it names one of :data:`_AMOUNTS` (and only one)."""
     asked = [said for names, said in _AMOUNTS if names.search(query.text)]
-    if len(asked) != 1:
-        return True
-    return any(asked[0].search(pool.units[j].text) for j in paragraph_around(pool, i, 1, 1))
+    return asked[0] if len(asked) == 1 else None
+
+
+def _states_amount(said: re.Pattern, pool: SentencePool, i: int) -> bool:
+    """Whether sentence ``i``, or the one before or after it in its paragraph, names the amount."""
+    return any(said.search(pool.units[j].text) for j in paragraph_around(pool, i, 1, 1))
 
 
 def _in_paragraph(query: Query, pool: SentencePool, i: int, rare: Sequence[str], reach: int = 2) -> bool:
@@ -1347,19 +1351,17 @@ def _capitalized(text: str) -> set[str]:
     return keys | {k.replace("-", "") for k in keys} | {k.partition("-")[0] for k in keys}  # "Darden-brand"
 
 
-def _lower_case_heads(text: str, records: Sequence[DocumentRecord]) -> set[str]:
+def _lower_case_heads(text: str, records: Sequence[DocumentRecord], known: set[str]) -> set[str]:
     """In a question typed all in lower case ("how many shares did intel buy back"), capitals cannot tell the
     company from a word: its name's first word and initials still name it ("intel", "ibm"), its other words
     ("foods" of Tyson Foods) stay words."""
     if re.search(r"[A-Z]", text):
         return set()
     keys = {_token_key(t) for t in re.findall(r"\S+", text)}
-    heads = set()
-    for r in records:
-        said = [w for w in words(r.metadata.get("company", "")) if w != "the"]
-        if said:
-            heads.add(said[0].strip("'-"))
-        heads |= {w for w in company_words(r) if len(w) <= 5 and w.isalpha() and w not in said}  # initials
+    said = [[w for w in words(r.metadata.get("company", "")) if w != "the"] for r in records]
+    heads = {ws[0].strip("'-") for ws in said if ws}
+    spelled = {w for ws in said for w in ws}
+    heads |= {w for w in known if len(w) <= 5 and w.isalpha() and w not in spelled}  # initials ("ibm", "reac")
     return keys & heads
 
 
@@ -1387,7 +1389,8 @@ def question_text(question: str, records: Sequence[DocumentRecord], history: Seq
     # only adds noise to the match: drop it.
     first = re.findall(r"\S+", text)[:1]
     opening = {_token_key(first[0])} - _STOP if first and first[0][:1].isupper() else set()  # "Pericom has no fab of its own"
-    names = set().union(*(company_words(r) for r in records)) & (_capitalized(text) | opening | _lower_case_heads(text, records))
+    known = set().union(*(company_words(r) for r in records))
+    names = known & (_capitalized(text) | opening | _lower_case_heads(text, records, known))
     tokens = re.findall(r"\S+", text)
     own = {_token_key(w) for r in records for w in re.findall(r"\S+", r.metadata.get("company", ""))}
     kept = []
